@@ -1,0 +1,55 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// The numeric code is written for AVX2/FMA machines (haswell: AVX2, FMA) when built on x86_64; elsewhere the
+/// compiler's default CPU. Release builds drop the arithmetic overflow and bounds checks of the kernels.
+#if arch(x86_64)
+let cpuFlags = ["-target-cpu", "haswell"]
+#else
+let cpuFlags: [String] = []
+#endif
+let engineSettings: [SwiftSetting] = [
+    .unsafeFlags(cpuFlags),
+    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "scored",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "ScoreEngine", targets: ["ScoreEngine"]),
+        .library(name: "HTTPServer", targets: ["HTTPServer"]),
+        .executable(name: "scored", targets: ["scored"]),
+        .executable(name: "score-bench", targets: ["ScoreBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "ScoreEngine", dependencies: ["CBLAS", "CZlib"], swiftSettings: engineSettings),
+        .target(name: "HTTPServer", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "ScoreService",
+            dependencies: [
+                "ScoreEngine", "HTTPServer", "CSQLite", "CZlib",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: engineSettings),
+        .executableTarget(
+            name: "scored",
+            dependencies: [
+                "ScoreEngine", "ScoreService",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: engineSettings),
+        .executableTarget(name: "ScoreBench", dependencies: ["ScoreEngine"], swiftSettings: engineSettings),
+        .testTarget(name: "ScoreEngineTests", dependencies: ["ScoreEngine"], swiftSettings: engineSettings),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
+        .testTarget(name: "ScoreServiceTests", dependencies: ["ScoreService", "ScoreEngine", "HTTPServer"]),
+    ]
+)

@@ -1,0 +1,99 @@
+/// How a node was made, and its vector–Jacobian product written with taped operations (so the product is
+/// itself differentiable). `g` is the incoming gradient ∂L/∂y of the node's output y.
+@usableFromInline
+enum Op {
+    case leaf
+    /// y = a ∘ b with broadcasting.
+    case binary(BinaryOp, Int, Int)
+    /// y = c·a.
+    case scale(Int, Float)
+    /// y = a + c.
+    case shift(Int)
+    /// y = f⁽ⁿ⁾(a).
+    case pointwise(Int, Pointwise, Int)
+    /// y = op(a)·op(b).
+    case matmul(Int, Int, transA: Bool, transB: Bool)
+    /// y = a summed over the axes along which y's shape broadcasts to a's.
+    case sumTo(Int)
+    /// y = a repeated along broadcast axes.
+    case expand(Int)
+    case reshape(Int)
+    /// y = aᵀ (matrices).
+    case transpose(Int)
+    /// y = [a₀, a₁, …] along `axis`.
+    case concat([Int], axis: Int)
+    /// y = a[…, start ..< start + y.shape[axis], …].
+    case slice(Int, axis: Int, start: Int)
+    /// y = zeros with a written at [start ..< start + a.shape[axis]] along `axis` (adjoint of slice).
+    case pad(Int, axis: Int, start: Int)
+
+    @usableFromInline
+    var inputs: [Int] {
+        switch self {
+        case .leaf: return []
+        case .binary(_, let a, let b), .matmul(let a, let b, _, _): return [a, b]
+        case .scale(let a, _), .shift(let a), .pointwise(let a, _, _), .sumTo(let a), .expand(let a),
+             .reshape(let a), .transpose(let a), .slice(let a, _, _), .pad(let a, _, _):
+            return [a]
+        case .concat(let parts, _): return parts
+        }
+    }
+}
+
+extension Tape {
+    /// Calls `accumulate(input, ∂L/∂input)` for each input of node `i`, given g = ∂L/∂(node i).
+    func vectorJacobianProduct(node i: Int, _ g: Var, _ accumulate: (Int, Var) -> Void) {
+        let y = Var(id: i, tape: self)
+        func v(_ j: Int) -> Var { Var(id: j, tape: self) }
+        switch ops[i] {
+        case .leaf:
+            return
+        case .binary(let op, let a, let b):
+            let sa = values[a].shape, sb = values[b].shape
+            switch op {
+            case .add:
+                accumulate(a, g.sum(to: sa))
+                accumulate(b, g.sum(to: sb))
+            case .sub:
+                accumulate(a, g.sum(to: sa))
+                accumulate(b, (-g).sum(to: sb))
+            case .mul:
+                accumulate(a, (g * v(b)).sum(to: sa))
+                accumulate(b, (g * v(a)).sum(to: sb))
+            case .div:
+                accumulate(a, (g / v(b)).sum(to: sa))
+                accumulate(b, (-(g * y) / v(b)).sum(to: sb))
+            }
+        case .scale(let a, let c):
+            accumulate(a, g * c)
+        case .shift(let a):
+            accumulate(a, g)
+        case .pointwise(let a, let f, let order):
+            accumulate(a, g * v(a).apply(f, order: order + 1))
+        case .matmul(let a, let b, let ta, let tb):
+            // y = A′B′ with A′ = op(A), B′ = op(B): ∂A′ = g·B′ᵀ, ∂B′ = A′ᵀ·g.
+            let va = v(a), vb = v(b)
+            accumulate(a, ta ? vb.matmul(g, transA: tb, transB: true) : g.matmul(vb, transB: !tb))
+            accumulate(b, tb ? g.matmul(va, transA: true, transB: ta) : va.matmul(g, transA: !ta))
+        case .sumTo(let a):
+            accumulate(a, g.expand(to: values[a].shape))
+        case .expand(let a):
+            accumulate(a, g.sum(to: values[a].shape))
+        case .reshape(let a):
+            accumulate(a, g.reshaped(values[a].shape))
+        case .transpose(let a):
+            accumulate(a, g.transposed())
+        case .concat(let parts, let axis):
+            var start = 0
+            for p in parts {
+                let len = values[p].shape[axis]
+                accumulate(p, g.slice(axis: axis, start ..< start + len))
+                start += len
+            }
+        case .slice(let a, let axis, let start):
+            accumulate(a, g.padded(axis: axis, start: start, length: values[a].shape[axis]))
+        case .pad(let a, let axis, let start):
+            accumulate(a, g.slice(axis: axis, start ..< start + values[a].shape[axis]))
+        }
+    }
+}

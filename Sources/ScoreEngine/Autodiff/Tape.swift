@@ -1,0 +1,129 @@
+/// A reverse-mode automatic differentiation tape (a Wengert list).
+///
+/// Every operation on `Var`s appends a node holding its value and how it was made. `gradients(of:wrt:)`
+/// walks the list backwards and applies each node's vector–Jacobian product, written with the same taped
+/// operations; with `createGraph: true` those products are recorded too, so a gradient is itself a `Var`
+/// that can be differentiated again (∂/∂θ of tr(∂s/∂x), as exact score matching needs).
+///
+/// A tape belongs to one thread. `reset()` empties it for the next step and keeps its capacity.
+public final class Tape {
+    @usableFromInline var values: [Tensor] = []
+    @usableFromInline var ops: [Op] = []
+    @usableFromInline var needsGrad: [Bool] = []
+    /// When false, new nodes record no history (inference, or gradients taken without `createGraph`).
+    public var isRecording: Bool
+
+    public init(recording: Bool = true) {
+        isRecording = recording
+        values.reserveCapacity(256)
+        ops.reserveCapacity(256)
+        needsGrad.reserveCapacity(256)
+    }
+
+    /// Number of nodes on the tape.
+    public var count: Int { values.count }
+
+    /// Empties the tape (capacity is kept).
+    public func reset() {
+        values.removeAll(keepingCapacity: true)
+        ops.removeAll(keepingCapacity: true)
+        needsGrad.removeAll(keepingCapacity: true)
+    }
+
+    /// A leaf that gradients are taken with respect to (parameters, or inputs whose derivative is needed).
+    public func variable(_ t: Tensor) -> Var { append(t, .leaf, grad: true) }
+
+    /// A leaf with no gradient (data, noise, constants).
+    public func constant(_ t: Tensor) -> Var { append(t, .leaf, grad: false) }
+
+    /// A rank-0 constant.
+    public func constant(_ v: Float) -> Var { constant(Tensor(v)) }
+
+    @usableFromInline
+    func append(_ t: Tensor, _ op: Op, grad: Bool) -> Var {
+        values.append(t)
+        ops.append(op)
+        needsGrad.append(grad)
+        return Var(id: values.count - 1, tape: self)
+    }
+
+    /// Records the result of an operation on `inputs`; it carries history only if recording and some input does.
+    @usableFromInline
+    func record(_ t: Tensor, _ op: Op, inputs: [Int]) -> Var {
+        var g = false
+        if isRecording { for i in inputs where needsGrad[i] { g = true; break } }
+        return append(t, g ? op : .leaf, grad: g)
+    }
+
+    @usableFromInline
+    func record(_ t: Tensor, _ op: Op, _ a: Int) -> Var {
+        append(t, isRecording && needsGrad[a] ? op : .leaf, grad: isRecording && needsGrad[a])
+    }
+
+    @usableFromInline
+    func record(_ t: Tensor, _ op: Op, _ a: Int, _ b: Int) -> Var {
+        let g = isRecording && (needsGrad[a] || needsGrad[b])
+        return append(t, g ? op : .leaf, grad: g)
+    }
+
+    /// Gradients of `y` with respect to each of `xs`: Σᵢ seedᵢ·∂yᵢ/∂x (seed defaults to ones, which for a
+    /// scalar `y` is the plain gradient). With `createGraph` the result is differentiable again.
+    /// A leaf `y` does not depend on, gets a zero gradient.
+    public func gradients(of y: Var, wrt xs: [Var], seed: Tensor? = nil, createGraph: Bool = false) -> [Var] {
+        precondition(y.tape === self && xs.allSatisfy { $0.tape === self }, "variables from another tape")
+        let n = y.id + 1
+        // Nodes on some path from an x to y.
+        var relevant = [Bool](repeating: false, count: n)
+        var first = n
+        for x in xs where x.id < n { relevant[x.id] = true; first = min(first, x.id) }
+        if first < n {
+            for i in (first + 1)..<n where !relevant[i] {
+                relevant[i] = ops[i].inputs.contains { relevant[$0] }
+            }
+        }
+        let wasRecording = isRecording
+        isRecording = createGraph
+        defer { isRecording = wasRecording }
+
+        var grads = [Int?](repeating: nil, count: n)
+        let s = seed ?? Tensor.ones(values[y.id].shape)
+        precondition(s.shape == values[y.id].shape, "seed shape \(s.shape) differs from \(values[y.id].shape)")
+        grads[y.id] = constant(s).id
+        for i in stride(from: n - 1, through: first, by: -1) {
+            guard relevant[i], let gi = grads[i], needsGrad[i] else { continue }
+            let g = Var(id: gi, tape: self)
+            vectorJacobianProduct(node: i, g) { input, contribution in
+                guard relevant[input], needsGrad[input] else { return }
+                if let prev = grads[input] {
+                    grads[input] = (Var(id: prev, tape: self) + contribution).id
+                } else {
+                    grads[input] = contribution.id
+                }
+            }
+        }
+        return xs.map { x in
+            if x.id < n, let g = grads[x.id] { return Var(id: g, tape: self) }
+            return constant(Tensor.zeros(values[x.id].shape))
+        }
+    }
+
+    /// Gradient of a scalar with respect to one variable.
+    public func gradient(of y: Var, wrt x: Var, createGraph: Bool = false) -> Var {
+        gradients(of: y, wrt: [x], createGraph: createGraph)[0]
+    }
+}
+
+/// A value on a tape: an index into it.
+public struct Var {
+    public let id: Int
+    public let tape: Tape
+
+    @inlinable
+    public var value: Tensor { tape.values[id] }
+    @inlinable
+    public var shape: [Int] { tape.values[id].shape }
+    /// Whether gradients flow back through this value.
+    public var requiresGrad: Bool { tape.needsGrad[id] }
+    /// The same value as a constant: gradients stop here.
+    public func detached() -> Var { tape.constant(value) }
+}

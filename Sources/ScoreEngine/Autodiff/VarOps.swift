@@ -1,0 +1,124 @@
+/// The differentiable operations: each computes its value with the tensor kernels and records itself.
+extension Var {
+    @inline(__always) func same(_ other: Var) {
+        precondition(tape === other.tape, "variables from different tapes")
+    }
+
+    public static func + (a: Var, b: Var) -> Var {
+        a.same(b)
+        return a.tape.record(.binary(.add, a.value, b.value), .binary(.add, a.id, b.id), a.id, b.id)
+    }
+    public static func - (a: Var, b: Var) -> Var {
+        a.same(b)
+        return a.tape.record(.binary(.sub, a.value, b.value), .binary(.sub, a.id, b.id), a.id, b.id)
+    }
+    public static func * (a: Var, b: Var) -> Var {
+        a.same(b)
+        return a.tape.record(.binary(.mul, a.value, b.value), .binary(.mul, a.id, b.id), a.id, b.id)
+    }
+    public static func / (a: Var, b: Var) -> Var {
+        a.same(b)
+        return a.tape.record(.binary(.div, a.value, b.value), .binary(.div, a.id, b.id), a.id, b.id)
+    }
+    public static func * (a: Var, c: Float) -> Var { a.tape.record(a.value.scaled(by: c), .scale(a.id, c), a.id) }
+    public static func * (c: Float, a: Var) -> Var { a * c }
+    public static func / (a: Var, c: Float) -> Var { a * (1 / c) }
+    public static func + (a: Var, c: Float) -> Var { a.tape.record(a.value.shifted(by: c), .shift(a.id), a.id) }
+    public static func + (c: Float, a: Var) -> Var { a + c }
+    public static func - (a: Var, c: Float) -> Var { a + (-c) }
+    public static func - (c: Float, a: Var) -> Var { (-a) + c }
+    public static prefix func - (a: Var) -> Var { a * -1 }
+
+    /// Adds or multiplies by a constant tensor (broadcasting).
+    public static func + (a: Var, b: Tensor) -> Var { a + a.tape.constant(b) }
+    public static func - (a: Var, b: Tensor) -> Var { a - a.tape.constant(b) }
+    public static func * (a: Var, b: Tensor) -> Var { a * a.tape.constant(b) }
+    public static func / (a: Var, b: Tensor) -> Var { a / a.tape.constant(b) }
+
+    /// f⁽ᵒʳᵈᵉʳ⁾ elementwise.
+    public func apply(_ f: Pointwise, order: Int = 0) -> Var {
+        tape.record(value.map(f, order: order), .pointwise(id, f, order), id)
+    }
+
+    public func squared() -> Var { apply(.square) }
+    public func exp() -> Var { apply(.exp) }
+    public func log() -> Var { apply(.log) }
+    public func sin() -> Var { apply(.sin) }
+    public func cos() -> Var { apply(.cos) }
+    public func sqrt() -> Var { apply(.sqrt) }
+
+    /// op(self)·op(b) for matrices.
+    public func matmul(_ b: Var, transA: Bool = false, transB: Bool = false) -> Var {
+        same(b)
+        return tape.record(Tensor.matmul(value, b.value, transA: transA, transB: transB),
+                           .matmul(id, b.id, transA: transA, transB: transB), id, b.id)
+    }
+
+    /// Sum over the axes along which `shape` broadcasts to this value's shape.
+    public func sum(to shape: [Int]) -> Var {
+        if shape == self.shape { return self }
+        return tape.record(value.sum(to: shape), .sumTo(id), id)
+    }
+
+    /// Repeats along broadcast axes to `shape`.
+    public func expand(to shape: [Int]) -> Var {
+        if shape == self.shape { return self }
+        return tape.record(value.expand(to: shape), .expand(id), id)
+    }
+
+    /// Sum of all elements (rank 0).
+    public func sum() -> Var { sum(to: []) }
+
+    /// Mean of all elements (rank 0).
+    public func mean() -> Var { sum() * (1 / Float(Swift.max(value.count, 1))) }
+
+    /// Sum over `axis`, keeping it with length 1 when `keepingDimension`.
+    public func sum(axis: Int, keepingDimension: Bool = false) -> Var {
+        var s = shape
+        s[axis] = 1
+        let r = sum(to: s)
+        if keepingDimension { return r }
+        s.remove(at: axis)
+        return r.reshaped(s)
+    }
+
+    /// Sum over every axis but the first: one figure per example of a batch, shape [n].
+    public func sumPerRow() -> Var {
+        let n = shape[0]
+        return reshaped([n, value.count / Swift.max(n, 1)]).sum(to: [n, 1]).reshaped([n])
+    }
+
+    public func reshaped(_ newShape: [Int]) -> Var {
+        if newShape == shape { return self }
+        return tape.record(value.reshaped(newShape), .reshape(id), id)
+    }
+
+    public func transposed() -> Var { tape.record(value.transposed(), .transpose(id), id) }
+
+    /// Joins along `axis`.
+    public static func concatenate(_ parts: [Var], axis: Int) -> Var {
+        precondition(!parts.isEmpty)
+        let t = parts[0].tape
+        if parts.count == 1 { return parts[0] }
+        return t.record(Tensor.concatenate(parts.map(\.value), axis: axis), .concat(parts.map(\.id), axis: axis),
+                        inputs: parts.map(\.id))
+    }
+
+    /// The elements with index in `range` along `axis`.
+    public func slice(axis: Int, _ range: Range<Int>) -> Var {
+        if range == 0..<shape[axis] { return self }
+        return tape.record(value.slice(axis: axis, range), .slice(id, axis: axis, start: range.lowerBound), id)
+    }
+
+    /// Zeros of axis length `length` with this value at `start` along `axis`.
+    public func padded(axis: Int, start: Int, length: Int) -> Var {
+        tape.record(value.padded(axis: axis, start: start, length: length), .pad(id, axis: axis, start: start), id)
+    }
+
+    /// Multiplies each row i of a batch [n, …] by c[i] (c of shape [n]).
+    public func scaledPerRow(_ c: Var) -> Var {
+        var s = [Int](repeating: 1, count: shape.count)
+        s[0] = shape[0]
+        return self * c.reshaped(s)
+    }
+}

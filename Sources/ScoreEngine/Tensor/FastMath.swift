@@ -1,0 +1,98 @@
+/// Vectorised single-precision elementary functions on eight lanes (Cephes' polynomials, about 2 ulp).
+///
+/// `exp`: x = n·ln2 + r with |r| ≤ ln2/2, eʳ by a degree-6 polynomial, 2ⁿ assembled in the exponent bits.
+/// `log`: x = m·2ᵉ with m ∈ [√½, √2), log(m) by a degree-9 polynomial in m − 1.
+public enum FastMath {
+    public typealias V = SIMD8<Float>
+    public typealias VI = SIMD8<Int32>
+
+    @inline(__always) static func bits(_ v: V) -> VI { unsafeBitCast(v, to: VI.self) }
+    @inline(__always) static func float(_ v: VI) -> V { unsafeBitCast(v, to: V.self) }
+
+    /// eˣ; 0 below −87.3, clamped near Float.greatestFiniteMagnitude above 88.7.
+    @inline(__always)
+    public static func exp(_ x0: V) -> V {
+        let x = x0.clamped(lowerBound: V(repeating: -87.3), upperBound: V(repeating: 88.7))
+        let magic: Float = 12582912  // 1.5·2²³: adding it rounds to an integer held in the low mantissa bits
+        let t = x * 1.44269504088896341 + magic
+        let n = t - magic
+        let ni = bits(t) &- bits(V(repeating: magic))
+        var r = x - n * 0.693359375
+        r = r + n * 2.12194440e-4
+        var y = V(repeating: 1.9875691500e-4)
+        y = y * r + 1.3981999507e-3
+        y = y * r + 8.3334519073e-3
+        y = y * r + 4.1665795894e-2
+        y = y * r + 1.6666665459e-1
+        y = y * r + 5.0000001201e-1
+        y = y * (r * r) + r + 1
+        let scale = float((ni &+ 127) &<< 23)
+        return (y * scale).replacing(with: 0, where: x0 .< -87.3)
+    }
+
+    /// Natural logarithm for positive arguments (−∞ at 0, NaN below).
+    @inline(__always)
+    public static func log(_ x: V) -> V {
+        let b = bits(x)
+        var e = V((b &>> 23) &- 126)
+        var m = float((b & Int32(bitPattern: 0x807f_ffff)) | 0x3f00_0000)  // m ∈ [0.5, 1)
+        let small = m .< 0.707106781186547524
+        e = e.replacing(with: e - 1, where: small)
+        m = m.replacing(with: m + m - 1, where: small).replacing(with: m - 1, where: .!small)
+        let z = m * m
+        var y = V(repeating: 7.0376836292e-2)
+        y = y * m - 1.1514610310e-1
+        y = y * m + 1.1676998740e-1
+        y = y * m - 1.2420140846e-1
+        y = y * m + 1.4249322787e-1
+        y = y * m - 1.6668057665e-1
+        y = y * m + 2.0000714765e-1
+        y = y * m - 2.4999993993e-1
+        y = y * m + 3.3333331174e-1
+        y = y * m * z
+        y = y + e * -2.12194440e-4
+        y = y - z * 0.5
+        var r = m + y + e * 0.693359375
+        r = r.replacing(with: -.infinity, where: x .== 0)
+        r = r.replacing(with: .nan, where: x .< 0)
+        return r.replacing(with: .infinity, where: x .== .infinity)
+    }
+
+    /// log(1 + u) for u ≥ 0, accurate for small u (Goldberg: log(w)·u/(w − 1) with w = 1 + u).
+    @inline(__always)
+    public static func log1p(_ u: V) -> V {
+        let w = u + 1
+        let d = w - 1
+        let r = log(w) * u / d
+        return r.replacing(with: u, where: d .== 0)
+    }
+
+    /// σ(x) = 1/(1 + e⁻ˣ).
+    @inline(__always)
+    public static func sigmoid(_ x: V) -> V { 1 / (1 + exp(-x)) }
+
+    /// softplus(x) = log(1 + eˣ) = max(x, 0) + log1p(e^{−|x|}).
+    @inline(__always)
+    public static func softplus(_ x: V) -> V {
+        let a = abs(x)
+        return pointwiseMax(x, V.zero) + log1p(exp(-a))
+    }
+
+    /// tanh(x): odd polynomial below |x| = 0.625, 1 − 2/(e^{2|x|} + 1) above.
+    @inline(__always)
+    public static func tanh(_ x: V) -> V {
+        let a = abs(x)
+        let z = x * x
+        var p = V(repeating: -5.70498872745e-3)
+        p = p * z + 2.06390887954e-2
+        p = p * z - 5.37397155531e-2
+        p = p * z + 1.33314422036e-1
+        p = p * z - 3.33332819422e-1
+        let small = p * z * x + x
+        let big = 1 - 2 / (exp(a + a) + 1)
+        let signedBig = big.replacing(with: -big, where: x .< 0)
+        return small.replacing(with: signedBig, where: a .>= 0.625)
+    }
+
+    @inline(__always) static func abs(_ x: V) -> V { float(bits(x) & 0x7fff_ffff) }
+}
