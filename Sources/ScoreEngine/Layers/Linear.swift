@@ -1,0 +1,22 @@
+/// y = x·Wᵀ + b with W of shape [out, in] (PyTorch's `nn.Linear`), for x of shape [n, in].
+public struct Linear: Sendable {
+    public let weight: Int
+    public let bias: Int?
+    public let inFeatures: Int, outFeatures: Int
+
+    /// Registers `name.weight` and `name.bias`, initialised as PyTorch does: U(−1/√in, 1/√in).
+    public init(_ name: String, _ inFeatures: Int, _ outFeatures: Int, bias: Bool = true,
+                in params: inout ParameterSet, rng: inout Philox) {
+        let k = 1 / Float(inFeatures).squareRoot()
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        weight = params.add("\(name).weight", rng.uniform([outFeatures, inFeatures], low: -k, high: k))
+        self.bias = bias ? params.add("\(name).bias", rng.uniform([outFeatures], low: -k, high: k)) : nil
+    }
+
+    public func callAsFunction(_ x: Var, _ p: [Var]) -> Var {
+        let y = x.matmul(p[weight], transB: true)
+        guard let b = bias else { return y }
+        return y + p[b]
+    }
+}

@@ -1,0 +1,25 @@
+/// A score-matching loss for one batch of data. `score(x, t)` is the model with its parameters as taped
+/// variables; the loss is a rank-0 `Var` whose gradient with respect to them trains the model.
+public protocol ScoreMatchingObjective: Sendable {
+    func loss(score: (Var, Var) -> Var, batch x: Tensor, tape: Tape, rng: inout Philox) -> Var
+}
+
+/// How probe vectors v are drawn for sliced score matching and the Hutchinson trace estimator.
+public enum Probe: String, Sendable, Codable, CaseIterable {
+    /// ±1 entries (lowest variance for the trace estimator).
+    case rademacher
+    /// Standard normal entries.
+    case gaussian
+
+    public func draw(_ shape: [Int], _ rng: inout Philox) -> Tensor {
+        switch self {
+        case .rademacher: return Tensor(shape: shape) { p, n in for i in 0..<n { p[i] = rng.rademacher() } }
+        case .gaussian: return rng.gaussian(shape)
+        }
+    }
+}
+
+extension Tape {
+    /// A per-row noise-level tensor of n copies of t.
+    func times(_ t: Float, _ n: Int) -> Var { constant(Tensor(repeating: t, shape: [n])) }
+}

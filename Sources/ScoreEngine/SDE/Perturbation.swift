@@ -1,0 +1,34 @@
+/// How data are perturbed at noise level t: x_t = m(t)·x₀ + σ(t)·z with z ~ N(0, I), so that
+/// ∇ log p_{0t}(x_t | x₀) = −(x_t − m(t)x₀)/σ(t)². Both the SDEs and the discrete noise ladder describe
+/// one; score networks divide their output by σ(t) (Song & Ermon 2020, technique 3).
+public protocol Perturbation: Sendable {
+    /// m(t), the mean coefficient of p_{0t}.
+    func meanCoefficient(_ t: Double) -> Double
+    /// σ(t), the standard deviation of p_{0t}.
+    func std(_ t: Double) -> Double
+}
+
+extension Perturbation {
+    /// σ(t) for a batch of noise levels.
+    public func std(_ t: Tensor) -> Tensor { t.mapScalars { Float(std(Double($0))) } }
+    /// m(t) for a batch of noise levels.
+    public func meanCoefficient(_ t: Tensor) -> Tensor { t.mapScalars { Float(meanCoefficient(Double($0))) } }
+
+    /// x_t = m(t)·x₀ + σ(t)·z, row by row.
+    public func perturb(_ x0: Tensor, t: Tensor, noise z: Tensor) -> Tensor {
+        let s = rowShape(x0.shape)
+        return x0 * meanCoefficient(t).reshaped(s) + z * std(t).reshaped(s)
+    }
+}
+
+/// [n, 1, …, 1] with the rank of `shape`: the shape that broadcasts a per-row scalar over a batch.
+public func rowShape(_ shape: [Int]) -> [Int] {
+    var s = [Int](repeating: 1, count: shape.count)
+    s[0] = shape[0]
+    return s
+}
+
+extension Tensor {
+    /// A tensor of the same shape with `f` applied to each scalar (for small per-row tensors).
+    public func mapScalars(_ f: (Float) -> Float) -> Tensor { Tensor(shape: shape, scalars: scalars.map(f)) }
+}
