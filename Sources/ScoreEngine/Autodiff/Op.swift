@@ -41,8 +41,12 @@ enum Op {
 }
 
 extension Tape {
-    /// Calls `accumulate(input, ∂L/∂input)` for each input of node `i`, given g = ∂L/∂(node i).
-    func vectorJacobianProduct(node i: Int, _ g: Var, _ accumulate: (Int, Var) -> Void) {
+    /// Calls `accumulate(input, ∂L/∂input)` for each input of node `i` that `wants` asks for, given
+    /// g = ∂L/∂(node i). Contributions nobody wants are not computed.
+    func vectorJacobianProduct(node i: Int, _ g: Var, wants: (Int) -> Bool, _ give: (Int, Var) -> Void) {
+        func accumulate(_ input: Int, _ contribution: @autoclosure () -> Var) {
+            if wants(input) { give(input, contribution()) }
+        }
         let y = Var(id: i, tape: self)
         func v(_ j: Int) -> Var { Var(id: j, tape: self) }
         switch ops[i] {

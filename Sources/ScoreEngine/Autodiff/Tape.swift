@@ -92,8 +92,7 @@ public final class Tape {
         for i in stride(from: n - 1, through: first, by: -1) {
             guard relevant[i], let gi = grads[i], needsGrad[i] else { continue }
             let g = Var(id: gi, tape: self)
-            vectorJacobianProduct(node: i, g) { input, contribution in
-                guard relevant[input], needsGrad[input] else { return }
+            vectorJacobianProduct(node: i, g, wants: { relevant[$0] && needsGrad[$0] }) { input, contribution in
                 if let prev = grads[input] {
                     grads[input] = (Var(id: prev, tape: self) + contribution).id
                 } else {

@@ -12,7 +12,7 @@ public enum FastMath {
     /// eˣ; 0 below −87.3, clamped near Float.greatestFiniteMagnitude above 88.7.
     @inline(__always)
     public static func exp(_ x0: V) -> V {
-        let x = x0.clamped(lowerBound: V(repeating: -87.3), upperBound: V(repeating: 88.7))
+        let x = min(max(x0, V(repeating: -87.3)), V(repeating: 88.7))
         let magic: Float = 12582912  // 1.5·2²³: adding it rounds to an integer held in the low mantissa bits
         let t = x * 1.44269504088896341 + magic
         let n = t - magic
@@ -34,7 +34,7 @@ public enum FastMath {
     @inline(__always)
     public static func log(_ x: V) -> V {
         let b = bits(x)
-        var e = V((b &>> 23) &- 126)
+        var e = intToFloat((b &>> 23) &- 126)
         var m = float((b & Int32(bitPattern: 0x807f_ffff)) | 0x3f00_0000)  // m ∈ [0.5, 1)
         let small = m .< 0.707106781186547524
         e = e.replacing(with: e - 1, where: small)
@@ -75,7 +75,7 @@ public enum FastMath {
     @inline(__always)
     public static func softplus(_ x: V) -> V {
         let a = abs(x)
-        return pointwiseMax(x, V.zero) + log1p(exp(-a))
+        return max(x, V.zero) + log1p(exp(-a))
     }
 
     /// tanh(x): odd polynomial below |x| = 0.625, 1 − 2/(e^{2|x|} + 1) above.
@@ -95,4 +95,10 @@ public enum FastMath {
     }
 
     @inline(__always) static func abs(_ x: V) -> V { float(bits(x) & 0x7fff_ffff) }
+    /// Exact conversion of small integers (|i| < 2²²) without the generic lane-by-lane initialiser.
+    @inline(__always) static func intToFloat(_ i: VI) -> V {
+        float(i &+ 0x4B40_0000) - 12582912
+    }
+    @inline(__always) public static func max(_ a: V, _ b: V) -> V { a.replacing(with: b, where: a .< b) }
+    @inline(__always) public static func min(_ a: V, _ b: V) -> V { a.replacing(with: b, where: b .< a) }
 }

@@ -40,8 +40,7 @@ public enum Pointwise: String, Sendable, CaseIterable, Codable {
                 }
             }
         default:
-            let f = self.vectorFunction(order: order)
-            Pointwise.map(x, y, n, f)
+            applyVector(order: order, x, y, n)
         }
     }
 
@@ -62,52 +61,62 @@ public enum Pointwise: String, Sendable, CaseIterable, Codable {
         }
     }
 
-    // swiftlint:disable:next cyclomatic_complexity
-    func vectorFunction(order: Int) -> (FastMath.V) -> FastMath.V {
+    /// One loop per (function, order), each with its body inlined.
+    // swiftlint:disable:next cyclomatic_complexity function_body_length
+    func applyVector(order: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
         typealias V = FastMath.V
         let zero = V.zero, one = V(repeating: 1)
+        let m = Pointwise.map
         switch (self, order) {
-        case (.relu, 0): return { pointwiseMax($0, zero) }
-        case (.relu, 1): return { zero.replacing(with: 1, where: $0 .> 0) }
-        case (.relu, _): return { _ in zero }
-        case (.elu, 0): return { x in (FastMath.exp(pointwiseMin(x, zero)) - 1).replacing(with: x, where: x .> 0) }
-        case (.elu, 1): return { x in FastMath.exp(pointwiseMin(x, zero)).replacing(with: 1, where: x .> 0) }
-        case (.elu, _): return { x in FastMath.exp(pointwiseMin(x, zero)).replacing(with: 0, where: x .> 0) }
-        case (.sigmoid, 0): return FastMath.sigmoid
-        case (.sigmoid, let k): return { Pointwise.sigmoidDerivative(FastMath.sigmoid($0), k) }
-        case (.softplus, 0): return FastMath.softplus
-        case (.softplus, let k): return Pointwise.sigmoid.vectorFunction(order: k - 1)
-        case (.logSigmoid, 0): return { -FastMath.softplus(-$0) }
-        case (.logSigmoid, 1): return { FastMath.sigmoid(-$0) }
-        case (.logSigmoid, let k): return { -Pointwise.sigmoidDerivative(FastMath.sigmoid($0), k - 1) }
-        case (.tanh, 0): return FastMath.tanh
-        case (.tanh, let k): return { Pointwise.tanhDerivative(FastMath.tanh($0), k) }
-        case (.silu, 0): return { $0 * FastMath.sigmoid($0) }
-        case (.silu, let k): return { x in
-            // (xσ)⁽ᵏ⁾ = k·σ⁽ᵏ⁻¹⁾ + x·σ⁽ᵏ⁾
-            let s = FastMath.sigmoid(x)
-            let lower: V = k == 1 ? s : Pointwise.sigmoidDerivative(s, k - 1)
-            let upper: V = Pointwise.sigmoidDerivative(s, k)
-            return V(repeating: Float(k)) * lower + x * upper
+        case (.relu, 0): m(x, y, n) { FastMath.max($0, zero) }
+        case (.relu, 1): m(x, y, n) { zero.replacing(with: 1, where: $0 .> 0) }
+        case (.relu, _): m(x, y, n) { _ in zero }
+        case (.elu, 0): m(x, y, n) { v in (FastMath.exp(FastMath.min(v, zero)) - 1).replacing(with: v, where: v .> 0) }
+        case (.elu, 1): m(x, y, n) { v in FastMath.exp(FastMath.min(v, zero)).replacing(with: 1, where: v .> 0) }
+        case (.elu, _): m(x, y, n) { v in FastMath.exp(FastMath.min(v, zero)).replacing(with: 0, where: v .> 0) }
+        case (.sigmoid, 0): m(x, y, n) { FastMath.sigmoid($0) }
+        case (.sigmoid, 1): m(x, y, n) { Pointwise.sigmoidDerivative(FastMath.sigmoid($0), 1) }
+        case (.sigmoid, 2): m(x, y, n) { Pointwise.sigmoidDerivative(FastMath.sigmoid($0), 2) }
+        case (.sigmoid, _): m(x, y, n) { Pointwise.sigmoidDerivative(FastMath.sigmoid($0), 3) }
+        case (.softplus, 0): m(x, y, n) { FastMath.softplus($0) }
+        case (.softplus, let k): Pointwise.sigmoid.applyVector(order: k - 1, x, y, n)
+        case (.logSigmoid, 0): m(x, y, n) { -FastMath.softplus(-$0) }
+        case (.logSigmoid, 1): m(x, y, n) { FastMath.sigmoid(-$0) }
+        case (.logSigmoid, 2): m(x, y, n) { -Pointwise.sigmoidDerivative(FastMath.sigmoid($0), 1) }
+        case (.logSigmoid, _): m(x, y, n) { -Pointwise.sigmoidDerivative(FastMath.sigmoid($0), 2) }
+        case (.tanh, 0): m(x, y, n) { FastMath.tanh($0) }
+        case (.tanh, 1): m(x, y, n) { Pointwise.tanhDerivative(FastMath.tanh($0), 1) }
+        case (.tanh, 2): m(x, y, n) { Pointwise.tanhDerivative(FastMath.tanh($0), 2) }
+        case (.tanh, _): m(x, y, n) { Pointwise.tanhDerivative(FastMath.tanh($0), 3) }
+        case (.silu, 0): m(x, y, n) { $0 * FastMath.sigmoid($0) }
+        case (.silu, 1): m(x, y, n) { v in let s = FastMath.sigmoid(v); return s + v * Pointwise.sigmoidDerivative(s, 1) }
+        case (.silu, 2): m(x, y, n) { v in
+            let s = FastMath.sigmoid(v)
+            return 2 * Pointwise.sigmoidDerivative(s, 1) + v * Pointwise.sigmoidDerivative(s, 2)
         }
-        case (.exp, _): return FastMath.exp
-        case (.log, 0): return FastMath.log
-        case (.log, 1): return { 1 / $0 }
-        case (.log, 2): return { -1 / ($0 * $0) }
-        case (.log, _): return { 2 / ($0 * $0 * $0) }
-        case (.square, 0): return { $0 * $0 }
-        case (.square, 1): return { 2 * $0 }
-        case (.square, 2): return { _ in V(repeating: 2) }
-        case (.square, _): return { _ in zero }
-        case (.sqrt, 0): return { $0.squareRoot() }
-        case (.sqrt, 1): return { 0.5 / $0.squareRoot() }
-        case (.sqrt, 2): return { -0.25 / ($0 * $0.squareRoot()) }
-        case (.sqrt, _): return { 0.375 / ($0 * $0 * $0.squareRoot()) }
-        case (.reciprocal, 0): return { one / $0 }
-        case (.reciprocal, 1): return { -1 / ($0 * $0) }
-        case (.reciprocal, 2): return { 2 / ($0 * $0 * $0) }
-        case (.reciprocal, _): return { -6 / ($0 * $0 * $0 * $0) }
-        case (.sin, _), (.cos, _): fatalError("sin and cos are applied lane by lane")
+        case (.silu, _): m(x, y, n) { v in
+            // (xσ)‴ = 3σ″ + xσ‴
+            let s = FastMath.sigmoid(v)
+            return 3 * Pointwise.sigmoidDerivative(s, 2) + v * Pointwise.sigmoidDerivative(s, 3)
+        }
+        case (.exp, _): m(x, y, n) { FastMath.exp($0) }
+        case (.log, 0): m(x, y, n) { FastMath.log($0) }
+        case (.log, 1): m(x, y, n) { one / $0 }
+        case (.log, 2): m(x, y, n) { -one / ($0 * $0) }
+        case (.log, _): m(x, y, n) { 2 / ($0 * $0 * $0) }
+        case (.square, 0): m(x, y, n) { $0 * $0 }
+        case (.square, 1): m(x, y, n) { 2 * $0 }
+        case (.square, 2): m(x, y, n) { _ in V(repeating: 2) }
+        case (.square, _): m(x, y, n) { _ in zero }
+        case (.sqrt, 0): m(x, y, n) { $0.squareRoot() }
+        case (.sqrt, 1): m(x, y, n) { 0.5 / $0.squareRoot() }
+        case (.sqrt, 2): m(x, y, n) { -0.25 / ($0 * $0.squareRoot()) }
+        case (.sqrt, _): m(x, y, n) { 0.375 / ($0 * $0 * $0.squareRoot()) }
+        case (.reciprocal, 0): m(x, y, n) { one / $0 }
+        case (.reciprocal, 1): m(x, y, n) { -one / ($0 * $0) }
+        case (.reciprocal, 2): m(x, y, n) { 2 / ($0 * $0 * $0) }
+        case (.reciprocal, _): m(x, y, n) { -6 / ($0 * $0 * $0 * $0) }
+        case (.sin, _), (.cos, _): preconditionFailure("sin and cos are applied lane by lane")
         }
     }
 
