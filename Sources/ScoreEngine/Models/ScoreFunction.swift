@@ -1,7 +1,7 @@
 /// s(x, t) ≈ ∇ₓ log p_t(x) for a batch x of shape [n, …] with per-row noise levels t: what samplers and the
 /// likelihood consume. The score is built on x's tape, so it can be differentiated with respect to x
 /// (exact divergences, Hutchinson probes). Models without noise conditioning ignore t.
-public protocol ScoreFunction {
+public protocol ScoreFunction: Sendable {
     func score(_ x: Var, t: [Double]) -> Var
 }
 
@@ -15,9 +15,9 @@ public protocol ScoreNetwork: Sendable {
 /// A score given by the gradient of a log-density written with taped operations:
 /// s(x) = ∇ₓ log p(x), e.g. the donut log p(x) = −(|x| − 2.6)²/0.033 of the Langevin tutorial.
 public struct LogDensityScore: ScoreFunction {
-    public let logDensity: (Var) -> Var
+    public let logDensity: @Sendable (Var) -> Var
 
-    public init(_ logDensity: @escaping (Var) -> Var) { self.logDensity = logDensity }
+    public init(_ logDensity: @escaping @Sendable (Var) -> Var) { self.logDensity = logDensity }
 
     public func score(_ x: Var, t: [Double]) -> Var {
         let tape = x.tape

@@ -1,0 +1,126 @@
+import Dispatch
+import Synchronization
+
+/// A way of drawing samples given a score. `sample` draws rows [first, first + count) of a request; row i
+/// takes its random numbers from Philox stream i of `seed` only, so a sample is the same however the rows
+/// are split into chunks, and chunks can run on separate threads.
+public protocol Sampler: Sendable {
+    /// Human-readable name with the parameters that matter.
+    var description: String { get }
+    func sample(_ score: any ScoreFunction, shape: [Int], first: Int, count: Int, seed: UInt64,
+                control: SamplingControl?) throws -> SampleBatch
+}
+
+/// Rows drawn by a sampler and the number of (batched) score evaluations it took.
+public struct SampleBatch: Sendable {
+    public var x: Tensor
+    public var nfe: Int
+    public init(x: Tensor, nfe: Int) { self.x = x; self.nfe = nfe }
+}
+
+/// Thrown when a run is cancelled through its `SamplingControl`.
+public struct CancelledError: Error, CustomStringConvertible {
+    public init() {}
+    public var description: String { "cancelled" }
+}
+
+/// Progress reporting and cancellation shared by the chunks of one run (thread-safe).
+public final class SamplingControl: Sendable {
+    private let cancelled = Atomic<Bool>(false)
+    /// Done fraction of each chunk, keyed by its first row, weighted by its rows.
+    private let done: Mutex<[Int: (rows: Int, fraction: Double)]> = Mutex([:])
+    private let onProgress: (@Sendable (Double) -> Void)?
+    /// Rows in the whole run.
+    public let totalRows: Int
+
+    /// `onProgress` receives the completed fraction in [0, 1] (from whichever thread advances it).
+    public init(totalRows: Int, onProgress: (@Sendable (Double) -> Void)? = nil) {
+        self.totalRows = max(totalRows, 1)
+        self.onProgress = onProgress
+    }
+
+    public func cancel() { cancelled.store(true, ordering: .relaxed) }
+    public var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
+
+    /// Throws `CancelledError` once cancelled.
+    public func check() throws { if isCancelled { throw CancelledError() } }
+
+    /// Records that the chunk of `rows` rows starting at `first` has done `fraction` of its work.
+    public func report(first: Int, rows: Int, fraction: Double) {
+        let total = totalRows
+        let overall = done.withLock { d -> Double in
+            d[first] = (rows, min(max(fraction, 0), 1))
+            return d.values.reduce(0) { $0 + Double($1.rows) * $1.fraction } / Double(total)
+        }
+        onProgress?(min(overall, 1))
+    }
+}
+
+/// Runs a sampler over n rows in chunks of at most `chunkSize`, `threads` at a time, and joins the rows.
+public struct SamplingRun: Sendable {
+    public var sampler: any Sampler
+    public var count: Int
+    public var seed: UInt64
+    public var chunkSize: Int
+    public var threads: Int
+
+    public init(sampler: any Sampler, count: Int, seed: UInt64, chunkSize: Int = 1024, threads: Int = 2) {
+        precondition(count >= 1 && chunkSize >= 1 && threads >= 1)
+        self.sampler = sampler
+        self.count = count
+        self.seed = seed
+        self.chunkSize = chunkSize
+        self.threads = threads
+    }
+
+    /// Number of chunks: at least `threads` when there are enough rows, so every thread has work.
+    public var chunks: [Range<Int>] {
+        let k = max((count + chunkSize - 1) / chunkSize, min(threads, count))
+        let base = count / k, extra = count % k
+        var out: [Range<Int>] = []
+        var start = 0
+        for i in 0..<k {
+            let len = base + (i < extra ? 1 : 0)
+            out.append(start ..< start + len)
+            start += len
+        }
+        return out
+    }
+
+    public func run(_ score: any ScoreFunction, shape: [Int], control: SamplingControl? = nil) throws -> SampleBatch {
+        let parts = chunks
+        let results = Mutex<[Int: Result<SampleBatch, Error>]>([:])
+        let next = Atomic<Int>(0)
+        let workers = min(threads, parts.count)
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while true {
+                let k = next.add(1, ordering: .relaxed).oldValue
+                if k >= parts.count { return }
+                let r = Result {
+                    try sampler.sample(score, shape: shape, first: parts[k].lowerBound, count: parts[k].count,
+                                       seed: seed, control: control)
+                }
+                if case .failure = r { control?.cancel() }
+                results.withLock { $0[k] = r }
+            }
+        }
+        let all = try results.withLock { r in try (0..<parts.count).map { try r[$0]!.get() } }
+        return SampleBatch(x: Tensor.concatenateRows(all.map(\.x)), nfe: all.map(\.nfe).max() ?? 0)
+    }
+}
+
+/// Evaluates a score on plain tensors with a non-recording tape.
+public func evaluateScore(_ score: any ScoreFunction, _ x: Tensor, _ t: [Double], tape: Tape) -> Tensor {
+    tape.reset()
+    let wasRecording = tape.isRecording
+    tape.isRecording = false
+    defer { tape.isRecording = wasRecording; tape.reset() }
+    return score.score(tape.constant(x), t: t).value
+}
+
+/// Tweedie's formula: E[x₀ | x_t] = (x_t + σ(t)² ∇ log p_t(x_t))/m(t) for x_t = m(t)x₀ + σ(t)z (Efron 2011),
+/// the optional final denoising step of the samplers (one more score evaluation).
+public func tweedieDenoise(_ x: Tensor, score s: Tensor, t: Double, perturbation: any Perturbation) -> Tensor {
+    let sigma = perturbation.std(t), m = perturbation.meanCoefficient(t)
+    return (x + s * Float(sigma * sigma)) * Float(1 / m)
+}
