@@ -2,6 +2,13 @@
 public enum Architecture: Sendable, Equatable, Codable {
     case mlp(MLPScoreNet.Config)
 
+    /// σ_d of the input preconditioning, if any.
+    public var dataScale: Double? {
+        switch self {
+        case .mlp(let c): return c.dataScale
+        }
+    }
+
     /// Shape of one data point.
     public var sampleShape: [Int] {
         switch self {
@@ -11,8 +18,10 @@ public enum Architecture: Sendable, Equatable, Codable {
 }
 
 /// A trained (or trainable) score model: a network, the perturbation it was trained under and its
-/// parameters. For a noise-conditioned network the score is s_θ(x, t) = net(x, t)/σ(t) with σ(t) the
-/// perturbation's std, so the network's target is the unit-scale −z (Song & Ermon 2020, technique 3).
+/// parameters. For a noise-conditioned network the score is s_θ(x, t) = net(c_in(t)·x, t)/σ(t) with σ(t) the
+/// perturbation's std, so the network's target is the unit-scale −z (Song & Ermon 2020, technique 3); with a
+/// data scale σ_d, c_in(t) = 1/√(m(t)²σ_d² + σ(t)²) makes its input unit-scale at every noise level
+/// (Karras et al. 2022, the preconditioning c_in), else c_in = 1.
 public struct ScoreModel: Sendable {
     public let architecture: Architecture
     public let schedule: NoiseSchedule
@@ -37,10 +46,18 @@ public struct ScoreModel: Sendable {
 
     /// s_θ(x, t) with the parameters bound as `p` (variables when training).
     public func score(_ x: Var, t: Var, parameters p: [Var]) -> Var {
-        let out = network(x, t, p)
-        guard network.isTimeConditioned, let perturbation = schedule.perturbation else { return out }
-        let sigma = perturbation.std(t.value).reshaped(rowShape(x.shape))
-        return out / sigma
+        guard network.isTimeConditioned, let perturbation = schedule.perturbation else { return network(x, t, p) }
+        let rows = rowShape(x.shape)
+        var input = x
+        if let sd = architecture.dataScale {
+            let c = t.value.scalars.map { tv -> Float in
+                let m = perturbation.meanCoefficient(Double(tv)), s = perturbation.std(Double(tv))
+                return Float(1 / (m * m * sd * sd + s * s).squareRoot())
+            }
+            input = x * Tensor(shape: rows, scalars: c)
+        }
+        let sigma = perturbation.std(t.value).reshaped(rows)
+        return network(input, t, p) / sigma
     }
 }
 

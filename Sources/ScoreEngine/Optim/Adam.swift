@@ -2,7 +2,8 @@ import Foundation
 
 /// Adam (Kingma & Ba 2015) with PyTorch's update: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g²,
 /// θ ← θ − lr·m̂/(√v̂ + ε) with m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ). Optional linear warm-up of the learning rate
-/// over the first `warmup` steps and clipping of the global gradient norm (as score_sde's optimize_fn).
+/// over the first `warmup` steps, optional cosine decay to zero at `decaySteps`, and clipping of the global
+/// gradient norm (as score_sde's optimize_fn).
 public struct Adam: Sendable {
     public var learningRate: Float
     public var beta1: Float = 0.9
@@ -11,6 +12,8 @@ public struct Adam: Sendable {
     public var warmup: Int = 0
     /// Largest global gradient norm (0: no clipping).
     public var gradClip: Float = 0
+    /// Total steps of a cosine decay of the learning rate to zero after warm-up (0: constant).
+    public var decaySteps: Int = 0
     /// Number of updates done.
     public private(set) var step: Int = 0
     public var m: [Tensor] = []
@@ -24,7 +27,12 @@ public struct Adam: Sendable {
 
     /// The learning rate of the next update.
     public var currentLearningRate: Float {
-        warmup > 0 ? learningRate * min(Float(step + 1) / Float(warmup), 1) : learningRate
+        var lr = warmup > 0 ? learningRate * min(Float(step + 1) / Float(warmup), 1) : learningRate
+        if decaySteps > warmup {
+            let p = min(max(Float(step - warmup) / Float(decaySteps - warmup), 0), 1)
+            lr *= 0.5 * (1 + Float(Foundation.cos(Double.pi * Double(p))))
+        }
+        return lr
     }
 
     /// Updates the trainable tensors of `params` in place from gradients (in the same order, nil for

@@ -1,0 +1,164 @@
+import Foundation
+
+/// Runs a recipe: minibatches drawn uniformly with replacement from the data, the objective's loss and
+/// gradient on a tape, an Adam step, the EMA update. Everything random comes from one Philox stream of the
+/// recipe's seed, so the same recipe and data give the same model; `state()` captures the run (weights,
+/// EMA, Adam moments, step, generator) so that `resume` continues it exactly where it stopped.
+public final class Trainer {
+    public let recipe: TrainingRecipe
+    public let data: Tensor
+    public private(set) var model: ScoreModel
+    public private(set) var ema: EMA?
+    public private(set) var adam: Adam
+    public let objective: any ScoreMatchingObjective
+    public private(set) var step = 0
+    /// Mean loss over the steps since the last call to `takeMeanLoss()`.
+    private var lossSum: Double = 0
+    private var lossCount = 0
+    public private(set) var lastLoss: Float = .nan
+    var rng: Philox
+    let tape = Tape()
+
+    public init(recipe: TrainingRecipe, data: Tensor, architecture: Architecture? = nil) throws {
+        let recipe = try recipe.validated()
+        guard data.rank >= 2, data.shape[0] >= 1 else { throw TrainingRecipe.Invalid("dataset", "has no points") }
+        self.recipe = recipe
+        self.data = data
+        let schedule = recipe.schedule(data: data)
+        let arch = architecture ?? .mlp(.init(dimension: data.count / data.shape[0], hidden: recipe.hidden,
+                                               activation: recipe.activation, timeFeatures: recipe.timeFeatures,
+                                               fourierScale: Float(recipe.fourierScale), conditioning: recipe.conditioning,
+                                               dataScale: recipe.preconditioning ? Trainer.dataRMS(data) : nil))
+        if recipe.objective == .exact, data.count / data.shape[0] > ExactScoreMatching.maxDimension {
+            throw TrainingRecipe.Invalid("objective", "exact score matching needs data of dimension ≤ \(ExactScoreMatching.maxDimension)")
+        }
+        model = ScoreModel(architecture: arch, schedule: schedule, seed: recipe.seed)
+        ema = recipe.ema > 0 ? EMA(decay: Float(recipe.ema), initial: model.parameters) : nil
+        adam = Adam(learningRate: Float(recipe.learningRate), warmup: recipe.warmup, gradClip: Float(recipe.gradClip))
+        if recipe.schedule == .cosine { adam.decaySteps = recipe.steps }
+        objective = recipe.makeObjective(schedule)
+        rng = Philox(seed: recipe.seed).derived(0x7EA1)
+    }
+
+    /// One optimisation step; returns its loss.
+    @discardableResult
+    public func trainStep() -> Float {
+        tape.reset()
+        let n = recipe.batchSize, rows = data.shape[0]
+        let batch = data.rows(at: (0..<n).map { _ in rng.index(below: rows) })
+        let p = model.parameters.bind(to: tape, training: true)
+        let m = model
+        let loss = objective.loss(score: { m.score($0, t: $1, parameters: p) }, batch: batch, tape: tape, rng: &rng)
+        let trainable = (0..<p.count).filter { model.parameters.trainable[$0] }
+        let g = tape.gradients(of: loss, wrt: trainable.map { p[$0] })
+        var grads = [Tensor?](repeating: nil, count: p.count)
+        for (k, i) in trainable.enumerated() { grads[i] = g[k].value }
+        let value = loss.value.scalar
+        tape.reset()  // drop the tape's references so the update writes the weights in place
+        adam.update(&model.parameters, gradients: grads)
+        ema?.update(model.parameters)
+        step += 1
+        lastLoss = value
+        if value.isFinite { lossSum += Double(value); lossCount += 1 }
+        return value
+    }
+
+    /// The mean loss since the previous call (nil if no finite loss was seen).
+    public func takeMeanLoss() -> Double? {
+        defer { lossSum = 0; lossCount = 0 }
+        return lossCount > 0 ? lossSum / Double(lossCount) : nil
+    }
+
+    public var isFinished: Bool { step >= recipe.steps }
+
+    /// The model used for sampling: the EMA weights when there is an EMA.
+    public var samplingModel: ScoreModel {
+        var m = model
+        if let ema { m.parameters = ema.shadow }
+        return m
+    }
+
+    public struct Diverged: Error, CustomStringConvertible {
+        public let step: Int
+        public var description: String { "the loss is not finite at step \(step) (try a lower learning_rate or grad_clip)" }
+    }
+
+    /// Trains to `recipe.steps`, calling `progress` after each `every` steps (and at the end); `progress`
+    /// returning false stops early. Throws `Diverged` when the loss stops being finite.
+    public func run(every: Int = 50, progress: (Trainer) -> Bool = { _ in true }) throws {
+        while !isFinished {
+            let loss = trainStep()
+            if !loss.isFinite { throw Diverged(step: step) }
+            if step % every == 0 || isFinished {
+                if !progress(self) { return }
+            }
+        }
+    }
+
+    /// The root-mean-square distance of the data to its mean, per coordinate: σ_d of the preconditioning.
+    static func dataRMS(_ data: Tensor) -> Double {
+        let n = data.shape[0], d = data.count / max(n, 1)
+        var total = 0.0
+        for k in 0..<d {
+            var s = 0.0, s2 = 0.0
+            for i in 0..<n { let v = Double(data.scalars[i * d + k]); s += v; s2 += v * v }
+            let mean = s / Double(n)
+            total += max(s2 / Double(n) - mean * mean, 0)
+        }
+        return max((total / Double(d)).squareRoot(), 1e-3)
+    }
+
+    // MARK: - State
+
+    /// The whole run as safetensors: weights (`model.*`), EMA (`ema.*`), Adam moments (`adam.m.*`,
+    /// `adam.v.*`); step, generator and recipe in the metadata.
+    public func state() -> Data {
+        var tensors: [(String, Tensor)] = model.parameters.named.map { ("model.\($0.0)", $0.1) }
+        if let ema { tensors += ema.shadow.named.map { ("ema.\($0.0)", $0.1) } }
+        if !adam.m.isEmpty {
+            tensors += zip(model.parameters.names, adam.m).map { ("adam.m.\($0.0)", $0.1) }
+            tensors += zip(model.parameters.names, adam.v).map { ("adam.v.\($0.0)", $0.1) }
+        }
+        let enc = JSONEncoder()
+        enc.outputFormatting = .sortedKeys
+        let meta: [String: String] = [
+            "format": "scored-training-state/1",
+            "step": String(step),
+            "adam_step": String(adam.step),
+            "rng": String(decoding: (try? enc.encode(rng)) ?? Data(), as: UTF8.self),
+            "recipe": String(decoding: (try? enc.encode(recipe)) ?? Data(), as: UTF8.self),
+        ]
+        return Safetensors.write(tensors, metadata: meta)
+    }
+
+    public struct StateError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Continues a run from `state()` output, with the same data.
+    public static func resume(from state: Data, data: Tensor, architecture: Architecture? = nil) throws -> Trainer {
+        let file = try Safetensors.read(state)
+        guard file.metadata["format"] == "scored-training-state/1",
+              let recipeJSON = file.metadata["recipe"], let rngJSON = file.metadata["rng"],
+              let step = file.metadata["step"].flatMap(Int.init), let adamStep = file.metadata["adam_step"].flatMap(Int.init)
+        else { throw StateError(description: "not a training state") }
+        let recipe = try JSONDecoder().decode(TrainingRecipe.self, from: Data(recipeJSON.utf8))
+        let t = try Trainer(recipe: recipe, data: data, architecture: architecture)
+        func section(_ prefix: String) -> [String: Tensor] {
+            var out: [String: Tensor] = [:]
+            for (k, v) in file.tensors where k.hasPrefix(prefix) { out[String(k.dropFirst(prefix.count))] = v }
+            return out
+        }
+        try t.model.parameters.load(from: section("model."))
+        if t.ema != nil { try t.ema!.shadow.load(from: section("ema.")) }
+        if adamStep > 0 {
+            var m = t.model.parameters, v = t.model.parameters
+            try m.load(from: section("adam.m."))
+            try v.load(from: section("adam.v."))
+            t.adam.restore(step: adamStep, m: m.tensors, v: v.tensors)
+        }
+        t.rng = try JSONDecoder().decode(Philox.self, from: Data(rngJSON.utf8))
+        t.step = step
+        return t
+    }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import ScoreEngine
+
+@main
+struct Scored: ParsableCommand {
+    static func main() {
+        Engine.configureAllocator()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    static let configuration = CommandConfiguration(
+        commandName: "scored",
+        abstract: "Score-based generative models: train, sample, evaluate, and serve them over HTTP.",
+        subcommands: [Train.self, Sample.self, Eval.self])
+}
+
+/// Writes `text` to standard error.
+func note(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Data for a recipe: a built-in generator's draw (seeded from the recipe), or a point-cloud file.
+func loadPoints(dataset: String, size: Int, seed: UInt64) throws -> Tensor {
+    if let toy = Toy2D(rawValue: dataset) {
+        var rng = Philox(seed: seed).derived(0xDA7A)
+        return toy.sample(size, rng: &rng)
+    }
+    let url = URL(fileURLWithPath: dataset)
+    guard FileManager.default.fileExists(atPath: url.path) else {
+        throw ValidationError("unknown data set '\(dataset)': use one of \(Toy2D.allCases.map(\.rawValue).joined(separator: ", ")) or a .json/.csv file")
+    }
+    let data = try Data(contentsOf: url)
+    if url.pathExtension.lowercased() == "csv" { return try PointCloud.parseCSV(String(decoding: data, as: UTF8.self)) }
+    return try PointCloud.parseJSON(data)
+}
+
+/// A terminal progress line: bar, step, loss, rate and ETA (redrawn in place on a terminal).
+struct ProgressLine {
+    let total: Int
+    let start = Date()
+    let interactive = isatty(STDERR_FILENO) != 0
+
+    func update(step: Int, loss: Double?, unit: String = "steps") {
+        let elapsed = Date().timeIntervalSince(start)
+        let rate = elapsed > 0 ? Double(step) / elapsed : 0
+        let eta = rate > 0 ? Double(total - step) / rate : 0
+        let width = 30, filled = total > 0 ? width * step / total : width
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        let lossText = loss.map { String(format: " loss %.4f", $0) } ?? ""
+        let line = String(format: "[%@] %d/%d%@ %.0f %@/s ETA %@", bar, step, total, lossText, rate, unit, ProgressLine.clock(eta))
+        if interactive {
+            FileHandle.standardError.write(Data(("\r" + line + (step >= total ? "\n" : "")).utf8))
+        } else {
+            note(line)
+        }
+    }
+
+    static func clock(_ s: Double) -> String {
+        let t = Int(s.rounded())
+        return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
+    }
+}
+
+
