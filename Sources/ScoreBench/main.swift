@@ -1,50 +1,40 @@
 import Foundation
 import ScoreEngine
-Engine.configureAllocator()
-func evaluate(_ recipe: TrainingRecipe, _ label: String) {
-  var rng = Philox(seed: recipe.seed).derived(0xDA7A)
-  let data = Toy2D(rawValue: recipe.dataset)!.sample(recipe.datasetSize, rng: &rng)
-  let t0 = Date()
-  let trainer = try! Trainer(recipe: recipe, data: data)
-  try! trainer.run(every: 1000)
-  let model = trainer.samplingModel
-  var out = "\(label): train \(String(format: "%.1f", Date().timeIntervalSince(t0)))s"
-  var r2 = Philox(seed: UInt64(ProcessInfo.processInfo.environment["REF"] ?? "12345")!).derived(0xE7A1)
-  let toy = Toy2D(rawValue: recipe.dataset)!
-  for name in [SamplerSpec.Name.em, .ode] {
-    let s = try! SamplerSpec(name: name).make(for: model)
-    let x = try! SamplingRun(sampler: s, count: 2000, seed: 0).run(model, shape: [2]).x
-    let rep = SampleQuality.report(samples: x) { toy.sample($0, rng: &r2) }
-    out += String(format: " %@ %.2f (ed %.5f±%.5f floor %.5f±%.5f)", name.rawValue, rep.energyDistance / rep.energyDistanceFloor,
-                  rep.energyDistance, rep.energyDistanceSE, rep.energyDistanceFloor, rep.energyDistanceFloorSE)
-  }
-  print(out)
+
+/// score-bench: side-by-side measurements against the reference recipes in ../shared/bench.
+///   score-bench toy [--repeats N] [--no-reference]     the 2-D recipes: exact SM, DSM σ = 0.1, Langevin
+///   score-bench quality [--data NAME …] [--seed S]      default recipe per data set: sample quality vs the floor
+Engine.configure()
+let all = Array(CommandLine.arguments.dropFirst())
+let command = all.first ?? "toy"
+let args = Array(all.dropFirst())
+func option(_ name: String, _ args: [String] = args) -> String? {
+    guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
+    return args[i + 1]
 }
-let args = CommandLine.arguments
-var r = TrainingRecipe()
-for a in args.dropFirst() {
-  let kv = a.split(separator: "=").map(String.init)
-  switch kv[0] {
-  case "fs": r.fourierScale = Double(kv[1])!
-  case "tf": r.timeFeatures = Int(kv[1])!
-  case "lr": r.learningRate = Double(kv[1])!
-  case "steps": r.steps = Int(kv[1])!
-  case "hidden": r.hidden = kv[1].split(separator: ",").map { Int($0)! }
-  case "ema": r.ema = Double(kv[1])!
-  case "smax": r.sigmaMax = Double(kv[1])!
-  case "smin": r.sigmaMin = Double(kv[1])!
-  case "sde": r.sde = .init(rawValue: kv[1])!
-  case "act": r.activation = Pointwise(rawValue: kv[1])!
-  case "w": r.weighting = .init(rawValue: kv[1])!
-  case "data": r.dataset = kv[1]
-  case "clip": r.gradClip = Double(kv[1])!
-  case "batch": r.batchSize = Int(kv[1])!
-  case "cond": r.conditioning = .init(rawValue: kv[1])!
-  case "size": r.datasetSize = Int(kv[1])!
-  case "seed": r.seed = UInt64(kv[1])!
-  case "lrs": r.schedule = .init(rawValue: kv[1])!
-  case "pre": r.preconditioning = kv[1] == "1"
-  default: fatalError(a)
-  }
+func values(_ name: String, _ args: [String] = args) -> [String] {
+    args.indices.filter { args[$0] == name && $0 + 1 < args.count }.map { args[$0 + 1] }
 }
-evaluate(r, args.dropFirst().joined(separator: " "))
+let flags = Set(args)
+switch command {
+case "toy":
+    ToyBench(repeats: Int(option("--repeats") ?? "5") ?? 5, reference: !flags.contains("--no-reference")).run()
+case "quality":
+    let names = values("--data")
+    QualityTable(datasets: names.isEmpty ? Toy2D.allCases : names.compactMap(Toy2D.init(rawValue:)),
+                 seed: UInt64(option("--seed") ?? "0") ?? 0).run()
+case "langevin-only":
+    var rng = Philox(seed: 0)
+    let data = Toy2D.swissRoll.sample(1000, rng: &rng)
+    var r = TrainingRecipe(); r.objective = .exact; r.hidden = [64, 64, 64]; r.activation = .logSigmoid; r.steps = 10
+    let model = try! Trainer(recipe: r, data: data).samplingModel
+    let sampler = LangevinDynamics(stepSize: 1e-3, steps: 1000, start: .uniform(low: -1, high: 1))
+    for _ in 0..<3 {
+        let start = Date()
+        _ = try! SamplingRun(sampler: sampler, count: 1000, seed: 4, chunkSize: 500, threads: Int(option("--threads") ?? "2")!).run(model, shape: [2])
+        print(Date().timeIntervalSince(start))
+    }
+default:
+    print("usage: score-bench toy [--repeats N] [--no-reference] | quality [--data NAME] [--seed S]")
+    exit(2)
+}

@@ -5,7 +5,7 @@ import ScoreEngine
 @main
 struct Scored: ParsableCommand {
     static func main() {
-        Engine.configureAllocator()
+        Engine.configure()
         do {
             var command = try parseAsRoot()
             try command.run()

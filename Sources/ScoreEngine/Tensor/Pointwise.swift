@@ -44,79 +44,40 @@ public enum Pointwise: String, Sendable, CaseIterable, Codable {
         }
     }
 
+    /// One loop per function, generic over its kernel so that the kernel is inlined into the loop (closures
+    /// of this size are not, which cost a call per eight lanes).
     @inline(__always)
-    static func map(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int,
-                    _ f: (FastMath.V) -> FastMath.V) {
+    static func map<K: VectorKernel>(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int,
+                                     _ order: Int, _: K.Type) {
         var i = 0
         while i + 8 <= n {
             let v = UnsafeRawPointer(x + i).loadUnaligned(as: FastMath.V.self)
-            UnsafeMutableRawPointer(y + i).storeBytes(of: f(v), as: FastMath.V.self)
+            UnsafeMutableRawPointer(y + i).storeBytes(of: K.apply(v, order), as: FastMath.V.self)
             i += 8
         }
         if i < n {
             var v = FastMath.V(repeating: 1)
             for j in 0..<(n - i) { v[j] = x[i + j] }
-            let r = f(v)
+            let r = K.apply(v, order)
             for j in 0..<(n - i) { y[i + j] = r[j] }
         }
     }
 
-    /// One loop per (function, order), each with its body inlined.
-    // swiftlint:disable:next cyclomatic_complexity function_body_length
-    func applyVector(order: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-        typealias V = FastMath.V
-        let zero = V.zero, one = V(repeating: 1)
-        let m = Pointwise.map
-        switch (self, order) {
-        case (.relu, 0): m(x, y, n) { FastMath.max($0, zero) }
-        case (.relu, 1): m(x, y, n) { zero.replacing(with: 1, where: $0 .> 0) }
-        case (.relu, _): m(x, y, n) { _ in zero }
-        case (.elu, 0): m(x, y, n) { v in (FastMath.exp(FastMath.min(v, zero)) - 1).replacing(with: v, where: v .> 0) }
-        case (.elu, 1): m(x, y, n) { v in FastMath.exp(FastMath.min(v, zero)).replacing(with: 1, where: v .> 0) }
-        case (.elu, _): m(x, y, n) { v in FastMath.exp(FastMath.min(v, zero)).replacing(with: 0, where: v .> 0) }
-        case (.sigmoid, 0): m(x, y, n) { FastMath.sigmoid($0) }
-        case (.sigmoid, 1): m(x, y, n) { Pointwise.sigmoidDerivative(FastMath.sigmoid($0), 1) }
-        case (.sigmoid, 2): m(x, y, n) { Pointwise.sigmoidDerivative(FastMath.sigmoid($0), 2) }
-        case (.sigmoid, _): m(x, y, n) { Pointwise.sigmoidDerivative(FastMath.sigmoid($0), 3) }
-        case (.softplus, 0): m(x, y, n) { FastMath.softplus($0) }
-        case (.softplus, let k): Pointwise.sigmoid.applyVector(order: k - 1, x, y, n)
-        case (.logSigmoid, 0): m(x, y, n) { -FastMath.softplus(-$0) }
-        case (.logSigmoid, 1): m(x, y, n) { FastMath.sigmoid(-$0) }
-        case (.logSigmoid, 2): m(x, y, n) { -Pointwise.sigmoidDerivative(FastMath.sigmoid($0), 1) }
-        case (.logSigmoid, _): m(x, y, n) { -Pointwise.sigmoidDerivative(FastMath.sigmoid($0), 2) }
-        case (.tanh, 0): m(x, y, n) { FastMath.tanh($0) }
-        case (.tanh, 1): m(x, y, n) { Pointwise.tanhDerivative(FastMath.tanh($0), 1) }
-        case (.tanh, 2): m(x, y, n) { Pointwise.tanhDerivative(FastMath.tanh($0), 2) }
-        case (.tanh, _): m(x, y, n) { Pointwise.tanhDerivative(FastMath.tanh($0), 3) }
-        case (.silu, 0): m(x, y, n) { $0 * FastMath.sigmoid($0) }
-        case (.silu, 1): m(x, y, n) { v in let s = FastMath.sigmoid(v); return s + v * Pointwise.sigmoidDerivative(s, 1) }
-        case (.silu, 2): m(x, y, n) { v in
-            let s = FastMath.sigmoid(v)
-            return 2 * Pointwise.sigmoidDerivative(s, 1) + v * Pointwise.sigmoidDerivative(s, 2)
-        }
-        case (.silu, _): m(x, y, n) { v in
-            // (xσ)‴ = 3σ″ + xσ‴
-            let s = FastMath.sigmoid(v)
-            return 3 * Pointwise.sigmoidDerivative(s, 2) + v * Pointwise.sigmoidDerivative(s, 3)
-        }
-        case (.exp, _): m(x, y, n) { FastMath.exp($0) }
-        case (.log, 0): m(x, y, n) { FastMath.log($0) }
-        case (.log, 1): m(x, y, n) { one / $0 }
-        case (.log, 2): m(x, y, n) { -one / ($0 * $0) }
-        case (.log, _): m(x, y, n) { 2 / ($0 * $0 * $0) }
-        case (.square, 0): m(x, y, n) { $0 * $0 }
-        case (.square, 1): m(x, y, n) { 2 * $0 }
-        case (.square, 2): m(x, y, n) { _ in V(repeating: 2) }
-        case (.square, _): m(x, y, n) { _ in zero }
-        case (.sqrt, 0): m(x, y, n) { $0.squareRoot() }
-        case (.sqrt, 1): m(x, y, n) { 0.5 / $0.squareRoot() }
-        case (.sqrt, 2): m(x, y, n) { -0.25 / ($0 * $0.squareRoot()) }
-        case (.sqrt, _): m(x, y, n) { 0.375 / ($0 * $0 * $0.squareRoot()) }
-        case (.reciprocal, 0): m(x, y, n) { one / $0 }
-        case (.reciprocal, 1): m(x, y, n) { -one / ($0 * $0) }
-        case (.reciprocal, 2): m(x, y, n) { 2 / ($0 * $0 * $0) }
-        case (.reciprocal, _): m(x, y, n) { -6 / ($0 * $0 * $0 * $0) }
-        case (.sin, _), (.cos, _): preconditionFailure("sin and cos are applied lane by lane")
+    func applyVector(order k: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        switch self {
+        case .relu: Pointwise.map(x, y, n, k, ReLUKernel.self)
+        case .elu: Pointwise.map(x, y, n, k, ELUKernel.self)
+        case .sigmoid: Pointwise.map(x, y, n, k, SigmoidKernel.self)
+        case .softplus: Pointwise.map(x, y, n, k, SoftplusKernel.self)
+        case .logSigmoid: Pointwise.map(x, y, n, k, LogSigmoidKernel.self)
+        case .tanh: Pointwise.map(x, y, n, k, TanhKernel.self)
+        case .silu: Pointwise.map(x, y, n, k, SiLUKernel.self)
+        case .exp: Pointwise.map(x, y, n, k, ExpKernel.self)
+        case .log: Pointwise.map(x, y, n, k, LogKernel.self)
+        case .square: Pointwise.map(x, y, n, k, SquareKernel.self)
+        case .sqrt: Pointwise.map(x, y, n, k, SqrtKernel.self)
+        case .reciprocal: Pointwise.map(x, y, n, k, ReciprocalKernel.self)
+        case .sin, .cos: preconditionFailure("sin and cos are applied lane by lane")
         }
     }
 
