@@ -29,6 +29,7 @@ struct ToyBench {
     /// Steps per second over `steps` steps after 20 warm-up steps.
     func stepsPerSecond(_ recipe: TrainingRecipe, _ data: Tensor) -> (Double, Trainer) {
         let t = try! Trainer(recipe: recipe, data: data)
+        t.threads = Int(ProcessInfo.processInfo.environment["TRAIN_THREADS"] ?? "2") ?? 2
         for _ in 0..<20 { t.trainStep() }
         let start = Date()
         for _ in 0..<recipe.steps { t.trainStep() }

@@ -38,12 +38,17 @@ public enum Kernels {
     }
 
     /// C[m×n] = α·op(A)·op(B) + β·C with row-major operands; op transposes when asked.
-    /// A is m×k (k×m if transposed), B is k×n (n×k if transposed).
+    /// A is m×k (k×m if transposed), B is k×n (n×k if transposed). Small products go to `SmallGEMM`,
+    /// the rest to OpenBLAS.
     @inline(__always)
     public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                             alpha: Float = 1, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                             beta: Float = 0, _ c: UnsafeMutablePointer<Float>) {
         if m == 0 || n == 0 { return }
+        if alpha == 1, beta == 0, k > 0, SmallGEMM.applies(m: m, n: n, k: k) {
+            SmallGEMM.gemm(transA: transA, transB: transB, m: m, n: n, k: k, a, b, c)
+            return
+        }
         if k == 0 {
             if beta == 0 { c.update(repeating: 0, count: m * n) } else { for i in 0..<(m * n) { c[i] *= beta } }
             return
@@ -51,6 +56,13 @@ public enum Kernels {
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(transA ? m : k), b, Int32(transB ? k : n),
                     beta, c, Int32(n))
+    }
+
+    /// The same product always through OpenBLAS (the reference for `SmallGEMM`'s tests).
+    public static func blasGEMM(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                                _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), 1, a, Int32(transA ? m : k), b, Int32(transB ? k : n), 0, c, Int32(n))
     }
 
     /// Sets the number of threads OpenBLAS may use for one product.

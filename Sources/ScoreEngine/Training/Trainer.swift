@@ -1,9 +1,12 @@
+import Dispatch
 import Foundation
 
 /// Runs a recipe: minibatches drawn uniformly with replacement from the data, the objective's loss and
-/// gradient on a tape, an Adam step, the EMA update. Everything random comes from one Philox stream of the
-/// recipe's seed, so the same recipe and data give the same model; `state()` captures the run (weights,
-/// EMA, Adam moments, step, generator) so that `resume` continues it exactly where it stopped.
+/// gradient on a tape, an Adam step, the EMA update. The batch is split into `Trainer.shards` fixed shards,
+/// each with its own tape and noise stream (derived from the step and the shard), whose gradients are
+/// averaged in a fixed order; the shards run on up to `threads` threads. Everything random derives from the
+/// recipe's seed, so the same recipe and data give the same model whatever the thread count; `state()`
+/// captures the run (weights, EMA, Adam moments, step, generator) so that `resume` continues it exactly.
 public final class Trainer {
     public let recipe: TrainingRecipe
     public let data: Tensor
@@ -17,7 +20,12 @@ public final class Trainer {
     private var lossCount = 0
     public private(set) var lastLoss: Float = .nan
     var rng: Philox
-    let tape = Tape()
+    let noiseKey: UInt64
+    /// Shards of every batch (fixed, so that results do not depend on `threads`).
+    public static let shards = 2
+    /// Threads the shards run on.
+    public var threads: Int = 2
+    private let workers: [ShardWorker]
 
     public init(recipe: TrainingRecipe, data: Tensor, architecture: Architecture? = nil) throws {
         let recipe = try recipe.validated()
@@ -38,26 +46,39 @@ public final class Trainer {
         if recipe.schedule == .cosine { adam.decaySteps = recipe.steps }
         objective = recipe.makeObjective(schedule)
         rng = Philox(seed: recipe.seed).derived(0x7EA1)
+        noiseKey = Philox.mix(recipe.seed ^ 0x5A4D)
+        workers = (0..<Trainer.shards).map { _ in ShardWorker() }
     }
 
     /// One optimisation step; returns its loss.
     @discardableResult
     public func trainStep() -> Float {
-        tape.reset()
         let n = recipe.batchSize, rows = data.shape[0]
-        let batch = data.rows(at: (0..<n).map { _ in rng.index(below: rows) })
-        let p = model.parameters.bind(to: tape, training: true)
-        let m = model
-        let loss = objective.loss(score: { m.score($0, t: $1, parameters: p) }, batch: batch, tape: tape, rng: &rng)
-        let trainable = (0..<p.count).filter { model.parameters.trainable[$0] }
-        let g = tape.gradients(of: loss, wrt: trainable.map { p[$0] })
-        var grads = [Tensor?](repeating: nil, count: p.count)
-        for (k, i) in trainable.enumerated() { grads[i] = g[k].value }
-        let value = loss.value.scalar
-        tape.reset()  // drop the tape's references so the update writes the weights in place
+        let indices = (0..<n).map { _ in rng.index(below: rows) }
+        let k = min(Trainer.shards, n)
+        let m = model, objective = self.objective, data = self.data
+        let step = UInt64(self.step), key = noiseKey
+        let work: @Sendable (Int) -> Void = { [workers] s in
+            let lo = s * n / k, hi = (s + 1) * n / k
+            var noise = Philox(seed: key, stream: step &* UInt64(Trainer.shards) &+ UInt64(s))
+            workers[s].run(model: m, objective: objective, batch: data.rows(at: Array(indices[lo..<hi])),
+                           weight: Float(hi - lo) / Float(n), rng: &noise)
+        }
+        if threads > 1 && k > 1 {
+            DispatchQueue.concurrentPerform(iterations: k, execute: work)
+        } else {
+            for s in 0..<k { work(s) }
+        }
+        var grads = workers[0].gradients
+        var value = workers[0].loss
+        for s in 1..<k {
+            value += workers[s].loss
+            for i in grads.indices { if let g = workers[s].gradients[i] { grads[i]!.addScaled(g, 1) } }
+        }
+        for w in workers { w.release() }
         adam.update(&model.parameters, gradients: grads)
         ema?.update(model.parameters)
-        step += 1
+        self.step += 1
         lastLoss = value
         if value.isFinite { lossSum += Double(value); lossCount += 1 }
         return value
@@ -161,4 +182,26 @@ public final class Trainer {
         t.step = step
         return t
     }
+}
+
+/// One shard's tape and results. Each worker is used by one thread at a time.
+final class ShardWorker: @unchecked Sendable {
+    let tape = Tape()
+    var loss: Float = 0
+    var gradients: [Tensor?] = []
+
+    /// The shard's loss and gradients, both scaled by `weight` (its share of the batch).
+    func run(model: ScoreModel, objective: any ScoreMatchingObjective, batch: Tensor, weight: Float, rng: inout Philox) {
+        tape.reset()
+        let p = model.parameters.bind(to: tape, training: true)
+        let l = objective.loss(score: { model.score($0, t: $1, parameters: p) }, batch: batch, tape: tape, rng: &rng)
+        let trainable = (0..<p.count).filter { model.parameters.trainable[$0] }
+        let g = tape.gradients(of: l, wrt: trainable.map { p[$0] })
+        gradients = [Tensor?](repeating: nil, count: p.count)
+        for (j, i) in trainable.enumerated() { gradients[i] = weight == 1 ? g[j].value : g[j].value.scaled(by: weight) }
+        loss = l.value.scalar * weight
+        tape.reset()  // drop the tape's references so the update writes the weights in place
+    }
+
+    func release() { gradients = [] }
 }

@@ -1,0 +1,95 @@
+/// Matrix products small enough that OpenBLAS's fixed costs (a pass scaling C by β, packing both operands)
+/// outweigh its kernel: C[m×n] = op(A)·op(B) with a register-blocked kernel on eight-lane FMAs. Four rows of C
+/// and sixteen columns are held in eight accumulators; each step over k loads two vectors of B's row k and
+/// broadcasts four entries of op(A)'s column k. B's rows must be contiguous, so a transposed B is copied
+/// once (k·n, against the m·k·n of the product; a dot-product kernel over rows of A and B was measured
+/// slower on the MLP shapes).
+enum SmallGEMM {
+    typealias V = SIMD8<Float>
+
+    /// Whether the product is small enough for this kernel (measured on the MLP shapes: up to 64×64×64
+    /// per product it beats sgemm's call).
+    static func applies(m: Int, n: Int, k: Int) -> Bool { m * n * k <= 1 << 19 && n <= 256 }
+
+    static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
+        // A′[i, p] = a[i·rs + p·cs]
+        let rs = transA ? 1 : k, cs = transA ? m : 1
+        if transB {
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: k * n) { buf in
+                let bt = buf.baseAddress!
+                for j in 0..<n { for p in 0..<k { bt[p * n + j] = b[j * k + p] } }
+                kernel(m, n, k, a, rs, cs, UnsafePointer(bt), c)
+            }
+        } else {
+            kernel(m, n, k, a, rs, cs, b, c)
+        }
+    }
+
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+    @inline(__always)
+    static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
+
+    static func kernel(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ rs: Int, _ cs: Int,
+                       _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
+        let n16 = n & ~15, n8 = n & ~7
+        var i = 0
+        while i < m {
+            let rows = min(4, m - i)
+            let a0 = a + i * rs
+            let a1 = a + min(i + 1, m - 1) * rs, a2 = a + min(i + 2, m - 1) * rs, a3 = a + min(i + 3, m - 1) * rs
+            var j = 0
+            while j < n16 {
+                var c00 = V.zero, c01 = V.zero, c10 = V.zero, c11 = V.zero
+                var c20 = V.zero, c21 = V.zero, c30 = V.zero, c31 = V.zero
+                var bp = b + j
+                for p in 0..<k {
+                    let b0 = load(bp), b1 = load(bp + 8)
+                    let q = p * cs
+                    let x0 = V(repeating: a0[q]), x1 = V(repeating: a1[q]), x2 = V(repeating: a2[q]), x3 = V(repeating: a3[q])
+                    c00 = c00.addingProduct(x0, b0); c01 = c01.addingProduct(x0, b1)
+                    c10 = c10.addingProduct(x1, b0); c11 = c11.addingProduct(x1, b1)
+                    c20 = c20.addingProduct(x2, b0); c21 = c21.addingProduct(x2, b1)
+                    c30 = c30.addingProduct(x3, b0); c31 = c31.addingProduct(x3, b1)
+                    bp += n
+                }
+                let cp = c + i * n + j
+                store(c00, cp); store(c01, cp + 8)
+                if rows > 1 { store(c10, cp + n); store(c11, cp + n + 8) }
+                if rows > 2 { store(c20, cp + 2 * n); store(c21, cp + 2 * n + 8) }
+                if rows > 3 { store(c30, cp + 3 * n); store(c31, cp + 3 * n + 8) }
+                j += 16
+            }
+            if j < n8 {
+                var c0 = V.zero, c1 = V.zero, c2 = V.zero, c3 = V.zero
+                var bp = b + j
+                for p in 0..<k {
+                    let b0 = load(bp)
+                    let q = p * cs
+                    c0 = c0.addingProduct(V(repeating: a0[q]), b0)
+                    c1 = c1.addingProduct(V(repeating: a1[q]), b0)
+                    c2 = c2.addingProduct(V(repeating: a2[q]), b0)
+                    c3 = c3.addingProduct(V(repeating: a3[q]), b0)
+                    bp += n
+                }
+                let cp = c + i * n + j
+                store(c0, cp)
+                if rows > 1 { store(c1, cp + n) }
+                if rows > 2 { store(c2, cp + 2 * n) }
+                if rows > 3 { store(c3, cp + 3 * n) }
+                j += 8
+            }
+            while j < n {
+                for r in 0..<rows {
+                    let ar = a + (i + r) * rs
+                    var s: Float = 0
+                    for p in 0..<k { s += ar[p * cs] * b[p * n + j] }
+                    c[(i + r) * n + j] = s
+                }
+                j += 1
+            }
+            i += 4
+        }
+    }
+}

@@ -1,0 +1,26 @@
+import ScoreEngine
+import Testing
+
+/// The small-matrix kernel against OpenBLAS, on shapes with every kind of tail and all transpositions.
+@Suite struct GEMMTests {
+    @Test func smallKernelMatchesBLAS() {
+        var rng = Philox(seed: 8)
+        for (m, n, k) in [(1, 1, 1), (3, 2, 5), (32, 64, 64), (33, 17, 7), (64, 2, 64), (5, 24, 3), (7, 40, 1), (64, 64, 32)] {
+            for ta in [false, true] {
+                for tb in [false, true] {
+                    let a = rng.gaussian(ta ? [k, m] : [m, k]), b = rng.gaussian(tb ? [n, k] : [k, n])
+                    let fast = Tensor.matmul(a, b, transA: ta, transB: tb)
+                    var ref = Tensor.zeros([m, n])
+                    a.scalars.withUnsafeBufferPointer { pa in
+                        b.scalars.withUnsafeBufferPointer { pb in
+                            ref.scalars.withUnsafeMutableBufferPointer { pc in
+                                Kernels.blasGEMM(transA: ta, transB: tb, m: m, n: n, k: k, pa.baseAddress!, pb.baseAddress!, pc.baseAddress!)
+                            }
+                        }
+                    }
+                    #expect(fast.maxAbsDifference(ref) <= 1e-5 * Float(k), "\(m)×\(n)×\(k) \(ta) \(tb)")
+                }
+            }
+        }
+    }
+}
