@@ -1,0 +1,112 @@
+/// Header fields in arrival order, looked up case-insensitively.
+public struct HTTPHeaders: Sendable, Sequence {
+    public private(set) var fields: [(name: String, value: String)] = []
+
+    public init(_ fields: [(String, String)] = []) {
+        self.fields = fields.map { (name: $0.0, value: $0.1) }
+    }
+
+    public mutating func add(_ name: String, _ value: String) { fields.append((name, value)) }
+
+    /// Replaces every field of that name.
+    public mutating func set(_ name: String, _ value: String) {
+        remove(name)
+        add(name, value)
+    }
+
+    public mutating func remove(_ name: String) {
+        fields.removeAll { $0.name.lowercased() == name.lowercased() }
+    }
+
+    /// The first value of `name`.
+    public subscript(name: String) -> String? {
+        let n = name.lowercased()
+        return fields.first { $0.name.lowercased() == n }?.value
+    }
+
+    /// Every value of `name`.
+    public func values(_ name: String) -> [String] {
+        let n = name.lowercased()
+        return fields.filter { $0.name.lowercased() == n }.map(\.value)
+    }
+
+    public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }
+}
+
+/// A parsed request: method, target, version, headers and the whole body.
+public struct HTTPRequest: Sendable {
+    public var method: String
+    /// The request target as sent (origin form: path and optional query).
+    public var target: String
+    /// (1, 1) or (1, 0).
+    public var version: (major: Int, minor: Int)
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+    /// The peer's address, for logs.
+    public var remoteAddress: String
+
+    public init(method: String, target: String, version: (major: Int, minor: Int) = (1, 1), headers: HTTPHeaders = HTTPHeaders(),
+                body: [UInt8] = [], remoteAddress: String = "") {
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = headers
+        self.body = body
+        self.remoteAddress = remoteAddress
+    }
+
+    /// The percent-decoded path, without the query.
+    public var path: String {
+        let raw = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? target
+        return HTTPRequest.percentDecode(raw, plusAsSpace: false) ?? raw
+    }
+
+    /// Query parameters in order (application/x-www-form-urlencoded decoding); nil for undecodable text.
+    public var queryItems: [(name: String, value: String)]? {
+        guard let q = target.firstIndex(of: "?") else { return [] }
+        let query = target[target.index(after: q)...]
+        var out: [(String, String)] = []
+        for part in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let kv = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let k = HTTPRequest.percentDecode(String(kv[0]), plusAsSpace: true),
+                  let v = HTTPRequest.percentDecode(kv.count > 1 ? String(kv[1]) : "", plusAsSpace: true) else { return nil }
+            out.append((k, v))
+        }
+        return out.map { (name: $0.0, value: $0.1) }
+    }
+
+    /// Whether the connection stays open after this request (HTTP/1.1 unless `Connection: close`;
+    /// HTTP/1.0 only with `Connection: keep-alive`).
+    public var keepAlive: Bool {
+        let tokens = headers.values("connection").flatMap { $0.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        if version.minor == 0 { return tokens.contains("keep-alive") }
+        return !tokens.contains("close")
+    }
+
+    static func percentDecode(_ s: String, plusAsSpace: Bool) -> String? {
+        var bytes: [UInt8] = []
+        var it = Array(s.utf8).makeIterator()
+        while let c = it.next() {
+            if c == UInt8(ascii: "%") {
+                guard let h = it.next(), let l = it.next(), let hv = hexValue(h), let lv = hexValue(l) else { return nil }
+                bytes.append(hv << 4 | lv)
+            } else if c == UInt8(ascii: "+") && plusAsSpace {
+                bytes.append(0x20)
+            } else {
+                bytes.append(c)
+            }
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 0x30...0x39: return c - 0x30
+        case 0x41...0x46: return c - 0x41 + 10
+        case 0x61...0x66: return c - 0x61 + 10
+        default: return nil
+        }
+    }
+}
+
+import Foundation

@@ -1,0 +1,69 @@
+/// A response: status, headers, and a body given whole or written as a stream (chunked encoding).
+public struct HTTPResponse: Sendable {
+    public enum Body: Sendable {
+        case bytes([UInt8])
+        /// Written by the closure through the writer, sent with `Transfer-Encoding: chunked`.
+        case stream(@Sendable (ResponseStream) throws -> Void)
+    }
+
+    public var status: Int
+    public var headers: HTTPHeaders
+    public var body: Body
+
+    public init(status: Int, headers: HTTPHeaders = HTTPHeaders(), body: Body = .bytes([])) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public init(status: Int, contentType: String, body: [UInt8]) {
+        var h = HTTPHeaders()
+        h.add("Content-Type", contentType)
+        self.init(status: status, headers: h, body: .bytes(body))
+    }
+
+    public static func text(_ status: Int, _ text: String) -> HTTPResponse {
+        HTTPResponse(status: status, contentType: "text/plain; charset=utf-8", body: Array(text.utf8))
+    }
+
+    public static func reason(_ status: Int) -> String {
+        switch status {
+        case 100: return "Continue"
+        case 200: return "OK"
+        case 201: return "Created"
+        case 202: return "Accepted"
+        case 204: return "No Content"
+        case 304: return "Not Modified"
+        case 400: return "Bad Request"
+        case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
+        case 408: return "Request Timeout"
+        case 409: return "Conflict"
+        case 410: return "Gone"
+        case 411: return "Length Required"
+        case 413: return "Content Too Large"
+        case 414: return "URI Too Long"
+        case 415: return "Unsupported Media Type"
+        case 417: return "Expectation Failed"
+        case 422: return "Unprocessable Content"
+        case 429: return "Too Many Requests"
+        case 431: return "Request Header Fields Too Large"
+        case 500: return "Internal Server Error"
+        case 501: return "Not Implemented"
+        case 503: return "Service Unavailable"
+        case 505: return "HTTP Version Not Supported"
+        default: return "Status \(status)"
+        }
+    }
+}
+
+/// Writes a streamed body. Each `write` sends one chunk at once (server-sent events arrive as written).
+public protocol ResponseStream: AnyObject, Sendable {
+    func write(_ bytes: [UInt8]) throws
+    /// False once the peer has closed its side (checked without reading).
+    var isConnected: Bool { get }
+}
+
+extension ResponseStream {
+    public func write(_ text: String) throws { try write(Array(text.utf8)) }
+}
