@@ -107,8 +107,9 @@ final class Connection: @unchecked Sendable {
                 }
             }
             // 3. Answer.
-            let request = HTTPRequest(method: head.method, target: head.target, version: head.version, headers: head.headers,
+            var request = HTTPRequest(method: head.method, target: head.target, version: head.version, headers: head.headers,
                                       body: body, remoteAddress: socket.peer)
+            request.isClientConnected = { [socket] in socket.isOpen }
             let response = server.responder.respond(to: request)
             let keepAlive = request.keepAlive && !draining && !server.isDraining
             guard write(response, for: request, keepAlive: keepAlive) else { return }

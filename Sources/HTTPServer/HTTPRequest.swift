@@ -44,6 +44,8 @@ public struct HTTPRequest: Sendable {
     public var body: [UInt8]
     /// The peer's address, for logs.
     public var remoteAddress: String
+    /// Whether the client still holds the connection (for handlers that wait long before answering).
+    public var isClientConnected: @Sendable () -> Bool = { true }
 
     public init(method: String, target: String, version: (major: Int, minor: Int) = (1, 1), headers: HTTPHeaders = HTTPHeaders(),
                 body: [UInt8] = [], remoteAddress: String = "") {

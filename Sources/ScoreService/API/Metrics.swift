@@ -1,0 +1,82 @@
+import Foundation
+import Synchronization
+
+/// Counters and histograms for `GET /metrics` (Prometheus text format 0.0.4). Gauges (jobs by state, queue
+/// depth, training rate, connections) are read when scraped.
+final class Metrics: Sendable {
+    static let buckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+    struct Histogram {
+        var counts = [Int](repeating: 0, count: Metrics.buckets.count + 1)
+        var sum = 0.0
+        var count = 0
+    }
+
+    private struct State {
+        var requests: [String: Int] = [:]  // "route\u{0}method\u{0}status"
+        var latency: [String: Histogram] = [:]
+        var jobsFinished: [String: Int] = [:]  // "kind\u{0}status"
+    }
+
+    private let state = Mutex(State())
+
+    func request(route: String, method: String, status: Int, seconds: Double) {
+        state.withLock { s in
+            s.requests["\(route)\u{0}\(method)\u{0}\(status)", default: 0] += 1
+            var h = s.latency[route] ?? Histogram()
+            let i = Metrics.buckets.firstIndex { seconds <= $0 } ?? Metrics.buckets.count
+            h.counts[i] += 1
+            h.sum += seconds
+            h.count += 1
+            s.latency[route] = h
+        }
+    }
+
+    func jobFinished(kind: JobKind, status: JobStatus) {
+        state.withLock { $0.jobsFinished["\(kind.rawValue)\u{0}\(status.rawValue)", default: 0] += 1 }
+    }
+
+    static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+    }
+
+    /// The exposition, with gauges given by the caller.
+    func render(jobs: [JobStatus: Int], queued: [Lane: Int], trainingStepsPerSecond: Double, connections: Int, uptime: Double) -> String {
+        let s = state.withLock { $0 }
+        var out = ""
+        out += "# HELP scored_http_requests_total HTTP requests by route, method and status.\n# TYPE scored_http_requests_total counter\n"
+        for (k, v) in s.requests.sorted(by: { $0.key < $1.key }) {
+            let p = k.split(separator: "\u{0}", omittingEmptySubsequences: false).map(String.init)
+            out += "scored_http_requests_total{route=\"\(Metrics.escape(p[0]))\",method=\"\(p[1])\",status=\"\(p[2])\"} \(v)\n"
+        }
+        out += "# HELP scored_http_request_duration_seconds Time to answer a request (until the response is ready).\n"
+        out += "# TYPE scored_http_request_duration_seconds histogram\n"
+        for (route, h) in s.latency.sorted(by: { $0.key < $1.key }) {
+            let r = Metrics.escape(route)
+            var cumulative = 0
+            for (i, b) in Metrics.buckets.enumerated() {
+                cumulative += h.counts[i]
+                out += "scored_http_request_duration_seconds_bucket{route=\"\(r)\",le=\"\(b)\"} \(cumulative)\n"
+            }
+            out += "scored_http_request_duration_seconds_bucket{route=\"\(r)\",le=\"+Inf\"} \(h.count)\n"
+            out += "scored_http_request_duration_seconds_sum{route=\"\(r)\"} \(h.sum)\n"
+            out += "scored_http_request_duration_seconds_count{route=\"\(r)\"} \(h.count)\n"
+        }
+        out += "# HELP scored_jobs Jobs by state.\n# TYPE scored_jobs gauge\n"
+        for st in JobStatus.allCases { out += "scored_jobs{state=\"\(st.rawValue)\"} \(jobs[st] ?? 0)\n" }
+        out += "# HELP scored_queue_depth Queued jobs by lane.\n# TYPE scored_queue_depth gauge\n"
+        for l in Lane.allCases { out += "scored_queue_depth{lane=\"\(l.rawValue)\"} \(queued[l] ?? 0)\n" }
+        out += "# HELP scored_jobs_finished_total Jobs finished since start by kind and outcome.\n# TYPE scored_jobs_finished_total counter\n"
+        for (k, v) in s.jobsFinished.sorted(by: { $0.key < $1.key }) {
+            let p = k.split(separator: "\u{0}").map(String.init)
+            out += "scored_jobs_finished_total{kind=\"\(p[0])\",status=\"\(p[1])\"} \(v)\n"
+        }
+        out += "# HELP scored_training_steps_per_second Training steps per second of the running jobs.\n# TYPE scored_training_steps_per_second gauge\n"
+        out += "scored_training_steps_per_second \(trainingStepsPerSecond)\n"
+        out += "# HELP scored_open_connections Open HTTP connections.\n# TYPE scored_open_connections gauge\n"
+        out += "scored_open_connections \(connections)\n"
+        out += "# HELP scored_uptime_seconds Seconds since the service started.\n# TYPE scored_uptime_seconds gauge\n"
+        out += "scored_uptime_seconds \(uptime)\n"
+        return out
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import HTTPServer
+import ScoreEngine
+
+/// The service's settings: `config/default.json`, then environment variables (`SCORED_` and the key path in
+/// capitals joined by `_`, e.g. `SCORED_PORT`, `SCORED_WORKERS_TRAIN`, `SCORED_LIMITS_MAX_BODY_BYTES`), then
+/// `scored serve` flags. Every key is validated; unknown keys are refused.
+public struct ServiceConfig: Sendable {
+    public var hosts: [String] = ["127.0.0.1"]
+    public var port = 8080
+    public var dataDir = "data"
+    public var publicDir = "public"
+    public var workers: [Lane: Int] = [.train: 1, .sample: 1]
+    /// Threads each job of a lane computes on (training shards, sampling chunks).
+    public var threads: [Lane: Int] = [.train: 2, .sample: 2]
+    /// Queued jobs per lane before POSTs are refused with 429.
+    public var maxQueuedJobs = 64
+    /// Finished jobs, results and models are deleted after this many hours (0: kept).
+    public var retentionHours: Double = 168
+    /// Training jobs save their state this often (and when the service stops).
+    public var checkpointEverySeconds: Double = 10
+    public var maxBodyBytes = 64 << 20
+    public var maxHeaderBytes = 16384
+    public var maxConnections = 512
+    public var requestTimeoutSeconds: Double = 30
+    public var idleTimeoutSeconds: Double = 60
+    /// Largest n of one sampling request.
+    public var maxSamples = 100_000
+    public var logLevel = "info"
+
+    public init() {}
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Reads a JSON configuration document over the defaults.
+    public mutating func apply(json: JSONValue, source: String) throws {
+        guard case .object(let o) = json else { throw Invalid(description: "\(source): expected a JSON object") }
+        for (key, value) in o {
+            try set(key, value, source: source)
+        }
+    }
+
+    /// Every setting as (key path, current value), the keys environment variables can override.
+    public static let keys: [String] = [
+        "host", "port", "data_dir", "public_dir", "workers.train", "workers.sample", "threads.train", "threads.sample",
+        "max_queued_jobs", "retention_hours", "checkpoint_every_seconds", "limits.max_body_bytes",
+        "limits.max_header_bytes", "limits.max_connections", "limits.request_timeout_seconds",
+        "limits.idle_timeout_seconds", "limits.max_samples", "log_level",
+    ]
+
+    /// Applies `SCORED_…` variables from `environment`.
+    public mutating func apply(environment: [String: String]) throws {
+        for key in ServiceConfig.keys {
+            let name = "SCORED_" + key.replacingOccurrences(of: ".", with: "_").uppercased()
+            guard let text = environment[name] else { continue }
+            // Numbers and lists as JSON, anything else as a string.
+            let value = (try? JSONValue(parsing: text)) ?? .string(text)
+            try setPath(key, value, source: name)
+        }
+    }
+
+    /// Sets one key from a command-line flag.
+    public mutating func setFlag(_ key: String, _ value: JSONValue) throws { try setPath(key, value, source: "--\(key)") }
+
+    mutating func set(_ key: String, _ value: JSONValue, source: String) throws {
+        switch (key, value) {
+        case ("workers", .object(let o)), ("threads", .object(let o)), ("limits", .object(let o)):
+            for (k, v) in o { try setPath("\(key).\(k)", v, source: source) }
+        default:
+            try setPath(key, value, source: source)
+        }
+    }
+
+    mutating func setPath(_ key: String, _ value: JSONValue, source: String) throws {
+        func bad(_ what: String) -> Invalid { Invalid(description: "\(source): \(key) \(what)") }
+        func int(_ range: ClosedRange<Int>) throws -> Int {
+            guard case .number(let v) = value, v == v.rounded(), range.contains(Int(v)) else { throw bad("must be an integer in \(range)") }
+            return Int(v)
+        }
+        func double(_ range: ClosedRange<Double>) throws -> Double {
+            guard case .number(let v) = value, range.contains(v) else { throw bad("must be a number in \(range)") }
+            return v
+        }
+        func string() throws -> String {
+            guard case .string(let s) = value, !s.isEmpty else { throw bad("must be a non-empty string") }
+            return s
+        }
+        switch key {
+        case "host":
+            switch value {
+            case .string(let s): hosts = s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            case .array(let a):
+                hosts = try a.map { if case .string(let s) = $0 { return s }; throw bad("must list address strings") }
+            default: throw bad("must be an address or a list of addresses")
+            }
+            if hosts.isEmpty { throw bad("must name at least one address") }
+        case "port": port = try int(0...65535)
+        case "data_dir": dataDir = try string()
+        case "public_dir": publicDir = try string()
+        case "workers.train": workers[.train] = try int(0...64)
+        case "workers.sample": workers[.sample] = try int(1...64)
+        case "threads.train": threads[.train] = try int(1...64)
+        case "threads.sample": threads[.sample] = try int(1...64)
+        case "max_queued_jobs": maxQueuedJobs = try int(1...1_000_000)
+        case "retention_hours": retentionHours = try double(0...1e6)
+        case "checkpoint_every_seconds": checkpointEverySeconds = try double(0.1...1e6)
+        case "limits.max_body_bytes": maxBodyBytes = try int(1024...(1 << 34))
+        case "limits.max_header_bytes": maxHeaderBytes = try int(1024...(1 << 20))
+        case "limits.max_connections": maxConnections = try int(1...100_000)
+        case "limits.request_timeout_seconds": requestTimeoutSeconds = try double(0.1...3600)
+        case "limits.idle_timeout_seconds": idleTimeoutSeconds = try double(0.1...86400)
+        case "limits.max_samples": maxSamples = try int(1...10_000_000)
+        case "log_level":
+            let s = try string()
+            guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(s) else {
+                throw bad("must be trace, debug, info, notice, warning, error or critical")
+            }
+            logLevel = s
+        default:
+            throw Invalid(description: "\(source): unknown setting \(key) (known: \(ServiceConfig.keys.joined(separator: ", ")))")
+        }
+    }
+
+    /// Loads a configuration file (if it exists), then the environment.
+    public static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServiceConfig {
+        var c = ServiceConfig()
+        let path = file ?? environment["SCORED_CONFIG"] ?? "config/default.json"
+        if let data = FileManager.default.contents(atPath: path) {
+            do { try c.apply(json: try JSONValue(parsing: data), source: path) } catch let e as JSONValue.ParseError {
+                throw Invalid(description: "\(path): \(e)")
+            }
+        } else if file != nil {
+            throw Invalid(description: "\(path): no such file")
+        }
+        try c.apply(environment: environment)
+        return c
+    }
+
+    var httpConfiguration: HTTPServer.Configuration {
+        var h = HTTPServer.Configuration()
+        h.hosts = hosts
+        h.port = port
+        h.maxConnections = maxConnections
+        h.requestTimeout = requestTimeoutSeconds
+        h.idleTimeout = idleTimeoutSeconds
+        h.limits.maxBodyBytes = maxBodyBytes
+        h.limits.maxHeaderBytes = maxHeaderBytes
+        return h
+    }
+}

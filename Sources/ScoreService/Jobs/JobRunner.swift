@@ -1,0 +1,214 @@
+import Foundation
+import Logging
+import ScoreEngine
+import Synchronization
+
+/// The job queue: per lane a number of worker threads claim the oldest queued job of their kinds from the
+/// store and run it. Submissions past `maxQueuedJobs` in a lane are refused. `stop()` interrupts running
+/// jobs: training saves its state and both kinds go back to `queued`, to resume when the service starts.
+final class JobRunner: @unchecked Sendable {
+    let store: any JobStore
+    let artifacts: Artifacts
+    let config: ServiceConfig
+    let hub: JobHub
+    let logger: Logger
+    let datasets: DatasetCatalog
+    let models: ModelCache
+    let metrics: Metrics
+
+    private let running = Mutex<[String: RunningJob]>([:])
+    private let wakeups: [Lane: NSCondition] = [.train: NSCondition(), .sample: NSCondition()]
+    private let stopping = Atomic<Bool>(false)
+    private var threads: [Thread] = []
+    private let finished = DispatchGroup()
+
+    init(store: any JobStore, artifacts: Artifacts, config: ServiceConfig, hub: JobHub, logger: Logger,
+         datasets: DatasetCatalog, models: ModelCache, metrics: Metrics) {
+        self.store = store
+        self.artifacts = artifacts
+        self.config = config
+        self.hub = hub
+        self.logger = logger
+        self.datasets = datasets
+        self.models = models
+        self.metrics = metrics
+    }
+
+    func start() throws {
+        for job in try store.requeueRunning() {
+            logger.notice("requeued after restart", metadata: ["job": "\(job.id)", "kind": "\(job.kind.rawValue)"])
+        }
+        for lane in Lane.allCases {
+            for k in 0..<(config.workers[lane] ?? 1) {
+                finished.enter()
+                let t = Thread { [self] in
+                    lowerPriority()
+                    work(lane)
+                    finished.leave()
+                }
+                t.name = "\(lane.rawValue) worker \(k)"
+                t.stackSize = 8 << 20
+                t.start()
+                threads.append(t)
+            }
+        }
+    }
+
+    /// Worker threads run at a lower priority than the HTTP threads, so that the API stays prompt while jobs
+    /// keep every core busy.
+    private func lowerPriority() {
+        #if os(Linux)
+        // On Linux a nice value set for a thread id applies to that thread only.
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(linuxThreadID()), 5)
+        #endif
+    }
+
+    struct QueueFull: Error { let lane: Lane }
+
+    /// Queues a job (or returns the one its idempotency key already made).
+    func submit(_ job: JobRecord) throws -> (job: JobRecord, created: Bool) {
+        let lane = job.kind.lane
+        // A retry with a known key gets its job back, even when the queue is full.
+        if let key = job.idempotencyKey, let existing = try store.job(idempotencyKey: key) { return (existing, false) }
+        if try store.count(status: .queued, kinds: JobKind.allCases.filter { $0.lane == lane }) >= config.maxQueuedJobs {
+            throw QueueFull(lane: lane)
+        }
+        let r = try store.insert(job)
+        if r.created {
+            hub.changed(job.id)
+            wake(lane)
+        }
+        return r
+    }
+
+    func wake(_ lane: Lane) {
+        let c = wakeups[lane]!
+        c.lock()
+        c.broadcast()
+        c.unlock()
+    }
+
+    /// Cancels a queued job at once, a running one when its worker notices (within a step or a few).
+    func cancel(_ id: String) throws -> JobRecord? {
+        guard var job = try store.job(id) else { return nil }
+        switch job.status {
+        case .queued:
+            job.status = .canceled
+            job.finishedAt = Date().timeIntervalSince1970
+            try store.update(job)
+            hub.changed(id)
+        case .running:
+            running.withLock { $0[id] }?.stop(interrupting: false)
+        default:
+            break
+        }
+        return try store.job(id)
+    }
+
+    /// The freshest progress of a running job.
+    func liveProgress(_ id: String) -> JobProgress? {
+        running.withLock { $0[id] }?.progress.withLock { $0 }
+    }
+
+    /// Sum of the training rates of running training jobs (steps/s).
+    var trainingStepsPerSecond: Double {
+        running.withLock { Array($0.values) }.compactMap { r -> Double? in
+            guard let p = r.progress.withLock({ $0 }), p.loss != nil else { return nil }
+            return p.rate
+        }.reduce(0, +)
+    }
+
+    /// Interrupts running jobs (they save what they can and go back to the queue) and waits for the workers.
+    func stop(timeout: Double = 30) {
+        stopping.store(true, ordering: .relaxed)
+        for r in running.withLock({ Array($0.values) }) { r.stop(interrupting: true) }
+        for lane in Lane.allCases { wake(lane) }
+        _ = finished.wait(timeout: .now() + timeout)
+    }
+
+    private func work(_ lane: Lane) {
+        let kinds = JobKind.allCases.filter { $0.lane == lane }
+        let wakeup = wakeups[lane]!
+        while !stopping.load(ordering: .relaxed) {
+            let job: JobRecord?
+            do { job = try store.claimNext(kinds: kinds, now: Date().timeIntervalSince1970) } catch {
+                logger.error("cannot claim a job", metadata: ["error": "\(error)"])
+                Thread.sleep(forTimeInterval: 1)
+                continue
+            }
+            guard let job else {
+                wakeup.lock()
+                _ = wakeup.wait(until: Date().addingTimeInterval(1))
+                wakeup.unlock()
+                continue
+            }
+            execute(job)
+        }
+    }
+
+    private func execute(_ claimed: JobRecord) {
+        var job = claimed
+        let live = RunningJob(id: job.id)
+        running.withLock { $0[job.id] = live }
+        defer { running.withLock { $0[job.id] = nil } }
+        hub.changed(job.id)
+        logger.info("job started", metadata: ["job": "\(job.id)", "kind": "\(job.kind.rawValue)", "attempt": "\(job.attempts)"])
+        let outcome: JobOutcome
+        do {
+            switch job.kind {
+            case .train: outcome = try TrainingJob(runner: self, live: live).run(&job)
+            case .sample: outcome = try SamplingJob(runner: self, live: live).run(&job)
+            case .likelihood: outcome = try LikelihoodJob(runner: self, live: live).run(&job)
+            }
+        } catch is CancelledError {
+            outcome = live.interrupted.load(ordering: .relaxed) ? .interrupted : .canceled
+        } catch {
+            outcome = .failed("\(error)")
+        }
+        // The store may be failing too (disk full); the job is then left running and requeued at start-up.
+        do {
+            guard var current = try store.job(job.id) else { return }
+            current.progress = live.progress.withLock { $0 } ?? current.progress
+            switch outcome {
+            case .succeeded(let result):
+                current.status = .succeeded
+                current.result = result
+                current.finishedAt = Date().timeIntervalSince1970
+            case .failed(let message):
+                current.status = .failed
+                current.error = message
+                current.finishedAt = Date().timeIntervalSince1970
+            case .canceled:
+                current.status = .canceled
+                current.finishedAt = Date().timeIntervalSince1970
+            case .interrupted:
+                current.status = .queued
+            }
+            try store.update(current)
+            metrics.jobFinished(kind: job.kind, status: current.status)
+            logger.info("job \(current.status.rawValue)", metadata: ["job": "\(job.id)", "error": "\(current.error ?? "")"])
+        } catch {
+            logger.error("cannot record the end of a job", metadata: ["job": "\(job.id)", "error": "\(error)"])
+        }
+        hub.changed(job.id)
+    }
+
+    /// Publishes progress (kept in memory; the store gets it at checkpoints and at the end).
+    func report(_ live: RunningJob, _ p: JobProgress) {
+        live.progress.withLock { $0 = p }
+        hub.changed(live.id)
+    }
+}
+
+enum JobOutcome {
+    case succeeded(JSONValue)
+    case failed(String)
+    case canceled
+    /// Stopped by a shutdown: back to the queue.
+    case interrupted
+}
+
+#if os(Linux)
+@_silgen_name("gettid")
+private func linuxThreadID() -> Int32
+#endif

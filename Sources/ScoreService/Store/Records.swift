@@ -1,0 +1,136 @@
+import Foundation
+import ScoreEngine
+
+public enum JobKind: String, Sendable, CaseIterable {
+    case train, sample, likelihood
+
+    /// The queue lane a job runs in: training apart, so that sampling is answered during long runs.
+    public var lane: Lane { self == .train ? .train : .sample }
+}
+
+public enum Lane: String, Sendable, CaseIterable { case train, sample }
+
+public enum JobStatus: String, Sendable, CaseIterable {
+    case queued, running, succeeded, failed, canceled
+    public var isFinished: Bool { self == .succeeded || self == .failed || self == .canceled }
+}
+
+/// Progress of a running job.
+public struct JobProgress: Sendable, Equatable {
+    public var step: Int
+    public var total: Int
+    public var loss: Double?
+    /// Steps (training) or score evaluations (sampling) per second.
+    public var rate: Double?
+    public var etaSeconds: Double?
+
+    public init(step: Int, total: Int, loss: Double? = nil, rate: Double? = nil, etaSeconds: Double? = nil) {
+        self.step = step
+        self.total = total
+        self.loss = loss
+        self.rate = rate
+        self.etaSeconds = etaSeconds
+    }
+
+    public var json: JSONValue {
+        var o: [String: JSONValue] = ["step": .number(Double(step)), "total": .number(Double(total)),
+                                      "fraction": .number(total > 0 ? (Double(step) / Double(total) * 1e4).rounded() / 1e4 : 0)]
+        if let loss { o["loss"] = .number(loss) }
+        if let rate { o["rate"] = .number((rate * 10).rounded() / 10) }
+        if let etaSeconds { o["eta_seconds"] = .number((etaSeconds * 10).rounded() / 10) }
+        return .object(o)
+    }
+
+    init?(_ v: JSONValue?) {
+        guard case .object(let o)? = v, case .number(let s)? = o["step"], case .number(let t)? = o["total"] else { return nil }
+        func num(_ k: String) -> Double? { if case .number(let x)? = o[k] { return x }; return nil }
+        self.init(step: Int(s), total: Int(t), loss: num("loss"), rate: num("rate"), etaSeconds: num("eta_seconds"))
+    }
+}
+
+/// A job as stored: what was asked (`params`), where it is, what came of it.
+public struct JobRecord: Sendable, Equatable {
+    public var id: String
+    public var kind: JobKind
+    public var status: JobStatus
+    public var params: JSONValue
+    public var createdAt: Double
+    public var startedAt: Double?
+    public var finishedAt: Double?
+    public var progress: JobProgress?
+    public var error: String?
+    public var result: JSONValue?
+    public var idempotencyKey: String?
+    /// Times the job was started (more than one after a restart resumed it).
+    public var attempts: Int
+
+    public init(id: String, kind: JobKind, params: JSONValue, createdAt: Double, idempotencyKey: String? = nil) {
+        self.id = id
+        self.kind = kind
+        self.status = .queued
+        self.params = params
+        self.createdAt = createdAt
+        self.idempotencyKey = idempotencyKey
+        self.attempts = 0
+    }
+}
+
+/// A trained model.
+public struct ModelRecord: Sendable, Equatable {
+    public var id: String
+    public var jobId: String
+    public var createdAt: Double
+    /// Everything else about it: recipe, architecture, schedule, figures, sampler defaults.
+    public var info: JSONValue
+}
+
+/// An uploaded data set (built-in ones are not stored).
+public struct DatasetRecord: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    /// "points" or "images".
+    public var kind: String
+    public var count: Int
+    /// Shape of one item.
+    public var shape: [Int]
+    public var createdAt: Double
+}
+
+/// Where jobs, models and data sets are kept. The service runs on `SQLiteStore`; the protocol is what a
+/// PostgreSQL-backed store would implement for several worker hosts to share one queue (claiming with
+/// `SELECT … FOR UPDATE SKIP LOCKED`).
+public protocol JobStore: Sendable {
+    /// Inserts a job; with an idempotency key already used, returns the job it created instead (`created` false).
+    func insert(_ job: JobRecord) throws -> (job: JobRecord, created: Bool)
+    func job(_ id: String) throws -> JobRecord?
+    func job(idempotencyKey: String) throws -> JobRecord?
+    func jobs(status: JobStatus?, kind: JobKind?, limit: Int) throws -> [JobRecord]
+    func update(_ job: JobRecord) throws
+    func deleteJob(_ id: String) throws
+    /// Atomically marks the oldest queued job of these kinds running and returns it.
+    func claimNext(kinds: [JobKind], now: Double) throws -> JobRecord?
+    /// Jobs left running by a process that stopped: put back in the queue (on start-up).
+    func requeueRunning() throws -> [JobRecord]
+    func count(status: JobStatus, kinds: [JobKind]) throws -> Int
+    func countsByStatus() throws -> [JobStatus: Int]
+    /// Finished jobs, models and data sets older than `before` (for retention).
+    func expiredJobs(before: Double) throws -> [JobRecord]
+
+    func insert(_ model: ModelRecord) throws
+    func model(_ id: String) throws -> ModelRecord?
+    func models(limit: Int) throws -> [ModelRecord]
+    func deleteModel(_ id: String) throws
+    func expiredModels(before: Double) throws -> [ModelRecord]
+
+    func insert(_ dataset: DatasetRecord) throws
+    func dataset(_ id: String) throws -> DatasetRecord?
+    func datasets() throws -> [DatasetRecord]
+    func deleteDataset(_ id: String) throws
+}
+
+/// Random identifiers with a readable prefix (`j_` jobs, `m_` models, `d_` data sets).
+func newID(_ prefix: String) -> String {
+    var g = SystemRandomNumberGenerator()
+    let alphabet = Array("abcdefghijkmnpqrstuvwxyz23456789")
+    return prefix + "_" + String((0..<14).map { _ in alphabet[Int(g.next() % UInt64(alphabet.count))] })
+}
