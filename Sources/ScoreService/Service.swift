@@ -106,6 +106,9 @@ public final class Service: @unchecked Sendable {
         }
     }
 
+    /// Runs a retention sweep as if it were `now` (for tests).
+    public func sweepForTesting(now: Double) { sweep(now: now) }
+
     private func retentionLoop() {
         while !stopping.load(ordering: .relaxed) {
             sweep()
