@@ -1,0 +1,247 @@
+// The scored page: plain JavaScript against the HTTP API (see /openapi.json).
+"use strict";
+const $ = (id) => document.getElementById(id);
+const jobs = new Map();       // id → job
+const losses = new Map();     // training job id → [[step, loss]]
+const streams = new Map();    // id → EventSource
+let selectedJob = null;
+let models = [];
+
+async function api(method, path, body, type = "application/json") {
+  const r = await fetch(path, { method, headers: body ? { "Content-Type": type } : {}, body });
+  if (!r.ok) {
+    let message = r.status + " " + r.statusText;
+    try { const e = await r.json(); message = e.error.message; } catch (_) {}
+    throw new Error(message);
+  }
+  return r;
+}
+
+function say(id, text, ok = false) { const el = $(id); el.textContent = text; el.className = "message" + (ok ? " ok" : ""); }
+
+async function loadDatasets() {
+  const { datasets } = await (await api("GET", "/datasets")).json();
+  const sel = $("dataset-select");
+  const current = sel.value;
+  sel.innerHTML = "";
+  for (const d of datasets) {
+    const o = document.createElement("option");
+    o.value = d.id;
+    o.textContent = d.builtin ? d.id : `${d.name} (${d.id}, ${d.count} ${d.kind})`;
+    sel.appendChild(o);
+  }
+  if (current) sel.value = current;
+}
+
+async function loadModels() {
+  models = (await (await api("GET", "/models")).json()).models;
+  const sel = $("model-select");
+  const current = sel.value;
+  sel.innerHTML = "";
+  for (const m of models) {
+    const o = document.createElement("option");
+    o.value = m.id;
+    o.textContent = `${m.id} · ${m.dataset} · ${m.schedule} · ${m.steps} steps`;
+    sel.appendChild(o);
+  }
+  if (current && models.some((m) => m.id === current)) sel.value = current;
+  fillSamplers();
+}
+
+function fillSamplers() {
+  const m = models.find((x) => x.id === $("model-select").value);
+  const sel = $("sampler-select");
+  sel.innerHTML = "";
+  for (const s of (m ? m.samplers : [])) {
+    const o = document.createElement("option");
+    o.value = s;
+    o.textContent = `${s} — ${m.sampler_defaults[s] || ""}`;
+    sel.appendChild(o);
+  }
+}
+
+function watch(job) {
+  if (streams.has(job.id) || ["succeeded", "failed", "canceled"].includes(job.status)) return;
+  const es = new EventSource(`/jobs/${job.id}/events`);
+  streams.set(job.id, es);
+  es.addEventListener("job", (e) => {
+    const j = JSON.parse(e.data);
+    jobs.set(j.id, j);
+    if (j.kind === "train" && j.progress && j.progress.loss !== undefined) {
+      const series = losses.get(j.id) || [];
+      const last = series[series.length - 1];
+      if (!last || last[0] !== j.progress.step) series.push([j.progress.step, j.progress.loss]);
+      losses.set(j.id, series);
+    }
+    render();
+  });
+  es.addEventListener("end", () => { es.close(); streams.delete(job.id); loadModels().catch(() => {}); refreshJobs(); });
+  es.onerror = () => { es.close(); streams.delete(job.id); };
+}
+
+async function refreshJobs() {
+  const list = (await (await api("GET", "/jobs?limit=50")).json()).jobs;
+  for (const j of list) { jobs.set(j.id, j); watch(j); }
+  render();
+}
+
+function render() {
+  const rows = $("job-rows");
+  rows.innerHTML = "";
+  const list = [...jobs.values()].sort((a, b) => (a.created_at < b.created_at ? 1 : -1)).slice(0, 50);
+  for (const j of list) {
+    const tr = document.createElement("tr");
+    if (j.id === selectedJob) tr.className = "selected";
+    const p = j.progress;
+    const frac = j.status === "succeeded" ? 1 : p ? p.fraction : 0;
+    const eta = p && p.eta_seconds !== undefined && j.status === "running" ? ` · ETA ${p.eta_seconds.toFixed(0)} s` : "";
+    tr.innerHTML = `<td>${j.id}</td><td>${j.kind}</td><td class="status-${j.status}">${j.status}${j.error ? ": " + j.error : ""}</td>
+      <td><div class="bar"><div style="width:${(frac * 100).toFixed(1)}%"></div></div>${p ? `${p.step}/${p.total}${eta}` : ""}</td>
+      <td>${p && p.loss !== undefined ? p.loss.toFixed(4) : ""}</td><td></td>`;
+    if (!["succeeded", "failed", "canceled"].includes(j.status)) {
+      const b = document.createElement("button");
+      b.className = "small";
+      b.textContent = "cancel";
+      b.onclick = (e) => { e.stopPropagation(); api("POST", `/jobs/${j.id}/cancel`).then(refreshJobs); };
+      tr.lastChild.appendChild(b);
+    }
+    tr.onclick = () => { selectedJob = j.id; render(); };
+    rows.appendChild(tr);
+  }
+  drawLoss();
+}
+
+function drawLoss() {
+  const c = $("loss"), g = c.getContext("2d");
+  g.clearRect(0, 0, c.width, c.height);
+  const id = selectedJob && losses.has(selectedJob) ? selectedJob : [...losses.keys()].pop();
+  $("loss-job").textContent = id ? `(${id})` : "";
+  const s = id ? losses.get(id) : null;
+  if (!s || s.length < 2) return;
+  const xs = s.map((p) => p[0]), ys = s.map((p) => p[1]);
+  const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
+  g.strokeStyle = "#2f6fe0"; g.lineWidth = 1.5; g.beginPath();
+  s.forEach(([x, y], i) => {
+    const px = 30 + (c.width - 40) * (x - x0) / Math.max(x1 - x0, 1e-9);
+    const py = c.height - 20 - (c.height - 30) * (y - y0) / Math.max(y1 - y0, 1e-9);
+    i ? g.lineTo(px, py) : g.moveTo(px, py);
+  });
+  g.stroke();
+  g.fillStyle = "#555"; g.font = "11px system-ui";
+  g.fillText(y1.toFixed(3), 2, 12); g.fillText(y0.toFixed(3), 2, c.height - 22); g.fillText(`step ${x1}`, c.width - 70, c.height - 5);
+}
+
+function drawPoints(data, samples) {
+  const c = $("plot"), g = c.getContext("2d");
+  g.clearRect(0, 0, c.width, c.height);
+  const all = data.concat(samples);
+  const xs = all.map((p) => p[0]), ys = all.map((p) => p[1]);
+  const lo = Math.min(...xs, ...ys), hi = Math.max(...xs, ...ys), pad = 0.05 * (hi - lo || 1);
+  const sx = (v) => ((v - lo + pad) / (hi - lo + 2 * pad)) * c.width;
+  const sy = (v) => c.height - ((v - lo + pad) / (hi - lo + 2 * pad)) * c.height;
+  g.fillStyle = "rgba(140,150,165,.45)";
+  for (const [x, y] of data) g.fillRect(sx(x) - 1, sy(y) - 1, 2, 2);
+  g.fillStyle = "rgba(47,111,224,.8)";
+  for (const [x, y] of samples) g.fillRect(sx(x) - 1.5, sy(y) - 1.5, 3, 3);
+}
+
+// Image models answer binary PGM (P5); the browser undoes the gzip content encoding.
+function parsePGM(bytes) {
+  const images = [];
+  let i = 0;
+  const token = () => {
+    while (i < bytes.length) {
+      if (bytes[i] === 35) { while (i < bytes.length && bytes[i] !== 10) i++; }
+      else if (bytes[i] <= 32) i++;
+      else break;
+    }
+    let s = "";
+    while (i < bytes.length && bytes[i] > 32) s += String.fromCharCode(bytes[i++]);
+    return s;
+  };
+  while (i < bytes.length) {
+    const magic = token();
+    if (magic !== "P5") break;
+    const w = +token(), h = +token(), max = +token();
+    i++;
+    images.push({ w, h, max, pixels: bytes.subarray(i, i + w * h) });
+    i += w * h;
+  }
+  return images;
+}
+
+function drawImages(images) {
+  const c = $("plot"), g = c.getContext("2d");
+  g.clearRect(0, 0, c.width, c.height);
+  const cols = Math.ceil(Math.sqrt(images.length)), cell = Math.floor(c.width / cols);
+  images.forEach((im, k) => {
+    const data = g.createImageData(im.w, im.h);
+    for (let p = 0; p < im.w * im.h; p++) {
+      const v = (255 * im.pixels[p]) / im.max;
+      data.data.set([v, v, v, 255], 4 * p);
+    }
+    const tmp = document.createElement("canvas");
+    tmp.width = im.w; tmp.height = im.h;
+    tmp.getContext("2d").putImageData(data, 0, 0);
+    g.imageSmoothingEnabled = false;
+    g.drawImage(tmp, (k % cols) * cell, Math.floor(k / cols) * cell, cell - 2, cell - 2);
+  });
+}
+
+$("train-form").onsubmit = async (e) => {
+  e.preventDefault();
+  const f = new FormData(e.target);
+  const body = {
+    dataset: f.get("dataset"), objective: f.get("objective"), steps: +f.get("steps"), batch_size: +f.get("batch_size"),
+    learning_rate: +f.get("learning_rate"), seed: +f.get("seed"),
+    model: { hidden: String(f.get("hidden")).split(",").map((x) => +x.trim()) },
+  };
+  if (body.objective === "dsm") body.sde = f.get("sde");
+  try {
+    const job = await (await api("POST", "/train", JSON.stringify(body))).json();
+    jobs.set(job.id, job); selectedJob = job.id; watch(job); render();
+    say("train-message", `queued ${job.id}`, true);
+  } catch (err) { say("train-message", err.message); }
+};
+
+$("upload-form").onsubmit = async (e) => {
+  e.preventDefault();
+  const file = $("upload-file").files[0];
+  if (!file) return say("train-message", "choose a .json or .csv file");
+  const type = file.name.endsWith(".csv") ? "text/csv" : "application/json";
+  try {
+    const d = await (await api("POST", `/datasets?name=${encodeURIComponent(file.name)}`, await file.text(), type)).json();
+    await loadDatasets(); $("dataset-select").value = d.id;
+    say("train-message", `uploaded ${d.count} points as ${d.id}`, true);
+  } catch (err) { say("train-message", err.message); }
+};
+
+$("model-select").onchange = fillSamplers;
+
+$("sample-form").onsubmit = async (e) => {
+  e.preventDefault();
+  const f = new FormData(e.target);
+  const m = models.find((x) => x.id === f.get("model"));
+  if (!m) return say("sample-message", "train a model first");
+  const q = new URLSearchParams({ model: m.id, sampler: f.get("sampler"), n: f.get("n"), seed: f.get("seed") });
+  for (const k of ["steps", "snr", "rtol"]) if (f.get(k)) q.set(k, f.get(k));
+  say("sample-message", "sampling…", true);
+  try {
+    const started = performance.now();
+    const r = await api("GET", `/samples?${q}`);
+    if (m.kind === "images") {
+      drawImages(parsePGM(new Uint8Array(await r.arrayBuffer())));
+      say("sample-message", `${f.get("n")} images in ${((performance.now() - started) / 1000).toFixed(1)} s`, true);
+    } else {
+      const s = await r.json();
+      const data = (await (await api("GET", `/datasets/${encodeURIComponent(m.dataset)}/points?n=2000`)).json()).points;
+      drawPoints(data, s.points);
+      say("sample-message", `${s.points.length} samples · ${s.sampler} · NFE ${s.nfe} · ${s.seconds} s`, true);
+    }
+  } catch (err) { say("sample-message", err.message); }
+};
+
+loadDatasets().catch((e) => say("train-message", e.message));
+loadModels().catch(() => {});
+refreshJobs().catch(() => {});
+setInterval(() => refreshJobs().catch(() => {}), 10000);
