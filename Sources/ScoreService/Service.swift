@@ -21,6 +21,8 @@ public final class Service: @unchecked Sendable {
     private(set) var server: HTTPServer!
     let startedAt = Date()
     let stopping = Atomic<Bool>(false)
+    /// Rendered `GET /jobs/{id}` bodies by job, with the hub version they show.
+    let renderedJobs = Mutex<[String: (version: Int, body: [UInt8])]>([:])
     private let retentionWake = NSCondition()
 
     public init(config: ServiceConfig, logger: Logger = Logger(label: "scored")) throws {
@@ -122,6 +124,7 @@ public final class Service: @unchecked Sendable {
         try store.deleteJob(job.id)
         for ext in ["json", "pgm.gz", "pgm"] { artifacts.remove(artifacts.result(job.id, ext)) }
         artifacts.remove(artifacts.state(job.id))
+        renderedJobs.withLock { $0[job.id] = nil }
         hub.forget(job.id)
     }
 

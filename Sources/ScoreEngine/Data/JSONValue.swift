@@ -246,6 +246,13 @@ public enum JSONValue: Equatable, Sendable {
     }
 
     public static func quote(_ v: String, into s: inout String) {
+        // Most strings need no escape: append them whole.
+        if v.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C }) {
+            s += "\""
+            s += v
+            s += "\""
+            return
+        }
         s += "\""
         for u in v.unicodeScalars {
             switch u {

@@ -1,0 +1,26 @@
+# Build: the Swift toolchain with the C libraries' headers.
+FROM swift:6.3-bookworm AS build
+RUN apt-get update && apt-get install -y --no-install-recommends libopenblas-dev zlib1g-dev libsqlite3-dev \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY Package.swift ./
+COPY Sources Sources
+RUN swift build -c release --product scored --static-swift-stdlib \
+    && cp .build/release/scored /usr/local/bin/scored
+
+# Run: a slim Debian with only the runtime libraries, as a non-root user.
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends libopenblas0-pthread zlib1g libsqlite3-0 \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /app scored \
+    && mkdir -p /data && chown scored /data
+COPY --from=build /usr/local/bin/scored /usr/local/bin/scored
+COPY public /app/public
+COPY config /app/config
+WORKDIR /app
+ENV SCORED_HOST=0.0.0.0 SCORED_DATA_DIR=/data
+VOLUME /data
+EXPOSE 8080
+USER scored
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s CMD ["scored", "healthcheck"]
+ENTRYPOINT ["scored", "serve"]
