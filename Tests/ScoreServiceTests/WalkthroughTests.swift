@@ -17,7 +17,9 @@ import Testing
         let events = http("GET", "\(base)/jobs/\(id)/events")
         #expect(events.status == 200 && events.header("Content-Type") == "text/event-stream")
         let jobEvents = events.text.components(separatedBy: "\n\n").filter { $0.hasPrefix("event: job") }
-        #expect(jobEvents.count >= 2)
+        // A short run may finish before the stream opens; then the stream carries the finished job alone.
+        #expect(jobEvents.count >= 1)
+        #expect(jobEvents.last?.contains("\"status\":\"succeeded\"") == true)
         #expect(events.text.contains("event: end\ndata: {\"status\":\"succeeded\"}"))
         let job = waitForJob(base, id)
         #expect(job["status"] == "succeeded")
