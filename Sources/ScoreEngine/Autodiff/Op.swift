@@ -26,12 +26,18 @@ enum Op {
     case slice(Int, axis: Int, start: Int)
     /// y = zeros with a written at [start ..< start + a.shape[axis]] along `axis` (adjoint of slice).
     case pad(Int, axis: Int, start: Int)
+    /// y = conv(x, w), y = convᵀ(a, w) and y = ∂⟨conv(x, w), a⟩/∂w under one geometry (see `ConvGeometry`).
+    case conv(Int, Int, ConvGeometry)
+    case convAdjoint(Int, Int, ConvGeometry)
+    case convWeight(Int, Int, ConvGeometry)
 
     @usableFromInline
     var inputs: [Int] {
         switch self {
         case .leaf: return []
-        case .binary(_, let a, let b), .matmul(let a, let b, _, _): return [a, b]
+        case .binary(_, let a, let b), .matmul(let a, let b, _, _), .conv(let a, let b, _), .convAdjoint(let a, let b, _),
+             .convWeight(let a, let b, _):
+            return [a, b]
         case .scale(let a, _), .shift(let a), .pointwise(let a, _, _), .sumTo(let a), .expand(let a),
              .reshape(let a), .transpose(let a), .slice(let a, _, _), .pad(let a, _, _):
             return [a]
@@ -98,6 +104,18 @@ extension Tape {
             accumulate(a, g.padded(axis: axis, start: start, length: values[a].shape[axis]))
         case .pad(let a, let axis, let start):
             accumulate(a, g.slice(axis: axis, start ..< start + values[a].shape[axis]))
+        case .conv(let x, let w, let geometry):
+            // ⟨g, conv(x, w)⟩ is bilinear: its x-gradient is convᵀ(g, w), its w-gradient convWeight(x, g).
+            accumulate(x, g.convAdjoint(v(w), geometry))
+            accumulate(w, v(x).convWeight(g, geometry))
+        case .convAdjoint(let a, let w, let geometry):
+            // ⟨g, convᵀ(a, w)⟩ = ⟨conv(g, w), a⟩.
+            accumulate(a, g.conv(v(w), geometry))
+            accumulate(w, g.convWeight(v(a), geometry))
+        case .convWeight(let x, let a, let geometry):
+            // ⟨g, convWeight(x, a)⟩ = ⟨conv(x, g), a⟩.
+            accumulate(x, v(a).convAdjoint(g, geometry))
+            accumulate(a, v(x).conv(g, geometry))
         }
     }
 }

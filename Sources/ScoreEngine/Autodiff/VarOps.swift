@@ -121,4 +121,22 @@ extension Var {
         s[0] = shape[0]
         return self * c.reshaped(s)
     }
+
+    /// conv(self, w): a 2-D convolution of NCHW input under `geometry` (PyTorch's `Conv2d` without bias).
+    public func conv(_ w: Var, _ geometry: ConvGeometry) -> Var {
+        same(w)
+        return tape.record(Tensor.conv(value, w.value, geometry), .conv(id, w.id, geometry), id, w.id)
+    }
+
+    /// convᵀ(self, w): the transpose of x ↦ conv(x, w) (PyTorch's `ConvTranspose2d` without bias).
+    public func convAdjoint(_ w: Var, _ geometry: ConvGeometry) -> Var {
+        same(w)
+        return tape.record(Tensor.convAdjoint(value, w.value, geometry), .convAdjoint(id, w.id, geometry), id, w.id)
+    }
+
+    /// ∂⟨conv(self, w), y⟩/∂w.
+    public func convWeight(_ y: Var, _ geometry: ConvGeometry) -> Var {
+        same(y)
+        return tape.record(Tensor.convWeight(value, y.value, geometry), .convWeight(id, y.id, geometry), id, y.id)
+    }
 }

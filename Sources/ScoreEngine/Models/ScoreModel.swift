@@ -1,11 +1,13 @@
 /// Which network a model uses.
 public enum Architecture: Sendable, Equatable, Codable {
     case mlp(MLPScoreNet.Config)
+    case unet(UNetScoreNet.Config)
 
     /// σ_d of the input preconditioning, if any.
     public var dataScale: Double? {
         switch self {
         case .mlp(let c): return c.dataScale
+        case .unet(let c): return c.dataScale
         }
     }
 
@@ -13,6 +15,7 @@ public enum Architecture: Sendable, Equatable, Codable {
     public var sampleShape: [Int] {
         switch self {
         case .mlp(let c): return [c.dimension]
+        case .unet(let c): return c.imageShape
         }
     }
 }
@@ -37,6 +40,9 @@ public struct ScoreModel: Sendable {
             if schedule.perturbation == nil { c.timeFeatures = 0 }  // nothing to condition on
             network = MLPScoreNet(c, parameters: &params, rng: &rng)
             self.architecture = .mlp(c)
+        case .unet(let c):
+            network = UNetScoreNet(c, parameters: &params, rng: &rng)
+            self.architecture = .unet(c)
         }
         self.schedule = schedule
         self.parameters = params

@@ -1,0 +1,228 @@
+/// The geometry of a 2-D convolution over NCHW tensors: PyTorch's `Conv2d` (a cross-correlation) from
+/// `inChannels` planes of inH×inW to `outChannels` planes of outH×outW, with a square kernel, one stride and
+/// one zero padding for both axes.
+///
+/// Three bilinear maps share a geometry, and each one's vector–Jacobian products are the other two, so the
+/// family is closed under differentiation (see `Op.conv`):
+/// - `conv(x, w)`: x [N, C, H, W], w [Co, C, k, k] → [N, Co, Ho, Wo];
+/// - `convAdjoint(y, w)`: the transpose of x ↦ conv(x, w), [N, Co, Ho, Wo] → [N, C, H, W] (this is PyTorch's
+///   `ConvTranspose2d` with weight layout [in, out, k, k] = [Co, C, k, k]);
+/// - `convWeight(x, y)`: ∂⟨conv(x, w), y⟩/∂w, → [Co, C, k, k].
+public struct ConvGeometry: Hashable, Sendable {
+    public let inChannels: Int, outChannels: Int
+    public let kernel: Int, stride: Int, padding: Int
+    public let inH: Int, inW: Int
+    public let outH: Int, outW: Int
+
+    /// A convolution of an inH×inW input; the output size is ⌊(in + 2·padding − kernel)/stride⌋ + 1.
+    public init(inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0, inH: Int, inW: Int) {
+        precondition(inChannels > 0 && outChannels > 0 && kernel > 0 && stride > 0 && padding >= 0)
+        precondition(inH + 2 * padding >= kernel && inW + 2 * padding >= kernel,
+                     "a \(kernel)×\(kernel) kernel does not fit a \(inH)×\(inW) input with padding \(padding)")
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+        self.inH = inH
+        self.inW = inW
+        outH = (inH + 2 * padding - kernel) / stride + 1
+        outW = (inW + 2 * padding - kernel) / stride + 1
+    }
+
+    /// The geometry whose adjoint is PyTorch's `ConvTranspose2d(inChannels → outChannels)` on an inH×inW input:
+    /// the transposed convolution's output, (in − 1)·stride − 2·padding + kernel + outputPadding, is the
+    /// convolution's input.
+    public static func transposed(inChannels: Int, outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
+                                  outputPadding: Int = 0, inH: Int, inW: Int) -> ConvGeometry {
+        precondition(outputPadding >= 0 && (outputPadding < stride || outputPadding == 0),
+                     "output padding must be smaller than the stride")
+        let h = (inH - 1) * stride - 2 * padding + kernel + outputPadding
+        let w = (inW - 1) * stride - 2 * padding + kernel + outputPadding
+        let g = ConvGeometry(inChannels: outChannels, outChannels: inChannels, kernel: kernel, stride: stride,
+                             padding: padding, inH: h, inW: w)
+        precondition(g.outH == inH && g.outW == inW)
+        return g
+    }
+
+    /// Rows of the patch matrix: C·k·k.
+    var patch: Int { inChannels * kernel * kernel }
+    var inPlane: Int { inH * inW }
+    var outPlane: Int { outH * outW }
+    public var weightShape: [Int] { [outChannels, inChannels, kernel, kernel] }
+    func inputShape(_ n: Int) -> [Int] { [n, inChannels, inH, inW] }
+    func outputShape(_ n: Int) -> [Int] { [n, outChannels, outH, outW] }
+
+    /// The output columns [lo, hi) whose input column ox·stride − padding + j lies inside the input.
+    @inline(__always)
+    func columns(_ j: Int) -> (Int, Int) {
+        let lo = padding - j > 0 ? (padding - j + stride - 1) / stride : 0
+        let hiRaw = inW - 1 + padding - j
+        let hi = hiRaw < 0 ? 0 : Swift.min(outW, hiRaw / stride + 1)
+        return (Swift.min(lo, hi), hi)
+    }
+
+    /// Patch matrix: cols[(c, i, j), (b, oy, ox)] = x[b, c, oy·s − p + i, ox·s − p + j] (0 outside), shape
+    /// [C·k·k, N·Ho·Wo].
+    func im2col(_ x: UnsafePointer<Float>, batch n: Int, _ cols: UnsafeMutablePointer<Float>) {
+        let nl = n * outPlane
+        for c in 0..<inChannels {
+            for i in 0..<kernel {
+                for j in 0..<kernel {
+                    let row = cols + ((c * kernel + i) * kernel + j) * nl
+                    let (lo, hi) = columns(j)
+                    for b in 0..<n {
+                        let src = x + (b * inChannels + c) * inPlane
+                        for oy in 0..<outH {
+                            let d = row + b * outPlane + oy * outW
+                            let iy = oy * stride - padding + i
+                            if iy < 0 || iy >= inH { d.update(repeating: 0, count: outW); continue }
+                            if lo > 0 { d.update(repeating: 0, count: lo) }
+                            if hi < outW { (d + hi).update(repeating: 0, count: outW - hi) }
+                            let s = src + iy * inW - padding + j
+                            if stride == 1 {
+                                (d + lo).update(from: s + lo, count: hi - lo)
+                            } else {
+                                var ox = lo
+                                while ox < hi { d[ox] = s[ox * stride]; ox += 1 }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The adjoint of `im2col`: adds every patch entry back into its input position (x must start zeroed).
+    func col2im(_ cols: UnsafePointer<Float>, batch n: Int, _ x: UnsafeMutablePointer<Float>) {
+        let nl = n * outPlane
+        for c in 0..<inChannels {
+            for i in 0..<kernel {
+                for j in 0..<kernel {
+                    let row = cols + ((c * kernel + i) * kernel + j) * nl
+                    let (lo, hi) = columns(j)
+                    if lo >= hi { continue }
+                    for b in 0..<n {
+                        let dst = x + (b * inChannels + c) * inPlane
+                        for oy in 0..<outH {
+                            let iy = oy * stride - padding + i
+                            if iy < 0 || iy >= inH { continue }
+                            let s = row + b * outPlane + oy * outW
+                            let d = dst + iy * inW - padding + j
+                            if stride == 1 {
+                                for ox in lo..<hi { d[ox] += s[ox] }
+                            } else {
+                                var ox = lo
+                                while ox < hi { d[ox * stride] += s[ox]; ox += 1 }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// [A, B, L] → [B, A, L] (swaps the two outer axes of blocks of L).
+@inline(__always)
+func swapOuterAxes(_ src: UnsafePointer<Float>, _ a: Int, _ b: Int, _ l: Int, _ dst: UnsafeMutablePointer<Float>) {
+    for i in 0..<a {
+        for j in 0..<b { (dst + (j * a + i) * l).update(from: src + (i * b + j) * l, count: l) }
+    }
+}
+
+extension Tensor {
+    /// conv(x, w): x [N, C, H, W], w [Co, C, k, k] → [N, Co, Ho, Wo], as im2col and one product
+    /// [Co, C·k·k]·[C·k·k, N·Ho·Wo].
+    public static func conv(_ x: Tensor, _ w: Tensor, _ g: ConvGeometry) -> Tensor {
+        let n = x.shape[0]
+        precondition(x.shape == g.inputShape(n), "conv input \(x.shape), geometry expects \(g.inputShape(n))")
+        precondition(w.shape == g.weightShape, "conv weight \(w.shape), geometry expects \(g.weightShape)")
+        let nl = n * g.outPlane
+        var cols = [Float](unsafeUninitializedCapacity: g.patch * nl) { _, c in c = g.patch * nl }
+        var tmp = n == 1 ? [] : [Float](unsafeUninitializedCapacity: g.outChannels * nl) { _, c in c = g.outChannels * nl }
+        return Tensor(shape: g.outputShape(n)) { y, _ in
+            x.scalars.withUnsafeBufferPointer { px in
+                cols.withUnsafeMutableBufferPointer { pc in
+                    g.im2col(px.baseAddress!, batch: n, pc.baseAddress!)
+                    w.scalars.withUnsafeBufferPointer { pw in
+                        if n == 1 {
+                            Kernels.gemm(transA: false, transB: false, m: g.outChannels, n: nl, k: g.patch,
+                                         pw.baseAddress!, pc.baseAddress!, y)
+                        } else {
+                            tmp.withUnsafeMutableBufferPointer { pt in
+                                Kernels.gemm(transA: false, transB: false, m: g.outChannels, n: nl, k: g.patch,
+                                             pw.baseAddress!, pc.baseAddress!, pt.baseAddress!)
+                                swapOuterAxes(pt.baseAddress!, g.outChannels, n, g.outPlane, y)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// convAdjoint(y, w) = convᵀ(w)·y: y [N, Co, Ho, Wo] → [N, C, H, W], as one product
+    /// [C·k·k, Co]·[Co, N·Ho·Wo] and col2im.
+    public static func convAdjoint(_ y: Tensor, _ w: Tensor, _ g: ConvGeometry) -> Tensor {
+        let n = y.shape[0]
+        precondition(y.shape == g.outputShape(n), "transposed conv input \(y.shape), geometry expects \(g.outputShape(n))")
+        precondition(w.shape == g.weightShape, "conv weight \(w.shape), geometry expects \(g.weightShape)")
+        let nl = n * g.outPlane
+        var cols = [Float](unsafeUninitializedCapacity: g.patch * nl) { _, c in c = g.patch * nl }
+        var out = Tensor.zeros(g.inputShape(n))
+        y.scalars.withUnsafeBufferPointer { py in
+            w.scalars.withUnsafeBufferPointer { pw in
+                cols.withUnsafeMutableBufferPointer { pc in
+                    func product(_ b: UnsafePointer<Float>) {
+                        Kernels.gemm(transA: true, transB: false, m: g.patch, n: nl, k: g.outChannels,
+                                     pw.baseAddress!, b, pc.baseAddress!)
+                    }
+                    if n == 1 {
+                        product(py.baseAddress!)
+                    } else {
+                        let t = [Float](unsafeUninitializedCapacity: g.outChannels * nl) { buf, c in
+                            swapOuterAxes(py.baseAddress!, n, g.outChannels, g.outPlane, buf.baseAddress!)
+                            c = g.outChannels * nl
+                        }
+                        t.withUnsafeBufferPointer { product($0.baseAddress!) }
+                    }
+                    out.scalars.withUnsafeMutableBufferPointer { g.col2im(pc.baseAddress!, batch: n, $0.baseAddress!) }
+                }
+            }
+        }
+        return out
+    }
+
+    /// convWeight(x, y) = ∂⟨conv(x, w), y⟩/∂w: x [N, C, H, W], y [N, Co, Ho, Wo] → [Co, C, k, k], as one product
+    /// [Co, N·Ho·Wo]·[N·Ho·Wo, C·k·k].
+    public static func convWeight(_ x: Tensor, _ y: Tensor, _ g: ConvGeometry) -> Tensor {
+        let n = x.shape[0]
+        precondition(x.shape == g.inputShape(n) && y.shape == g.outputShape(n),
+                     "conv weight gradient of \(x.shape) and \(y.shape) under \(g)")
+        let nl = n * g.outPlane
+        var cols = [Float](unsafeUninitializedCapacity: g.patch * nl) { _, c in c = g.patch * nl }
+        return Tensor(shape: g.weightShape) { out, _ in
+            x.scalars.withUnsafeBufferPointer { px in
+                y.scalars.withUnsafeBufferPointer { py in
+                    cols.withUnsafeMutableBufferPointer { pc in
+                        g.im2col(px.baseAddress!, batch: n, pc.baseAddress!)
+                        func product(_ a: UnsafePointer<Float>) {
+                            Kernels.gemm(transA: false, transB: true, m: g.outChannels, n: g.patch, k: nl,
+                                         a, pc.baseAddress!, out)
+                        }
+                        if n == 1 {
+                            product(py.baseAddress!)
+                        } else {
+                            let t = [Float](unsafeUninitializedCapacity: g.outChannels * nl) { buf, c in
+                                swapOuterAxes(py.baseAddress!, n, g.outChannels, g.outPlane, buf.baseAddress!)
+                                c = g.outChannels * nl
+                            }
+                            t.withUnsafeBufferPointer { product($0.baseAddress!) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import ScoreEngine
+import Testing
+
+/// Convolutions, transposed convolutions, GroupNorm and pooling against their definitions, finite
+/// differences (first and second order) and the PyTorch ScoreNet fixture.
+@Suite struct ConvolutionTests {
+    var rng = Philox(seed: 77)
+    mutating func g(_ shape: [Int]) -> Tensor { rng.gaussian(shape) }
+
+    /// conv by its definition: y[b, o, oy, ox] = Σ_{c,i,j} w[o, c, i, j]·x[b, c, oy·s − p + i, ox·s − p + j].
+    static func direct(_ x: Tensor, _ w: Tensor, _ geo: ConvGeometry) -> Tensor {
+        let n = x.shape[0], c = geo.inChannels, k = geo.kernel
+        var y = Tensor.zeros([n, geo.outChannels, geo.outH, geo.outW])
+        for b in 0..<n { for o in 0..<geo.outChannels { for oy in 0..<geo.outH { for ox in 0..<geo.outW {
+            var s: Float = 0
+            for ci in 0..<c { for i in 0..<k { for j in 0..<k {
+                let iy = oy * geo.stride - geo.padding + i, ix = ox * geo.stride - geo.padding + j
+                guard iy >= 0, iy < geo.inH, ix >= 0, ix < geo.inW else { continue }
+                s += w.scalars[((o * c + ci) * k + i) * k + j] * x.scalars[((b * c + ci) * geo.inH + iy) * geo.inW + ix]
+            } } }
+            y.scalars[((b * geo.outChannels + o) * geo.outH + oy) * geo.outW + ox] = s
+        } } } }
+        return y
+    }
+
+    static let geometries: [(n: Int, g: ConvGeometry)] = [
+        (2, ConvGeometry(inChannels: 3, outChannels: 4, kernel: 3, stride: 1, padding: 0, inH: 6, inW: 5)),
+        (3, ConvGeometry(inChannels: 2, outChannels: 5, kernel: 3, stride: 2, padding: 0, inH: 7, inW: 8)),
+        (1, ConvGeometry(inChannels: 2, outChannels: 3, kernel: 3, stride: 2, padding: 1, inH: 6, inW: 6)),
+        (2, ConvGeometry(inChannels: 4, outChannels: 2, kernel: 1, stride: 1, padding: 0, inH: 3, inW: 4)),
+        (2, ConvGeometry(inChannels: 1, outChannels: 2, kernel: 2, stride: 3, padding: 2, inH: 5, inW: 7)),
+    ]
+
+    @Test mutating func convolutionMatchesItsDefinitionAndItsAdjoints() {
+        for (n, geo) in Self.geometries {
+            let x = g([n, geo.inChannels, geo.inH, geo.inW]), w = g(geo.weightShape)
+            let y = g([n, geo.outChannels, geo.outH, geo.outW])
+            let c = Tensor.conv(x, w, geo)
+            #expect(c.maxAbsDifference(Self.direct(x, w, geo)) < 1e-4, "\(geo)")
+            // ⟨conv(x, w), y⟩ = ⟨x, convᵀ(y, w)⟩ = ⟨w, convWeight(x, y)⟩.
+            let a = (c * y).sum(), b = (x * Tensor.convAdjoint(y, w, geo)).sum(), d = (w * Tensor.convWeight(x, y, geo)).sum()
+            #expect(abs(a - b) < 1e-3 * max(1, abs(a)) && abs(a - d) < 1e-3 * max(1, abs(a)), "\(geo): \(a) \(b) \(d)")
+        }
+    }
+
+    @Test mutating func convolutionGradientsFirstAndSecondOrder() {
+        for (n, geo) in Self.geometries {
+            let x = g([n, geo.inChannels, geo.inH, geo.inW]), w = g(geo.weightShape) * 0.5
+            let y = g([n, geo.outChannels, geo.outH, geo.outW])
+            // Nonlinear around the bilinear maps, so second derivatives are not trivially zero.
+            GradCheck.first([x, w]) { v in v[0].conv(v[1], geo).apply(.tanh).sum() }
+            GradCheck.first([y, w]) { v in v[0].convAdjoint(v[1], geo).apply(.tanh).sum() }
+            GradCheck.first([x, y]) { v in v[0].convWeight(v[1], geo).apply(.tanh).sum() }
+            GradCheck.second([x, w]) { v in v[0].conv(v[1], geo).apply(.tanh).sum() }
+            GradCheck.second([w, x]) { v in v[1].conv(v[0], geo).apply(.tanh).sum() }
+            GradCheck.second([y, w]) { v in v[0].convAdjoint(v[1], geo).apply(.tanh).sum() }
+            GradCheck.second([x, y]) { v in v[0].convWeight(v[1], geo).apply(.tanh).sum() }
+        }
+    }
+
+    @Test mutating func layersGroupNormAndPooling() {
+        var params = ParameterSet()
+        var r = Philox(seed: 3)
+        let conv = Conv2d("c", 2, 4, kernel: 3, stride: 2, padding: 1, in: &params, rng: &r)
+        let tconv = ConvTranspose2d("t", 4, 3, kernel: 3, stride: 2, outputPadding: 1, in: &params, rng: &r)
+        let norm = GroupNorm("n", groups: 2, channels: 4, in: &params)
+        #expect(params["c.weight"]?.shape == [4, 2, 3, 3] && params["t.weight"]?.shape == [4, 3, 3, 3])
+        // GroupNorm's affine parameters perturbed so that they matter.
+        params.tensors[params.names.firstIndex(of: "n.weight")!] = g([4]) + 1
+        params.tensors[params.names.firstIndex(of: "n.bias")!] = g([4])
+        let x = g([2, 2, 6, 6])
+        let p0 = params.tensors
+        func net(_ v: [Var]) -> Var {
+            let p = Array(v.dropFirst())
+            let o = tconv(norm(conv(v[0], p), p).apply(.silu), p)  // 6 → 3 → 8
+            return (o.averagePooled(2) * o.averagePooled(2)).sum()
+        }
+        let shapeTape = Tape()
+        let h = conv(shapeTape.constant(x), params.bind(to: shapeTape, training: false))
+        #expect(h.shape == [2, 4, 3, 3])
+        #expect(tconv(h, params.bind(to: shapeTape, training: false)).shape == [2, 3, 8, 8])
+        GradCheck.first([x] + p0, net)
+        GradCheck.second([x] + p0, tolerance: 5e-3, net)
+        // GroupNorm by its definition: per example and group, zero mean and unit (biased) variance.
+        let t = Tape()
+        var plain = ParameterSet()
+        let gn = GroupNorm("g", groups: 2, channels: 4, epsilon: 0, in: &plain)
+        let out = gn(t.constant(g([2, 4, 3, 3]) * 3 + 1), plain.bind(to: t, training: false)).value
+        for b in 0..<2 { for grp in 0..<2 {
+            let vals = Array(out.scalars[(b * 4 + grp * 2) * 9 ..< (b * 4 + grp * 2 + 2) * 9])
+            let m = vals.reduce(0, +) / Float(vals.count)
+            let v = vals.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Float(vals.count)
+            #expect(abs(m) < 1e-5 && abs(v - 1) < 1e-4)
+        } }
+        // Average pooling drops the rows and columns beyond the last whole window.
+        let img = Tensor(shape: [1, 1, 3, 5], scalars: (0..<15).map(Float.init))
+        #expect(Tape().constant(img).averagePooled(2).value.scalars == [3, 5])
+    }
+
+    /// The notebook's ScoreNet with the fixture's weights reproduces PyTorch's output to 1e-4 relative.
+    @Test func scoreNetMatchesPyTorch() throws {
+        let f = try Fixtures.load("scorenet_mnist")
+        var model = ScoreModel(architecture: .unet(.init()), schedule: .ve(VESDE(sigmaMin: 0.01, sigmaMax: 22)), seed: 0)
+        try model.parameters.load(from: f.tensors)
+        #expect(Set(model.parameters.names) == Set(f.tensors.keys.filter { !$0.hasPrefix("input.") && !$0.hasPrefix("output.") }))
+        let x = f["input.x"]!, t = f["input.t"]!
+        let s = model.score(Tape(recording: false).constant(x), t: t.scalars.map(Double.init)).value
+        expectRelClose(s, f["output.score"]!, rtol: 1e-4, "score")
+    }
+}
