@@ -3,6 +3,7 @@ import ScoreEngine
 
 /// score-bench: side-by-side measurements against the reference recipes in ../shared/bench.
 ///   score-bench toy [--repeats N] [--no-reference]     the 2-D recipes: exact SM, DSM σ = 0.1, Langevin
+///   score-bench scorenet [--repeats N] [--steps S] [--no-reference]   the MNIST ScoreNet: train images/s, forward ms
 ///   score-bench quality [--data NAME …] [--seed S]      default recipe per data set: sample quality vs the floor
 Engine.configure()
 let all = Array(CommandLine.arguments.dropFirst())
@@ -19,6 +20,9 @@ let flags = Set(args)
 switch command {
 case "toy":
     ToyBench(repeats: Int(option("--repeats") ?? "5") ?? 5, reference: !flags.contains("--no-reference")).run()
+case "scorenet":
+    ScoreNetBench(repeats: Int(option("--repeats") ?? "3") ?? 3, steps: Int(option("--steps") ?? "60") ?? 60,
+                  reference: !flags.contains("--no-reference")).run()
 case "quality":
     let names = values("--data")
     QualityTable(datasets: names.isEmpty ? Toy2D.allCases : names.compactMap(Toy2D.init(rawValue:)),

@@ -34,7 +34,8 @@ public final class Service: @unchecked Sendable {
         artifacts = try Artifacts(root: root)
         artifacts.cleanTemporary()
         store = try SQLiteStore(path: root.appendingPathComponent("store.db").path)
-        datasets = DatasetCatalog(store: store, artifacts: artifacts)
+        datasets = DatasetCatalog(store: store, artifacts: artifacts,
+                                  builtinDirectory: URL(fileURLWithPath: config.datasetsDir, isDirectory: true))
         models = ModelCache(store: store, artifacts: artifacts)
         runner = JobRunner(store: store, artifacts: artifacts, config: config, hub: hub, logger: logger,
                            datasets: datasets, models: models, metrics: metrics)

@@ -26,6 +26,31 @@ func note(_ text: String) {
 }
 
 /// Data for a recipe: a built-in generator's draw (seeded from the recipe), or a point-cloud file.
+/// Whether a data set names images: the built-in MNIST splits, or an IDX/PGM file.
+func isImageDataSet(_ name: String) -> Bool {
+    if name == "mnist" || name == "mnist_test" { return true }
+    let lower = name.lowercased().replacingOccurrences(of: ".gz", with: "")
+    return lower.hasSuffix(".pgm") || lower.hasSuffix(".idx") || lower.hasSuffix("ubyte")
+}
+
+/// The shipped MNIST files: `datasets/mnist` beside the executable's repository, or `$SCORED_DATASETS/mnist`.
+func mnistDirectory() -> URL {
+    if let d = ProcessInfo.processInfo.environment["SCORED_DATASETS"] { return URL(fileURLWithPath: d).appendingPathComponent("mnist") }
+    return URL(fileURLWithPath: "datasets/mnist")
+}
+
+/// Points or images for training or evaluation.
+func loadData(dataset: String, size: Int, seed: UInt64) throws -> Tensor {
+    if dataset == "mnist" || dataset == "mnist_test" {
+        return try MNIST.load(dataset == "mnist" ? .train : .test, from: mnistDirectory())
+    }
+    if isImageDataSet(dataset) {
+        guard let data = FileManager.default.contents(atPath: dataset) else { throw ValidationError("cannot read \(dataset)") }
+        return try ImageCodec.read(Array(data))
+    }
+    return try loadPoints(dataset: dataset, size: size, seed: seed)
+}
+
 func loadPoints(dataset: String, size: Int, seed: UInt64) throws -> Tensor {
     if let toy = Toy2D(rawValue: dataset) {
         var rng = Philox(seed: seed).derived(0xDA7A)

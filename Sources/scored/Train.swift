@@ -6,7 +6,7 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a score model and write it as a .safetensors checkpoint.")
 
-    @Option(help: "Built-in data set (\(Toy2D.allCases.map(\.rawValue).joined(separator: ", "))) or a .json/.csv point file.")
+    @Option(help: "Built-in data set (\(Toy2D.allCases.map(\.rawValue).joined(separator: ", ")), mnist, mnist_test) a .json/.csv point file, or an image set (.idx, .pgm, optionally .gz).")
     var dataset = "swiss_roll"
     @Option(name: .customLong("dataset-size"), help: "Points drawn from a built-in data set.") var datasetSize = 10_000
     @Option(help: "dsm (continuous SDE, or one sigma with --sigma), ncsn, exact, sliced.") var objective = "dsm"
@@ -22,21 +22,22 @@ struct Train: ParsableCommand {
     @Flag(name: .customLong("variance-reduced"), help: "Sliced score matching with ½|s|² (SSM-VR).") var varianceReduced = false
     @Option(help: "Hidden widths, comma-separated.") var hidden = "128,128,128"
     @Option(help: "silu, relu, elu, tanh, softplus, logSigmoid, sigmoid.") var activation = "silu"
-    @Option(name: .customLong("time-features")) var timeFeatures = 32
-    @Option(name: .customLong("fourier-scale")) var fourierScale = 4.0
+    @Option(name: .customLong("time-features"), help: "Fourier features of t (default 32; images 256).") var timeFeatures: Int?
+    @Option(name: .customLong("fourier-scale"), help: "Default 4; images 8.") var fourierScale: Double?
     @Option(help: "concat (γ(t) at the input) or layers (also projected into every hidden layer).") var conditioning = "layers"
     @Option(name: .customLong("lr-schedule"), help: "cosine or constant.") var lrSchedule = "cosine"
-    @Option var steps = 5000
-    @Option(name: .customLong("batch-size")) var batchSize = 256
-    @Option(name: [.customLong("lr"), .customLong("learning-rate")]) var learningRate = 3e-3
-    @Option var warmup = 0
+    @Option(help: "Default 5000; images 20000.") var steps: Int?
+    @Option(name: .customLong("batch-size"), help: "Default 256; images 32.") var batchSize: Int?
+    @Option(name: [.customLong("lr"), .customLong("learning-rate")], help: "Default 3e-3; images 5e-4.") var learningRate: Double?
+    @Option(help: "Warm-up steps (default 0; images 500).") var warmup: Int?
     @Option(name: .customLong("grad-clip")) var gradClip = 1.0
-    @Option(help: "EMA decay of the sampling weights (0: none).") var ema = 0.99
+    @Option(help: "EMA decay of the sampling weights (0: none; default 0.99, images 0.999).") var ema: Double?
+    @Option(help: "U-Net widths of the four levels (image data), comma-separated.") var channels = "32,64,128,256"
     @Option var seed: UInt64 = 0
     @Option(name: [.short, .long], help: "Checkpoint to write.") var out = "model.safetensors"
 
     func recipe() throws -> TrainingRecipe {
-        var r = TrainingRecipe()
+        var r = isImageDataSet(dataset) ? TrainingRecipe.imageDefaults : TrainingRecipe()
         r.dataset = dataset
         r.datasetSize = datasetSize
         guard let o = TrainingRecipe.ObjectiveKind(rawValue: objective) else { throw TrainingRecipe.Invalid("objective", "must be dsm, ncsn, exact or sliced") }
@@ -45,7 +46,7 @@ struct Train: ParsableCommand {
         r.sde = s
         r.sigma = sigma
         r.sigmaMin = sigmaMin
-        r.sigmaMax = sigmaMax
+        if let sigmaMax { r.sigmaMax = sigmaMax }
         r.betaMin = betaMin
         r.betaMax = betaMax
         r.levels = levels
@@ -59,27 +60,30 @@ struct Train: ParsableCommand {
         r.hidden = widths.map { $0! }
         guard let a = Pointwise(rawValue: activation) else { throw TrainingRecipe.Invalid("activation", "unknown activation \(activation)") }
         r.activation = a
-        r.timeFeatures = timeFeatures
-        r.fourierScale = fourierScale
+        if let timeFeatures { r.timeFeatures = timeFeatures }
+        if let fourierScale { r.fourierScale = fourierScale }
+        let widths4 = channels.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !widths4.contains(where: { $0 == nil }) else { throw TrainingRecipe.Invalid("channels", "must be comma-separated integers") }
+        r.channels = widths4.map { $0! }
         guard let c = MLPScoreNet.Config.Conditioning(rawValue: conditioning) else { throw TrainingRecipe.Invalid("conditioning", "must be concat or layers") }
         r.conditioning = c
         guard let ls = TrainingRecipe.LearningRateSchedule(rawValue: lrSchedule) else { throw TrainingRecipe.Invalid("lr_schedule", "must be cosine or constant") }
         r.schedule = ls
-        r.steps = steps
-        r.batchSize = batchSize
-        r.learningRate = learningRate
-        r.warmup = warmup
+        if let steps { r.steps = steps }
+        if let batchSize { r.batchSize = batchSize }
+        if let learningRate { r.learningRate = learningRate }
+        if let warmup { r.warmup = warmup }
         r.gradClip = gradClip
-        r.ema = ema
+        if let ema { r.ema = ema }
         r.seed = seed
         return try r.validated()
     }
 
     func run() throws {
         let recipe = try recipe()
-        let data = try loadPoints(dataset: recipe.dataset, size: recipe.datasetSize, seed: recipe.seed)
+        let data = try loadData(dataset: recipe.dataset, size: recipe.datasetSize, seed: recipe.seed)
         let trainer = try Trainer(recipe: recipe, data: data)
-        note("training \(recipe.objective.rawValue) on \(recipe.dataset) (\(data.shape[0]) points), schedule \(trainer.model.schedule.name), \(trainer.model.parameters.trainableScalarCount) parameters")
+        note("training \(recipe.objective.rawValue) on \(recipe.dataset) (\(data.shape[0]) \(data.rank == 4 ? "images" : "points")), schedule \(trainer.model.schedule.name), \(trainer.model.parameters.trainableScalarCount) parameters")
         let bar = ProgressLine(total: recipe.steps)
         let started = Date()
         try trainer.run(every: max(1, min(100, recipe.steps / 100))) { t in

@@ -43,11 +43,13 @@ struct Reply {
 }
 
 /// Synchronous HTTP through URLSession (a real client: its own parsing, keep-alive, chunked decoding).
-func http(_ method: String, _ url: String, body: String? = nil, headers: [String: String] = [:], timeout: Double = 60) -> Reply {
+func http(_ method: String, _ url: String, body: String? = nil, data: Data? = nil, headers: [String: String] = [:],
+          timeout: Double = 60) -> Reply {
     var req = URLRequest(url: URL(string: url)!)
     req.httpMethod = method
     req.timeoutInterval = timeout
     if let body { req.httpBody = Data(body.utf8) }
+    if let data { req.httpBody = data }
     for (k, v) in headers { req.setValue(v, forHTTPHeaderField: k) }
     if body != nil && headers["Content-Type"] == nil { req.setValue("application/json", forHTTPHeaderField: "Content-Type") }
     let done = DispatchSemaphore(value: 0)

@@ -101,3 +101,32 @@ public struct LikelihoodEstimator: Sendable {
         return Result(logLikelihood: zip(prior, delta).map { $0 + Double($1) }, latent: z, nfe: nfe)
     }
 }
+
+/// Discrete data in [0, 1] (8-bit images) and its continuous density: uniform dequantisation
+/// (Theis et al. 2016; Song et al. 2021, App. D.2) maps a pixel k/255 to (k + u)/256 with u ~ U[0, 1), so the
+/// dequantised data lie in [0, 1) and each of the 256 bins has width 1/256. A density p over the dequantised
+/// data bounds the discrete model's log-likelihood, log P(k) ≥ E_u[log p((k + u)/256)] − D·log 256, which in
+/// bits per dimension is −log₂ p/D + 8.
+public enum Dequantization {
+    public static let levels = 256
+
+    /// Row i dequantised with its own noise stream (seed, first + i), so a row's value depends only on
+    /// (seed, row index).
+    public static func apply(_ x: Tensor, seed: UInt64, first: Int = 0) -> Tensor {
+        let n = x.shape[0], d = x.count / max(n, 1)
+        var out = x
+        for i in 0..<n {
+            var rng = Philox(seed: Philox.mix(seed ^ 0xDE9A), stream: UInt64(first + i))
+            for k in 0..<d {
+                let level = (x.scalars[i * d + k] * 255).rounded()
+                out.scalars[i * d + k] = (Swift.min(Swift.max(level, 0), 255) + rng.uniform()) / Float(levels)
+            }
+        }
+        return out
+    }
+
+    /// The bin width's contribution to bits per dimension: log₂ 256 = 8 (the `offset` of
+    /// `LikelihoodEstimator.Result.bitsPerDimension`).
+    public static var offsetBits: Double { Foundation.log2(Double(levels)) }
+
+}

@@ -16,7 +16,7 @@
 /// transposed convolutions' output padding is chosen so each level meets its skip connection's size.
 public struct UNetScoreNet: ScoreNetwork {
     public struct Config: Codable, Sendable, Equatable {
-        /// Image shape [C, H, W]; H and W at least 11 (four levels of 3×3 convolutions).
+        /// Image shape [C, H, W]; H and W at least 17 (four levels of 3×3 convolutions, three of stride 2).
         public var imageShape: [Int]
         /// Widths of the four levels.
         public var channels: [Int]
@@ -38,7 +38,7 @@ public struct UNetScoreNet: ScoreNetwork {
         /// Why this configuration cannot be built, if it cannot.
         public var problem: String? {
             if imageShape.count != 3 || imageShape.contains(where: { $0 < 1 }) { return "image shape must be [C, H, W]" }
-            if imageShape[1] < 11 || imageShape[2] < 11 { return "images must be at least 11×11 for the four-level U-Net" }
+            if imageShape[1] < 17 || imageShape[2] < 17 { return "images must be at least 17×17 for the four-level U-Net" }
             if channels.count != 4 || channels.contains(where: { $0 < 1 }) { return "channels must list four positive widths" }
             if embedDim < 2 || embedDim % 2 != 0 { return "the embedding size must be a positive even number" }
             return nil

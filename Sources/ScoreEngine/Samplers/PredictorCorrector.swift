@@ -10,6 +10,9 @@ public struct PredictorCorrectorSampler: Sampler {
     public var steps: Int
     public var epsilon: Double
     public var denoise: Bool
+    /// Inpainting (Song et al. 2021, App. G): known values are held at the data, perturbed to the current
+    /// time, after every step, so only the rest is sampled.
+    public var inpainting: Inpainting?
 
     public init(sde: any SDE, predictor: (any Predictor)? = EulerMaruyamaPredictor(), corrector: LangevinCorrector? = nil,
                 steps: Int = 500, epsilon: Double = 1e-3, denoise: Bool = false) {
@@ -33,6 +36,7 @@ public struct PredictorCorrectorSampler: Sampler {
         var streams = RowStreams(seed: seed, first: first, count: count)
         let full = [count] + shape
         var x = sde.priorSample(full, streams: &streams)
+        if let inpainting { x = inpainting.impose(on: x, values: inpainting.data) }
         let tape = Tape(recording: false)
         let h = (sde.T - epsilon) / Double(steps)
         var nfe = 0
@@ -46,12 +50,14 @@ public struct PredictorCorrectorSampler: Sampler {
                 for _ in 0..<corrector.steps {
                     let s = evaluateScore(score, x, times, tape: tape)
                     (x, mean) = corrector.step(x, score: s, noise: streams.gaussian(full), stepSize: eps)
+                    if let inpainting { (x, mean) = inpainting.constrain(x, mean, t: t, sde: sde, noise: streams.gaussian(full)) }
                     nfe += 1
                 }
             }
             if let predictor {
                 let s = evaluateScore(score, x, times, tape: tape)
                 (x, mean) = predictor.step(x, score: s, t: t, h: h, sde: sde, noise: streams.gaussian(full))
+                if let inpainting { (x, mean) = inpainting.constrain(x, mean, t: t - h, sde: sde, noise: streams.gaussian(full)) }
                 nfe += 1
             }
             if k % 10 == 9 { control?.report(first: first, rows: count, fraction: Double(k + 1) / Double(steps)) }
@@ -63,7 +69,49 @@ public struct PredictorCorrectorSampler: Sampler {
         } else {
             x = mean  // no noise in the last step, as the seed notebook does
         }
+        if let inpainting { x = inpainting.impose(on: x, values: inpainting.data) }
         control?.report(first: first, rows: count, fraction: 1)
         return SampleBatch(x: x, nfe: nfe)
+    }
+}
+
+/// What an inpainting run knows: one item `data` and a `mask` of its shape, 1 where the value is known
+/// (kept), 0 where it is to be sampled.
+public struct Inpainting: Sendable {
+    public let data: Tensor
+    public let mask: Tensor
+
+    public init(data: Tensor, mask: Tensor) {
+        precondition(data.shape == mask.shape, "inpainting data \(data.shape) and mask \(mask.shape) differ")
+        self.data = data
+        self.mask = mask
+    }
+
+    /// x with the masked entries of every row replaced by `values` (one item, or one per row).
+    func impose(on x: Tensor, values: Tensor) -> Tensor {
+        let d = mask.count, n = x.count / max(d, 1), perRow = values.count == x.count
+        var out = x
+        for i in 0..<n {
+            for k in 0..<d where mask.scalars[k] > 0.5 {
+                out.scalars[i * d + k] = values.scalars[perRow ? i * d + k : k]
+            }
+        }
+        return out
+    }
+
+    /// After a step that leaves the chain at time t: the known entries of x become m(t)·data + σ(t)·z, those
+    /// of the noise-free mean m(t)·data.
+    func constrain(_ x: Tensor, _ mean: Tensor, t: Double, sde: any SDE, noise: Tensor) -> (Tensor, Tensor) {
+        let m = Float(sde.meanCoefficient(t)), s = Float(sde.std(t))
+        let d = mask.count, n = x.count / max(d, 1)
+        var xs = x, ms = mean
+        for i in 0..<n {
+            for k in 0..<d where mask.scalars[k] > 0.5 {
+                let centre = m * data.scalars[k]
+                xs.scalars[i * d + k] = centre + s * noise.scalars[i * d + k]
+                ms.scalars[i * d + k] = centre
+            }
+        }
+        return (xs, ms)
     }
 }

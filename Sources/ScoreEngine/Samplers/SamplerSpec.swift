@@ -74,6 +74,8 @@ public struct SamplerSpec: Sendable, Equatable, Codable {
         case .em, .reverseDiffusion, .pc, .ode:
             let sde = model.schedule.sde!
             let eps = epsEnd ?? 1e-3
+            // Images end with the Tweedie denoising step by default (the noise left at eps_end is visible).
+            let denoise = self.denoise ?? (model.sampleShape.count > 1)
             try check(eps > 0 && eps < sde.T / 2, "eps_end", "must be in (0, \(sde.T / 2))")
             if name == .ode {
                 let solverName = solver ?? "rk45"
@@ -89,11 +91,11 @@ public struct SamplerSpec: Sendable, Equatable, Codable {
                     try check(steps == nil, "steps", "does not apply to the adaptive rk45 solver (set rtol, atol)")
                     return ProbabilityFlowODESampler(
                         sde: sde, solver: ODESolver(tableau: tableau, method: .adaptive(rtol: rtol ?? 1e-5, atol: atol ?? 1e-5)),
-                        epsilon: eps, denoise: denoise ?? false)
+                        epsilon: eps, denoise: denoise)
                 }
                 try check(rtol == nil && atol == nil, rtol != nil ? "rtol" : "atol", "applies to the rk45 solver only")
                 return ProbabilityFlowODESampler(sde: sde, solver: ODESolver(tableau: tableau, method: .fixed(steps: steps ?? 100)),
-                                                 epsilon: eps, denoise: denoise ?? false)
+                                                 epsilon: eps, denoise: denoise)
             }
             let predictorKind: any Predictor
             switch (name, predictor ?? "reverse_diffusion") {
@@ -106,7 +108,7 @@ public struct SamplerSpec: Sendable, Equatable, Codable {
             let corrector = name == .pc ? LangevinCorrector(snr: snr ?? 0.16, steps: correctorSteps ?? 1) : nil
             return PredictorCorrectorSampler(sde: sde, predictor: predictorKind, corrector: corrector,
                                              steps: steps ?? (name == .pc ? 500 : 1000), epsilon: eps,
-                                             denoise: denoise ?? false)
+                                             denoise: denoise)
         case .annealedLangevin:
             guard case .ladder(let ladder) = model.schedule else { preconditionFailure() }
             return AnnealedLangevinDynamics(ladder: ladder, stepsPerLevel: steps ?? 100, epsilon: stepSize ?? 2e-5,

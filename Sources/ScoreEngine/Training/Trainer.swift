@@ -33,10 +33,7 @@ public final class Trainer {
         self.recipe = recipe
         self.data = data
         let schedule = recipe.schedule(data: data)
-        let arch = architecture ?? .mlp(.init(dimension: data.count / data.shape[0], hidden: recipe.hidden,
-                                               activation: recipe.activation, timeFeatures: recipe.timeFeatures,
-                                               fourierScale: Float(recipe.fourierScale), conditioning: recipe.conditioning,
-                                               dataScale: recipe.preconditioning ? Trainer.dataRMS(data) : nil))
+        let arch = try architecture ?? Trainer.architecture(recipe, data: data)
         if recipe.objective == .exact, data.count / data.shape[0] > ExactScoreMatching.maxDimension {
             throw TrainingRecipe.Invalid("objective", "exact score matching needs data of dimension ≤ \(ExactScoreMatching.maxDimension)")
         }
@@ -114,6 +111,24 @@ public final class Trainer {
                 if !progress(self) { return }
             }
         }
+    }
+
+    /// The network a recipe builds for its data: the MLP for points [n, d], the U-Net for images [n, C, H, W].
+    public static func architecture(_ recipe: TrainingRecipe, data: Tensor) throws -> Architecture {
+        let scale = recipe.preconditioning ? Trainer.dataRMS(data) : nil
+        if data.rank == 4 {
+            guard recipe.objective == .dsm || recipe.objective == .ncsn else {
+                throw TrainingRecipe.Invalid("objective", "image models train with dsm or ncsn")
+            }
+            let c = UNetScoreNet.Config(imageShape: Array(data.shape.dropFirst()), channels: recipe.channels,
+                                        embedDim: recipe.timeFeatures, fourierScale: Float(recipe.fourierScale), dataScale: scale)
+            if let problem = c.problem { throw TrainingRecipe.Invalid("dataset", problem) }
+            return .unet(c)
+        }
+        guard data.rank == 2 else { throw TrainingRecipe.Invalid("dataset", "holds items of shape \(Array(data.shape.dropFirst())); points [d] or images [C, H, W] are needed") }
+        return .mlp(.init(dimension: data.shape[1], hidden: recipe.hidden, activation: recipe.activation,
+                          timeFeatures: recipe.timeFeatures, fourierScale: Float(recipe.fourierScale),
+                          conditioning: recipe.conditioning, dataScale: scale))
     }
 
     /// The root-mean-square distance of the data to its mean, per coordinate: σ_d of the preconditioning.

@@ -55,7 +55,7 @@ extension Service {
     }
 
     func train(_ req: HTTPRequest) throws -> HTTPResponse {
-        let recipe = try TrainRequest.parse(try jsonBody(req))
+        let recipe = try TrainRequest.parse(try jsonBody(req)) { [datasets] name in try datasets.isImages(name) }
         guard try datasets.exists(recipe.dataset) else {
             throw APIError.invalid("dataset", "unknown data set \(recipe.dataset) (see GET /datasets)")
         }

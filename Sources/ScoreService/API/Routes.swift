@@ -19,6 +19,7 @@ extension Service {
         r.add("GET", "/jobs/{id}/result") { [unowned self] _, p in try result(p["id"]!) }
 
         r.add("GET", "/samples") { [unowned self] req, _ in try samples(req) }
+        r.add("POST", "/inpaint") { [unowned self] req, _ in try inpaint(req) }
         r.add("POST", "/likelihood") { [unowned self] req, _ in try likelihood(req) }
 
         r.add("GET", "/models") { [unowned self] req, _ in try listModels(req) }

@@ -13,10 +13,22 @@ extension Service {
     /// (`wait=false`: 202 and the job).
     func samples(_ req: HTTPRequest) throws -> HTTPResponse {
         var q = try query(req)
+        let (params, model, wait) = try samplingParameters(&q, allowed: nil)
+        try q.finish()
+        _ = model
+        return try submitSampling(params, wait: wait, req)
+    }
+
+    /// The query parameters every sampling request takes (model, sampler and its parameters, n, seed, format,
+    /// grid, wait), as job parameters; `allowed` restricts the samplers.
+    func samplingParameters(_ q: inout Fields, allowed: [SamplerSpec.Name]?) throws -> (params: [String: JSONValue], model: ScoreModel, wait: Bool) {
         guard let modelID = try q.string("model") else { throw APIError.invalid("model", "is required (see GET /models)") }
         let model = try loadModel(modelID)
-        let supported = SamplerSpec.supported(by: model)
-        let name = try q.string("sampler", allowed: SamplerSpec.Name.allCases.map(\.rawValue)).flatMap(SamplerSpec.Name.init(rawValue:)) ?? supported[0]
+        let supported = SamplerSpec.supported(by: model).filter { allowed?.contains($0) ?? true }
+        guard !supported.isEmpty else {
+            throw APIError.invalid("model", "this \(model.schedule.name) model supports none of \(allowed!.map(\.rawValue).joined(separator: ", "))")
+        }
+        let name = try q.string("sampler", allowed: (allowed ?? SamplerSpec.Name.allCases).map(\.rawValue)).flatMap(SamplerSpec.Name.init(rawValue:)) ?? supported[0]
         var spec = SamplerSpec(name: name)
         spec.steps = try q.int("steps", 1...100_000)
         spec.snr = try q.double("snr", 1e-9...10)
@@ -37,16 +49,60 @@ extension Service {
         let grid = try q.bool("grid") ?? false
         if grid && format != "pgm" { throw APIError.invalid("grid", "applies to format pgm") }
         let wait = try q.bool("wait") ?? true
-        try q.finish()
         do { _ = try spec.make(for: model) } catch let e as TrainingRecipe.Invalid { throw APIError.invalid(e.field, e.message) }
         let enc = JSONEncoder()
         enc.outputFormatting = .sortedKeys
-        let params: JSONValue = ["model": .string(modelID), "sampler": try JSONValue(parsing: Array(enc.encode(spec))),
-                                 "n": .number(Double(n)), "seed": .number(Double(seed)), "format": .string(format), "grid": .bool(grid)]
-        let queued = try submit(.sample, params: params, key: nil)
+        let params: [String: JSONValue] = ["model": .string(modelID), "sampler": try JSONValue(parsing: Array(enc.encode(spec))),
+                                           "n": .number(Double(n)), "seed": .number(Double(seed)), "format": .string(format), "grid": .bool(grid)]
+        return (params, model, wait)
+    }
+
+    func submitSampling(_ params: [String: JSONValue], wait: Bool, _ req: HTTPRequest) throws -> HTTPResponse {
+        let queued = try submit(.sample, params: .object(params), key: nil)
         guard wait else { return queued }
         guard let id = queued.headers["Location"]?.split(separator: "/").last.map(String.init) else { return queued }
         return try awaitJob(id, req)
+    }
+
+    /// `POST /inpaint?model=…&rect=x,y,w,h`: the body is a binary PGM image (optionally gzip-compressed),
+    /// optionally followed by a second PGM of the same size as the mask (white, ≥ ½: known; black: to fill);
+    /// or `rect` gives the region to fill. Answers n completions by the predictor–corrector inpainter, in
+    /// which the known pixels are the image's.
+    func inpaint(_ req: HTTPRequest) throws -> HTTPResponse {
+        var q = try query(req)
+        let (params0, model, wait) = try samplingParameters(&q, allowed: [.pc, .em, .reverseDiffusion])
+        let rect = try q.intList("rect", 0...4096, count: 4...4)
+        try q.finish()
+        let shape = model.sampleShape
+        guard shape.count == 3, shape[0] == 1 else { throw APIError.invalid("model", "inpainting needs a grey-scale image model") }
+        guard !req.body.isEmpty else { throw APIError.invalid("body", "must hold the image as binary PGM") }
+        let images: Tensor
+        do { images = try ImageCodec.read(req.body, limits: .init(maxImages: 2, maxSide: 4096)) } catch let e as ImageCodec.Invalid {
+            throw APIError.invalid("body", e.description)
+        }
+        guard Array(images.shape.dropFirst()) == shape else {
+            throw APIError.invalid("body", "the image is \(images.shape[2])×\(images.shape[3]); the model's are \(shape[1])×\(shape[2])")
+        }
+        let d = shape.reduce(1, *)
+        let image = Array(images.scalars[0..<d])
+        var mask: [Float]
+        switch (images.shape[0], rect) {
+        case (2, nil):
+            mask = images.scalars[d..<(2 * d)].map { $0 >= 0.5 ? 1 : 0 }
+        case (1, let r?):
+            let (x0, y0, w, h) = (r[0], r[1], r[2], r[3])
+            guard w >= 1, h >= 1, x0 + w <= shape[2], y0 + h <= shape[1] else {
+                throw APIError.invalid("rect", "must be x,y,width,height inside the \(shape[2])×\(shape[1]) image")
+            }
+            mask = [Float](repeating: 1, count: d)
+            for y in y0..<(y0 + h) { for x in x0..<(x0 + w) { mask[y * shape[2] + x] = 0 } }
+        case (2, _?): throw APIError.invalid("rect", "give a mask image or rect, not both")
+        default: throw APIError.invalid("rect", "is required when the body holds no mask image")
+        }
+        guard mask.contains(0) else { throw APIError.invalid("rect", "the mask leaves nothing to fill") }
+        var params = params0
+        params["inpaint"] = ["image": .array(image.map { .number(Double($0)) }), "mask": .array(mask.map { .number(Double($0)) })]
+        return try submitSampling(params, wait: wait, req)
     }
 
     /// Waits for a job to end while the client is connected; cancels it if the client leaves.
@@ -113,7 +169,7 @@ extension Service {
         if case .string(let s)? = info?["dataset"] { trainedOn = s }
         let dataset = try f.string("dataset") ?? trainedOn
         guard try datasets.exists(dataset) else { throw APIError.invalid("dataset", "unknown data set \(dataset)") }
-        let shape = Toy2D(rawValue: dataset) != nil ? [2] : (try store.dataset(dataset)?.shape ?? [])
+        let shape = try datasets.itemShape(dataset) ?? []
         guard shape == model.sampleShape else {
             throw APIError.invalid("dataset", "\(dataset) holds items of shape \(shape), the model \(model.sampleShape)")
         }

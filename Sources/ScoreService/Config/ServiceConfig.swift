@@ -10,6 +10,8 @@ public struct ServiceConfig: Sendable {
     public var port = 8080
     public var dataDir = "data"
     public var publicDir = "public"
+    /// Where the built-in image data sets live (`mnist/` with the IDX files).
+    public var datasetsDir = "datasets"
     public var workers: [Lane: Int] = [.train: 1, .sample: 1]
     /// Threads each job of a lane computes on (training shards, sampling chunks).
     public var threads: [Lane: Int] = [.train: 2, .sample: 2]
@@ -44,7 +46,7 @@ public struct ServiceConfig: Sendable {
 
     /// Every setting as (key path, current value), the keys environment variables can override.
     public static let keys: [String] = [
-        "host", "port", "data_dir", "public_dir", "workers.train", "workers.sample", "threads.train", "threads.sample",
+        "host", "port", "data_dir", "public_dir", "datasets_dir", "workers.train", "workers.sample", "threads.train", "threads.sample",
         "max_queued_jobs", "retention_hours", "checkpoint_every_seconds", "limits.max_body_bytes",
         "limits.max_header_bytes", "limits.max_connections", "limits.request_timeout_seconds",
         "limits.idle_timeout_seconds", "limits.max_samples", "log_level",
@@ -99,6 +101,7 @@ public struct ServiceConfig: Sendable {
         case "port": port = try int(0...65535)
         case "data_dir": dataDir = try string()
         case "public_dir": publicDir = try string()
+        case "datasets_dir": datasetsDir = try string()
         case "workers.train": workers[.train] = try int(0...64)
         case "workers.sample": workers[.sample] = try int(1...64)
         case "threads.train": threads[.train] = try int(1...64)

@@ -2,27 +2,43 @@ import Foundation
 import ScoreEngine
 import Synchronization
 
-/// Data sets by name: the built-in generators (drawn with a seed) and uploads (by id, from the store).
+/// Data sets by name: the built-in point generators (drawn with a seed), the built-in image sets (MNIST's
+/// training and test images, from `builtinDirectory/mnist`) and uploads (by id, from the store).
 final class DatasetCatalog: @unchecked Sendable {
     let store: any JobStore
     let artifacts: Artifacts
+    let builtinDirectory: URL
     private let cache = Mutex<[String: Tensor]>([:])
 
-    init(store: any JobStore, artifacts: Artifacts) {
+    init(store: any JobStore, artifacts: Artifacts, builtinDirectory: URL) {
         self.store = store
         self.artifacts = artifacts
+        self.builtinDirectory = builtinDirectory
     }
+
+    /// The built-in image sets and their MNIST split.
+    static let builtinImages: [String: MNIST.Split] = ["mnist": .train, "mnist_test": .test]
 
     struct Unknown: Error, CustomStringConvertible {
         let name: String
         var description: String { "unknown data set \(name)" }
     }
 
-    static var builtinNames: [String] { Toy2D.allCases.map(\.rawValue) }
+    static var builtinNames: [String] { Toy2D.allCases.map(\.rawValue) + ["mnist", "mnist_test"] }
 
     func exists(_ name: String) throws -> Bool {
-        try Toy2D(rawValue: name) != nil || store.dataset(name) != nil
+        try Toy2D(rawValue: name) != nil || DatasetCatalog.builtinImages[name] != nil || store.dataset(name) != nil
     }
+
+    /// The shape of one item of a data set ([2] for points, [1, 28, 28] for MNIST), nil if unknown.
+    func itemShape(_ name: String) throws -> [Int]? {
+        if Toy2D(rawValue: name) != nil { return [2] }
+        if DatasetCatalog.builtinImages[name] != nil { return [1, 28, 28] }
+        return try store.dataset(name)?.shape
+    }
+
+    /// Whether a data set holds images.
+    func isImages(_ name: String) throws -> Bool { (try itemShape(name))?.count == 3 }
 
     /// The data for a name: `size` fresh points of a generator (seeded as the CLI does), or an upload.
     func load(_ name: String, size: Int, seed: UInt64) throws -> Tensor {
@@ -31,6 +47,11 @@ final class DatasetCatalog: @unchecked Sendable {
             return toy.sample(size, rng: &rng)
         }
         if let cached = cache.withLock({ $0[name] }) { return cached }
+        if let split = DatasetCatalog.builtinImages[name] {
+            let t = try MNIST.load(split, from: builtinDirectory.appendingPathComponent("mnist"))
+            cache.withLock { $0[name] = t }
+            return t
+        }
         guard try store.dataset(name) != nil, let data = artifacts.read(artifacts.dataset(name)),
               let t = try Safetensors.read(data)["data"] else { throw Unknown(name: name) }
         cache.withLock { c in

@@ -19,7 +19,10 @@ struct LikelihoodJob {
         guard let sde = model.schedule.sde else { return .failed("the model was not trained on an SDE") }
         let count = Int(n)
         let all = try runner.datasets.load(dataset, size: count, seed: UInt64(seed) &+ 1)
-        let x = all.rows(0..<min(count, all.shape[0]))
+        let images = model.sampleShape.count > 1
+        // Images are 8-bit data in [0, 1]: uniformly dequantised, their bits/dim carry the bin width (8 bits).
+        let raw = all.rows(0..<min(count, all.shape[0]))
+        let x = images ? Dequantization.apply(raw, seed: UInt64(seed)) : raw
         let d = x.count / x.shape[0]
         var divergence = LikelihoodEstimator.Divergence.exact
         if case .string(let s)? = p["divergence"], s != "exact" {
@@ -45,8 +48,8 @@ struct LikelihoodJob {
         }
         let chunks = try results.withLock { r in try (0..<threads).map { try r[$0]!.get() } }
         let logp = chunks.flatMap(\.logLikelihood)
-        let offset = model.sampleShape.count > 1 ? 8.0 : 0.0
-        let bpd = logp.map { -$0 / (Double(d) * Foundation.log(2)) + offset }
+        let offset = images ? Dequantization.offsetBits : 0
+        let bpd = LikelihoodEstimator.Result(logLikelihood: logp, latent: .zeros([0]), nfe: 0).bitsPerDimension(dimension: d, offset: offset)
         func stats(_ v: [Double]) -> (Double, Double) {
             let m = v.reduce(0, +) / Double(v.count)
             let se = v.count > 1 ? (v.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(v.count - 1) / Double(v.count)).squareRoot() : 0
@@ -58,7 +61,7 @@ struct LikelihoodJob {
             "nll_nats": .number(nll), "nll_stderr": .number(nllSE), "bits_per_dim": .number(b), "bits_per_dim_stderr": .number(bSE),
             "n": .number(Double(logp.count)), "dimension": .number(Double(d)), "nfe": .number(Double(chunks.map(\.nfe).max() ?? 0)),
             "divergence": .string(divergence == .exact ? "exact" : "hutchinson"), "seconds": .number((seconds * 100).rounded() / 100),
-            "dequantization_offset_bits": .number(offset),
+            "dequantization_offset_bits": .number(offset), "dequantized": .bool(images),
         ])
     }
 }
