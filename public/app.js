@@ -27,6 +27,7 @@ async function loadDatasets() {
   for (const d of datasets) {
     const o = document.createElement("option");
     o.value = d.id;
+    o.dataset.kind = d.kind;
     o.textContent = d.builtin ? d.id : `${d.name} (${d.id}, ${d.count} ${d.kind})`;
     sel.appendChild(o);
   }
@@ -191,12 +192,17 @@ function drawImages(images) {
 $("train-form").onsubmit = async (e) => {
   e.preventDefault();
   const f = new FormData(e.target);
-  const body = {
-    dataset: f.get("dataset"), objective: f.get("objective"), steps: +f.get("steps"), batch_size: +f.get("batch_size"),
-    learning_rate: +f.get("learning_rate"), seed: +f.get("seed"),
-    model: { hidden: String(f.get("hidden")).split(",").map((x) => +x.trim()) },
-  };
-  if (body.objective === "dsm") body.sde = f.get("sde");
+  const sel = $("dataset-select");
+  const images = sel.selectedOptions[0] && sel.selectedOptions[0].dataset.kind === "images";
+  // Image data sets train the U-Net with the image defaults (batch 32, lr 5e-4); the MLP fields do not apply.
+  const body = images
+    ? { dataset: f.get("dataset"), steps: +f.get("steps"), seed: +f.get("seed") }
+    : {
+      dataset: f.get("dataset"), objective: f.get("objective"), steps: +f.get("steps"), batch_size: +f.get("batch_size"),
+      learning_rate: +f.get("learning_rate"), seed: +f.get("seed"),
+      model: { hidden: String(f.get("hidden")).split(",").map((x) => +x.trim()) },
+    };
+  if (!images && body.objective === "dsm") body.sde = f.get("sde");
   try {
     const job = await (await api("POST", "/train", JSON.stringify(body))).json();
     jobs.set(job.id, job); selectedJob = job.id; watch(job); render();
@@ -207,12 +213,15 @@ $("train-form").onsubmit = async (e) => {
 $("upload-form").onsubmit = async (e) => {
   e.preventDefault();
   const file = $("upload-file").files[0];
-  if (!file) return say("train-message", "choose a .json or .csv file");
-  const type = file.name.endsWith(".csv") ? "text/csv" : "application/json";
+  if (!file) return say("train-message", "choose a .json, .csv, .pgm or IDX file");
+  const lower = file.name.toLowerCase();
+  const binary = /\.(pgm|idx|gz)$|ubyte$/.test(lower);
+  const type = lower.endsWith(".csv") ? "text/csv" : binary ? "application/octet-stream" : "application/json";
   try {
-    const d = await (await api("POST", `/datasets?name=${encodeURIComponent(file.name)}`, await file.text(), type)).json();
+    const payload = binary ? new Uint8Array(await file.arrayBuffer()) : await file.text();
+    const d = await (await api("POST", `/datasets?name=${encodeURIComponent(file.name)}`, payload, type)).json();
     await loadDatasets(); $("dataset-select").value = d.id;
-    say("train-message", `uploaded ${d.count} points as ${d.id}`, true);
+    say("train-message", `uploaded ${d.count} ${d.kind} as ${d.id}`, true);
   } catch (err) { say("train-message", err.message); }
 };
 
