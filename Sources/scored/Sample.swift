@@ -24,6 +24,9 @@ struct Sample: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Tweedie denoising at the end.") var denoise: Bool?
     @Option var threads = 2
     @Option(name: [.short, .long], help: "Write here instead of standard output.") var out: String?
+    @Option(help: "Image models: pgm (binary P5, the default) or json.") var format: String?
+    @Flag(help: "Image models: one tiled grid image.") var grid = false
+    @Flag(help: "Compress the PGM output with gzip.") var gzip = false
 
     func run() throws {
         let score: any ScoreFunction
@@ -49,15 +52,26 @@ struct Sample: ParsableCommand {
             spec.initStd = initStd; spec.denoise = denoise
             built = try spec.make(for: m)
             score = m
-            guard m.sampleShape.count == 1 else { throw ValidationError("this model makes images; use the HTTP API for PGM output") }
         }
         guard (1...1_000_000).contains(n) else { throw ValidationError("--n must be between 1 and 1000000") }
         let started = Date()
         let bar = ProgressLine(total: 100)
         let control = SamplingControl(totalRows: n) { f in bar.update(step: Int(f * 100), loss: nil, unit: "%") }
         let shape = target == nil ? try ScoreModel.load(checkpoint: Data(contentsOf: URL(fileURLWithPath: model!))).model.sampleShape : [2]
-        let result = try SamplingRun(sampler: built, count: n, seed: seed, threads: threads).run(score, shape: shape, control: control)
+        // Images: the rows split evenly over the threads, at most 32 per batch (as the service does).
+        let chunk = shape.count > 1 ? max(1, min(32, (n + threads - 1) / max(threads, 1))) : 1024
+        let result = try SamplingRun(sampler: built, count: n, seed: seed, chunkSize: chunk, threads: threads)
+            .run(score, shape: shape, control: control)
         let seconds = Date().timeIntervalSince(started)
+        if shape.count > 1 && format != "json" {
+            guard format == nil || format == "pgm" else { throw ValidationError("--format must be pgm or json") }
+            let pgm = grid ? ImageCodec.pgmGrid(result.x) : ImageCodec.pgm(result.x)
+            let bytes = Data(gzip ? Gzip.compress(pgm) : pgm)
+            if let out { try bytes.write(to: URL(fileURLWithPath: out), options: .atomic) } else { FileHandle.standardOutput.write(bytes) }
+            note(String(format: "%d images (%@, NFE %d, %.1f s)", n, built.description, result.nfe, seconds))
+            return
+        }
+        guard format == nil || format == "json" else { throw ValidationError("--format pgm applies to image models") }
         let json = "{\"sampler\":\(JSONValue.string(built.description).serialized),\"n\":\(n),\"seed\":\(seed),\"nfe\":\(result.nfe),"
             + "\"seconds\":\(JSONValue.format((seconds * 1000).rounded() / 1000)),\"points\":\(PointCloud.json(result.x))}\n"
         if let out {
