@@ -17,6 +17,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends libopenblas0-pt
 COPY --from=build /usr/local/bin/scored /usr/local/bin/scored
 COPY public /app/public
 COPY config /app/config
+COPY datasets /app/datasets
 WORKDIR /app
 ENV SCORED_HOST=0.0.0.0 SCORED_DATA_DIR=/data
 VOLUME /data

@@ -1,4 +1,6 @@
+import Dispatch
 import Foundation
+import Synchronization
 import ScoreEngine
 
 /// score-bench: side-by-side measurements against the reference recipes in ../shared/bench.
@@ -23,6 +25,26 @@ case "toy":
 case "scorenet":
     ScoreNetBench(repeats: Int(option("--repeats") ?? "3") ?? 3, steps: Int(option("--steps") ?? "60") ?? 60,
                   reference: !flags.contains("--no-reference")).run()
+case "bpd":
+    // bits/dim of a checkpoint on MNIST test images (Hutchinson, dequantised), rows split over two threads.
+    guard let path = option("--model") else { print("score-bench bpd --model CKPT [--n 64] [--rtol 1e-5]"); exit(2) }
+    let (model, _) = try! ScoreModel.load(checkpoint: Data(contentsOf: URL(fileURLWithPath: path)))
+    let n = Int(option("--n") ?? "64")!, tol = Double(option("--rtol") ?? "1e-5")!
+    let test = try! MNIST.load(.test, from: Reference.repository.appendingPathComponent("datasets/mnist"))
+    let x = Dequantization.apply(test.rows(0..<n), seed: 0)
+    let est = LikelihoodEstimator(sde: model.schedule.sde!, solver: ODESolver(method: .adaptive(rtol: tol, atol: tol)),
+                                  divergence: .hutchinson(.rademacher))
+    let start = Date()
+    let halves = [0..<(n / 2), (n / 2)..<n]
+    let results = Mutex<[Int: LikelihoodEstimator.Result]>([:])
+    DispatchQueue.concurrentPerform(iterations: 2) { k in
+        let r = try! est.logLikelihood(model, x.rows(halves[k]), seed: 0, first: halves[k].lowerBound, control: nil)
+        results.withLock { $0[k] = r }
+    }
+    let all = results.withLock { r in r[0]!.logLikelihood + r[1]!.logLikelihood }
+    let bpd = LikelihoodEstimator.Result(logLikelihood: all, latent: .zeros([0]), nfe: 0).bitsPerDimension(dimension: 784, offset: Dequantization.offsetBits)
+    let m = bpd.reduce(0, +) / Double(n), se = (bpd.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(n - 1) / Double(n)).squareRoot()
+    print(String(format: "bits/dim %.3f ± %.3f (n %d, NFE %d, %.0f s)", m, se, n, results.withLock { $0[0]!.nfe }, Date().timeIntervalSince(start)))
 case "quality":
     let names = values("--data")
     QualityTable(datasets: names.isEmpty ? Toy2D.allCases : names.compactMap(Toy2D.init(rawValue:)),
