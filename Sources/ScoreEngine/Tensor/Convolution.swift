@@ -123,6 +123,21 @@ public struct ConvGeometry: Hashable, Sendable {
     }
 }
 
+extension ConvGeometry {
+    /// Calls `body` with an output-shaped batch y [N, Co, Ho, Wo] laid out as the matrix [Co, N·Ho·Wo] the
+    /// products take (y itself when N = 1, else a transposed copy).
+    @inline(__always)
+    func channelMajor(_ y: UnsafePointer<Float>, batch n: Int, _ body: (UnsafePointer<Float>) -> Void) {
+        if n == 1 { body(y); return }
+        let count = outChannels * n * outPlane
+        let t = [Float](unsafeUninitializedCapacity: count) { buf, c in
+            swapOuterAxes(y, n, outChannels, outPlane, buf.baseAddress!)
+            c = count
+        }
+        t.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+}
+
 /// [A, B, L] → [B, A, L] (swaps the two outer axes of blocks of L).
 @inline(__always)
 func swapOuterAxes(_ src: UnsafePointer<Float>, _ a: Int, _ b: Int, _ l: Int, _ dst: UnsafeMutablePointer<Float>) {
@@ -174,18 +189,9 @@ extension Tensor {
         y.scalars.withUnsafeBufferPointer { py in
             w.scalars.withUnsafeBufferPointer { pw in
                 cols.withUnsafeMutableBufferPointer { pc in
-                    func product(_ b: UnsafePointer<Float>) {
+                    g.channelMajor(py.baseAddress!, batch: n) { b in
                         Kernels.gemm(transA: true, transB: false, m: g.patch, n: nl, k: g.outChannels,
                                      pw.baseAddress!, b, pc.baseAddress!)
-                    }
-                    if n == 1 {
-                        product(py.baseAddress!)
-                    } else {
-                        let t = [Float](unsafeUninitializedCapacity: g.outChannels * nl) { buf, c in
-                            swapOuterAxes(py.baseAddress!, n, g.outChannels, g.outPlane, buf.baseAddress!)
-                            c = g.outChannels * nl
-                        }
-                        t.withUnsafeBufferPointer { product($0.baseAddress!) }
                     }
                     out.scalars.withUnsafeMutableBufferPointer { g.col2im(pc.baseAddress!, batch: n, $0.baseAddress!) }
                 }
@@ -207,18 +213,9 @@ extension Tensor {
                 y.scalars.withUnsafeBufferPointer { py in
                     cols.withUnsafeMutableBufferPointer { pc in
                         g.im2col(px.baseAddress!, batch: n, pc.baseAddress!)
-                        func product(_ a: UnsafePointer<Float>) {
+                        g.channelMajor(py.baseAddress!, batch: n) { a in
                             Kernels.gemm(transA: false, transB: true, m: g.outChannels, n: g.patch, k: nl,
                                          a, pc.baseAddress!, out)
-                        }
-                        if n == 1 {
-                            product(py.baseAddress!)
-                        } else {
-                            let t = [Float](unsafeUninitializedCapacity: g.outChannels * nl) { buf, c in
-                                swapOuterAxes(py.baseAddress!, n, g.outChannels, g.outPlane, buf.baseAddress!)
-                                c = g.outChannels * nl
-                            }
-                            t.withUnsafeBufferPointer { product($0.baseAddress!) }
                         }
                     }
                 }
