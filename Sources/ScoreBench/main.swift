@@ -54,11 +54,14 @@ case "exact-only":
     let data = Toy2D.swissRoll.sample(1000, rng: &rng)
     var r = TrainingRecipe(); r.objective = .exact; r.hidden = [64, 64, 64]; r.activation = .logSigmoid; r.steps = 20000
     r.batchSize = 32; r.ema = 0; r.gradClip = 0; r.schedule = .constant; r.learningRate = 3e-4
+    r.steps = Int(option("--steps") ?? "20000")!
     let t = try! Trainer(recipe: r, data: data)
     t.threads = Int(option("--threads") ?? "2")!
     let start = Date()
     for _ in 0..<r.steps { t.trainStep() }
     print(Double(r.steps) / Date().timeIntervalSince(start))
+case "spin":
+    SpinBench.run()
 case "langevin-only":
     var rng = Philox(seed: 0)
     let data = Toy2D.swissRoll.sample(1000, rng: &rng)

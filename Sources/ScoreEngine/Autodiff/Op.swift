@@ -44,6 +44,22 @@ enum Op {
         case .concat(let parts, _): return parts
         }
     }
+
+    /// Whether some input satisfies `p` (as `inputs.contains(where:)`, without building the array: the
+    /// backward pass asks this of every node).
+    @usableFromInline
+    func anyInput(_ p: (Int) -> Bool) -> Bool {
+        switch self {
+        case .leaf: return false
+        case .binary(_, let a, let b), .matmul(let a, let b, _, _), .conv(let a, let b, _), .convAdjoint(let a, let b, _),
+             .convWeight(let a, let b, _):
+            return p(a) || p(b)
+        case .scale(let a, _), .shift(let a), .pointwise(let a, _, _), .sumTo(let a), .expand(let a),
+             .reshape(let a), .transpose(let a), .slice(let a, _, _), .pad(let a, _, _):
+            return p(a)
+        case .concat(let parts, _): return parts.contains(where: p)
+        }
+    }
 }
 
 extension Tape {

@@ -12,6 +12,17 @@ public final class Tape {
     @usableFromInline var needsGrad: [Bool] = []
     /// When false, new nodes record no history (inference, or gradients taken without `createGraph`).
     public var isRecording: Bool
+    /// f⁽ᵏ⁾(x) already on the tape, by (x, f, k) and whether the node carries history: several backward
+    /// passes over one forward pass (the d Jacobian rows of exact score matching, then their own backward
+    /// pass) need the same derivatives of the same activations, and compute each once.
+    @usableFromInline var pointwiseNodes: [PointwiseKey: Int] = [:]
+
+    @usableFromInline struct PointwiseKey: Hashable {
+        let input: Int, f: Pointwise, order: Int, history: Bool
+        @usableFromInline init(input: Int, f: Pointwise, order: Int, history: Bool) {
+            self.input = input; self.f = f; self.order = order; self.history = history
+        }
+    }
 
     public init(recording: Bool = true) {
         isRecording = recording
@@ -28,6 +39,34 @@ public final class Tape {
         values.removeAll(keepingCapacity: true)
         ops.removeAll(keepingCapacity: true)
         needsGrad.removeAll(keepingCapacity: true)
+        pointwiseNodes.removeAll(keepingCapacity: true)
+        transposes.removeAll(keepingCapacity: true)
+    }
+
+    /// Transposed copies of matrices on the tape, by node (a cache of values, not nodes).
+    @usableFromInline var transposes: [Int: Tensor] = [:]
+
+    @usableFromInline
+    func transposedValue(_ id: Int) -> Tensor {
+        if let t = transposes[id] { return t }
+        let t = values[id].transposed()
+        transposes[id] = t
+        return t
+    }
+
+    /// f⁽ᵒʳᵈᵉʳ⁾(x), reusing the node if the tape has it. Without recording, a node with history serves as
+    /// well as one without (its value is the same and nothing new records history).
+    @usableFromInline
+    func pointwise(_ x: Int, _ f: Pointwise, order: Int) -> Var {
+        let history = isRecording && needsGrad[x]
+        let key = PointwiseKey(input: x, f: f, order: order, history: history)
+        if let id = pointwiseNodes[key] { return Var(id: id, tape: self) }
+        if !history, let id = pointwiseNodes[PointwiseKey(input: x, f: f, order: order, history: true)] {
+            return Var(id: id, tape: self)
+        }
+        let y = record(values[x].map(f, order: order), .pointwise(x, f, order), x)
+        pointwiseNodes[key] = y.id
+        return y
     }
 
     /// A leaf that gradients are taken with respect to (parameters, or inputs whose derivative is needed).
@@ -78,7 +117,7 @@ public final class Tape {
         for x in xs where x.id < n { relevant[x.id] = true; first = min(first, x.id) }
         if first < n {
             for i in (first + 1)..<n where !relevant[i] {
-                relevant[i] = ops[i].inputs.contains { relevant[$0] }
+                relevant[i] = ops[i].anyInput { relevant[$0] }
             }
         }
         let wasRecording = isRecording

@@ -37,7 +37,7 @@ extension Var {
 
     /// f⁽ᵒʳᵈᵉʳ⁾ elementwise.
     public func apply(_ f: Pointwise, order: Int = 0) -> Var {
-        tape.record(value.map(f, order: order), .pointwise(id, f, order), id)
+        tape.pointwise(id, f, order: order)
     }
 
     public func squared() -> Var { apply(.square) }
@@ -50,8 +50,16 @@ extension Var {
     /// op(self)·op(b) for matrices.
     public func matmul(_ b: Var, transA: Bool = false, transB: Bool = false) -> Var {
         same(b)
-        return tape.record(Tensor.matmul(value, b.value, transA: transA, transB: transB),
-                           .matmul(id, b.id, transA: transA, transB: transB), id, b.id)
+        let v: Tensor
+        let bv = b.value, m = transA ? shape[1] : shape[0], k = transA ? shape[0] : shape[1]
+        if transB, bv.rank == 2, SmallGEMM.applies(m: m, n: bv.shape[0], k: k) {
+            // The small kernel wants B′'s rows contiguous: transpose b once per tape, not once per product
+            // (a weight is used transposed by the forward pass and again by each second-order pass).
+            v = Tensor.matmul(value, tape.transposedValue(b.id), transA: transA)
+        } else {
+            v = Tensor.matmul(value, bv, transA: transA, transB: transB)
+        }
+        return tape.record(v, .matmul(id, b.id, transA: transA, transB: transB), id, b.id)
     }
 
     /// Sum over the axes along which `shape` broadcasts to this value's shape.

@@ -6,11 +6,11 @@ public enum FastMath {
     public typealias V = SIMD8<Float>
     public typealias VI = SIMD8<Int32>
 
-    @inline(__always) static func bits(_ v: V) -> VI { unsafeBitCast(v, to: VI.self) }
-    @inline(__always) static func float(_ v: VI) -> V { unsafeBitCast(v, to: V.self) }
+    @usableFromInline @inline(__always) static func bits(_ v: V) -> VI { unsafeBitCast(v, to: VI.self) }
+    @usableFromInline @inline(__always) static func float(_ v: VI) -> V { unsafeBitCast(v, to: V.self) }
 
     /// eˣ; 0 below −87.3, clamped near Float.greatestFiniteMagnitude above 88.7.
-    @inline(__always)
+    @_transparent
     public static func exp(_ x0: V) -> V {
         let x = min(max(x0, V(repeating: -87.3)), V(repeating: 88.7))
         let magic: Float = 12582912  // 1.5·2²³: adding it rounds to an integer held in the low mantissa bits
@@ -61,7 +61,7 @@ public enum FastMath {
     /// log(1 + u) for u ∈ [0, 1] (as softplus needs, u = e^{−|x|}): log1p(u) = 2 atanh(s) with
     /// s = u/(2 + u) ∈ [0, 1/3], and 2 atanh(s) = 2s Σₖ s²ᵏ/(2k + 1), truncated after s¹² (relative error
     /// below (1/9)⁷/15 ≈ 1.4e-8). Relative accuracy holds down to u → 0.
-    @inline(__always)
+    @_transparent
     public static func log1p(_ u: V) -> V {
         let s = u / (u + 2)
         let z = s * s
@@ -79,11 +79,11 @@ public enum FastMath {
     @inline(__always) public static func fma(_ a: V, _ b: V, _ c: V) -> V { c.addingProduct(a, b) }
 
     /// σ(x) = 1/(1 + e⁻ˣ).
-    @inline(__always)
+    @_transparent
     public static func sigmoid(_ x: V) -> V { 1 / (1 + exp(-x)) }
 
     /// softplus(x) = log(1 + eˣ) = max(x, 0) + log1p(e^{−|x|}).
-    @inline(__always)
+    @_transparent
     public static func softplus(_ x: V) -> V {
         let a = abs(x)
         return max(x, V.zero) + log1p(exp(-a))
@@ -105,9 +105,9 @@ public enum FastMath {
         return small.replacing(with: signedBig, where: a .>= 0.625)
     }
 
-    @inline(__always) static func abs(_ x: V) -> V { float(bits(x) & 0x7fff_ffff) }
+    @usableFromInline @inline(__always) static func abs(_ x: V) -> V { float(bits(x) & 0x7fff_ffff) }
     /// Exact conversion of small integers (|i| < 2²²) without the generic lane-by-lane initialiser.
-    @inline(__always) static func intToFloat(_ i: VI) -> V {
+    @usableFromInline @inline(__always) static func intToFloat(_ i: VI) -> V {
         float(i &+ 0x4B40_0000) - 12582912
     }
     @inline(__always) public static func max(_ a: V, _ b: V) -> V { a.replacing(with: b, where: a .< b) }

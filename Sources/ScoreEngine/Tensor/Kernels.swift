@@ -115,7 +115,7 @@ extension Tensor {
         let r = shape[0], c = shape[1]
         return Tensor(shape: [c, r]) { y, _ in
             scalars.withUnsafeBufferPointer { x in
-                for i in 0..<r { for j in 0..<c { y[j * r + i] = x[i * c + j] } }
+                if let p = x.baseAddress { SmallGEMM.transpose(p, rows: r, columns: c, into: y) }
             }
         }
     }

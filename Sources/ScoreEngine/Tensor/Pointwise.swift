@@ -44,19 +44,39 @@ public enum Pointwise: String, Sendable, CaseIterable, Codable {
         }
     }
 
-    /// One loop per function, generic over its kernel so that the kernel is inlined into the loop (closures
-    /// of this size are not, which cost a call per eight lanes).
-    @inline(__always)
+    /// One loop per function and derivative order, generic over its kernel so that the kernel is inlined
+    /// into the loop with its order known (closures of this size are not inlined, which cost a call per
+    /// eight lanes, and an order known only at run time kept the kernels' switches in the loop).
     static func map<K: VectorKernel>(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int,
                                      _ order: Int, _: K.Type) {
+        switch order {
+        case 0: mapLoop(x, y, n, 0, K.self)
+        case 1: mapLoop(x, y, n, 1, K.self)
+        case 2: mapLoop(x, y, n, 2, K.self)
+        default: mapLoop(x, y, n, order, K.self)
+        }
+    }
+
+    /// Four vectors per iteration, so that the out-of-order core overlaps their dependency chains.
+    @inline(__always)
+    static func mapLoop<K: VectorKernel>(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int,
+                                         _ order: Int, _: K.Type) {
+        typealias V = FastMath.V
+        @inline(__always) func load(_ i: Int) -> V { UnsafeRawPointer(x + i).loadUnaligned(as: V.self) }
+        @inline(__always) func store(_ v: V, _ i: Int) { UnsafeMutableRawPointer(y + i).storeBytes(of: v, as: V.self) }
         var i = 0
+        while i + 32 <= n {
+            let a = K.apply(load(i), order), b = K.apply(load(i + 8), order)
+            let c = K.apply(load(i + 16), order), d = K.apply(load(i + 24), order)
+            store(a, i); store(b, i + 8); store(c, i + 16); store(d, i + 24)
+            i += 32
+        }
         while i + 8 <= n {
-            let v = UnsafeRawPointer(x + i).loadUnaligned(as: FastMath.V.self)
-            UnsafeMutableRawPointer(y + i).storeBytes(of: K.apply(v, order), as: FastMath.V.self)
+            store(K.apply(load(i), order), i)
             i += 8
         }
         if i < n {
-            var v = FastMath.V(repeating: 1)
+            var v = V(repeating: 1)
             for j in 0..<(n - i) { v[j] = x[i + j] }
             let r = K.apply(v, order)
             for j in 0..<(n - i) { y[i + j] = r[j] }

@@ -18,11 +18,45 @@ enum SmallGEMM {
         if transB {
             withUnsafeTemporaryAllocation(of: Float.self, capacity: k * n) { buf in
                 let bt = buf.baseAddress!
-                for j in 0..<n { for p in 0..<k { bt[p * n + j] = b[j * k + p] } }
+                transpose(b, rows: n, columns: k, into: bt)
                 kernel(m, n, k, a, rs, cs, UnsafePointer(bt), c)
             }
         } else {
             kernel(m, n, k, a, rs, cs, b, c)
+        }
+    }
+
+    /// t[p·rows + j] = b[j·columns + p]: 8×8 tiles transposed in registers (three rounds of splitting
+    /// row pairs into their even and odd lanes), the edges element by element.
+    static func transpose(_ b: UnsafePointer<Float>, rows: Int, columns: Int, into t: UnsafeMutablePointer<Float>) {
+        let r8 = rows & ~7, c8 = columns & ~7
+        var j = 0
+        while j < r8 {
+            var p = 0
+            while p < c8 {
+                let s = b + (j &* columns &+ p)
+                var r0 = load(s), r1 = load(s + columns), r2 = load(s + 2 &* columns), r3 = load(s + 3 &* columns)
+                var r4 = load(s + 4 &* columns), r5 = load(s + 5 &* columns), r6 = load(s + 6 &* columns), r7 = load(s + 7 &* columns)
+                for _ in 0..<3 {
+                    let p0 = SIMD16(lowHalf: r0, highHalf: r1), p1 = SIMD16(lowHalf: r2, highHalf: r3)
+                    let p2 = SIMD16(lowHalf: r4, highHalf: r5), p3 = SIMD16(lowHalf: r6, highHalf: r7)
+                    r0 = p0.evenHalf; r1 = p1.evenHalf; r2 = p2.evenHalf; r3 = p3.evenHalf
+                    r4 = p0.oddHalf; r5 = p1.oddHalf; r6 = p2.oddHalf; r7 = p3.oddHalf
+                }
+                let d = t + (p &* rows &+ j)
+                store(r0, d); store(r1, d + rows); store(r2, d + 2 &* rows); store(r3, d + 3 &* rows)
+                store(r4, d + 4 &* rows); store(r5, d + 5 &* rows); store(r6, d + 6 &* rows); store(r7, d + 7 &* rows)
+                p &+= 8
+            }
+            while p < columns {
+                for r in j..<(j &+ 8) { t[p &* rows &+ r] = b[r &* columns &+ p] }
+                p &+= 1
+            }
+            j &+= 8
+        }
+        while j < rows {
+            for p in 0..<columns { t[p &* rows &+ j] = b[j &* columns &+ p] }
+            j &+= 1
         }
     }
 

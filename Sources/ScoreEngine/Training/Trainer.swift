@@ -62,7 +62,7 @@ public final class Trainer {
                            weight: Float(hi - lo) / Float(n), rng: &noise)
         }
         if threads > 1 && k > 1 {
-            DispatchQueue.concurrentPerform(iterations: k, execute: work)
+            WorkerPool.shared.run(iterations: k, work)
         } else {
             for s in 0..<k { work(s) }
         }
