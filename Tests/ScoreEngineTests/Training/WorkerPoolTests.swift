@@ -1,7 +1,7 @@
 import Dispatch
 import Synchronization
 import Testing
-@testable import ScoreEngine
+import ScoreEngine
 
 @Suite struct WorkerPoolTests {
     final class Token: Sendable {}
