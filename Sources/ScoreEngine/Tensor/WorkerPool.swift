@@ -8,8 +8,9 @@ import Synchronization
 /// `DispatchQueue.concurrentPerform` wakes a pool thread for each call and lets it sleep again afterwards;
 /// on this project's machines (virtual CPUs) that wake-up was measured at 15 µs to 70 µs per call, against
 /// 1–2 µs for a worker spinning on an atomic (`score-bench spin`), while a training step of the 2-D recipes
-/// takes about 150 µs. Workers here spin for `spinLimit` after their last loop, then park on a semaphore,
-/// so an idle pool costs nothing. One loop runs at a time: a caller that finds the pool busy runs its loop
+/// takes about 150 µs. Workers here spin for `spinLimit` after their last loop (giving way to other runnable
+/// threads as they poll, so that the HTTP server keeps its latency while a job trains), then park on a
+/// semaphore, so an idle pool costs nothing. One loop runs at a time: a caller that finds the pool busy runs its loop
 /// with `concurrentPerform` instead.
 public final class WorkerPool: @unchecked Sendable {
     /// The process's pool: one worker beside the caller (the machines have two cores).
@@ -27,7 +28,7 @@ public final class WorkerPool: @unchecked Sendable {
     private let semaphores: [DispatchSemaphore]
     private let job = Mutex<(body: (@Sendable (Int) -> Void)?, iterations: Int)>((nil, 0))
 
-    public init(workers: Int, spinLimit: Duration = .microseconds(200)) {
+    public init(workers: Int, spinLimit: Duration = .microseconds(50)) {
         precondition(workers >= 1)
         self.workers = workers
         self.spinLimit = spinLimit
@@ -86,6 +87,9 @@ public final class WorkerPool: @unchecked Sendable {
                 g = generation.load(ordering: .acquiring)
                 if g != seen { break }
                 polls += 1
+                // Give way to any other runnable thread (the HTTP server's, while a training job runs):
+                // sched_yield returns at once when there is none.
+                if polls & 3 == 0 { sched_yield() }
                 if polls & 255 != 0 || clock.now < deadline { continue }
                 // Park: announce it, then look once more so a loop published meanwhile is not missed.
                 sleepers[w].flag.store(true, ordering: .sequentiallyConsistent)
