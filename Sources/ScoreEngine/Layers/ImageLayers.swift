@@ -24,9 +24,7 @@ public struct Conv2d: Sendable {
 
     public func callAsFunction(_ x: Var, _ p: [Var]) -> Var {
         precondition(x.shape.count == 4 && x.shape[1] == inChannels, "Conv2d(\(inChannels)→…) on \(x.shape)")
-        let y = x.conv(p[weight], geometry(inH: x.shape[2], inW: x.shape[3]))
-        guard let b = bias else { return y }
-        return y + p[b].reshaped([1, outChannels, 1, 1])
+        return x.conv(p[weight], geometry(inH: x.shape[2], inW: x.shape[3])).addingChannelBias(bias.map { p[$0] })
     }
 }
 
@@ -58,9 +56,15 @@ public struct ConvTranspose2d: Sendable {
 
     public func callAsFunction(_ x: Var, _ p: [Var]) -> Var {
         precondition(x.shape.count == 4 && x.shape[1] == inChannels, "ConvTranspose2d(\(inChannels)→…) on \(x.shape)")
-        let y = x.convAdjoint(p[weight], geometry(inH: x.shape[2], inW: x.shape[3]))
-        guard let b = bias else { return y }
-        return y + p[b].reshaped([1, outChannels, 1, 1])
+        return x.convAdjoint(p[weight], geometry(inH: x.shape[2], inW: x.shape[3])).addingChannelBias(bias.map { p[$0] })
+    }
+}
+
+extension Var {
+    /// y + b per channel of an NCHW batch (b of shape [C]); y itself without a bias.
+    func addingChannelBias(_ b: Var?) -> Var {
+        guard let b else { return self }
+        return self + b.reshaped([1, b.shape[0], 1, 1])
     }
 }
 

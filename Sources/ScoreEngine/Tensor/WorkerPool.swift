@@ -10,8 +10,8 @@ import Synchronization
 /// 1–2 µs for a worker spinning on an atomic (`score-bench spin`), while a training step of the 2-D recipes
 /// takes about 150 µs. Workers here spin for `spinLimit` after their last loop (giving way to other runnable
 /// threads as they poll, so that the HTTP server keeps its latency while a job trains), then park on a
-/// semaphore, so an idle pool costs nothing. One loop runs at a time: a caller that finds the pool busy runs its loop
-/// with `concurrentPerform` instead.
+/// semaphore, so an idle pool costs nothing. One loop runs at a time: a caller that finds the pool busy runs
+/// its loop with `concurrentPerform` instead.
 public final class WorkerPool: @unchecked Sendable {
     /// The process's pool: one worker beside the caller (the machines have two cores).
     public static let shared = WorkerPool(workers: max(1, min(ProcessInfo.processInfo.activeProcessorCount - 1, 7)))

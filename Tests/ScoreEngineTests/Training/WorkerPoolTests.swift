@@ -37,7 +37,9 @@ import ScoreEngine
             let token = Token(), ref = Weak()
             ref.token = token
             refs.append(ref)
-            WorkerPool.shared.run(iterations: 2) { [token] i in _ = (token, i) }
+            // As the trainer passes its step: a closure held in a constant, then handed to the pool.
+            let body: @Sendable (Int) -> Void = { [token] i in _ = (token, i) }
+            WorkerPool.shared.run(iterations: 2, body)
         }
         #expect(refs.filter { $0.token != nil }.count == 0)
     }
