@@ -13,6 +13,8 @@ enum Op {
     case pointwise(Int, Pointwise, Int)
     /// y = op(a)·op(b).
     case matmul(Int, Int, transA: Bool, transB: Bool)
+    /// y = x·wᵀ + b, b added to every row.
+    case affine(Int, Int, Int)
     /// y = a summed over the axes along which y's shape broadcasts to a's.
     case sumTo(Int)
     /// y = a repeated along broadcast axes.
@@ -35,6 +37,7 @@ enum Op {
     var inputs: [Int] {
         switch self {
         case .leaf: return []
+        case .affine(let x, let w, let b): return [x, w, b]
         case .binary(_, let a, let b), .matmul(let a, let b, _, _), .conv(let a, let b, _), .convAdjoint(let a, let b, _),
              .convWeight(let a, let b, _):
             return [a, b]
@@ -51,6 +54,7 @@ enum Op {
     func anyInput(_ p: (Int) -> Bool) -> Bool {
         switch self {
         case .leaf: return false
+        case .affine(let x, let w, let b): return p(x) || p(w) || p(b)
         case .binary(_, let a, let b), .matmul(let a, let b, _, _), .conv(let a, let b, _), .convAdjoint(let a, let b, _),
              .convWeight(let a, let b, _):
             return p(a) || p(b)
@@ -101,6 +105,10 @@ extension Tape {
             let va = v(a), vb = v(b)
             accumulate(a, ta ? vb.matmul(g, transA: tb, transB: true) : g.matmul(vb, transB: !tb))
             accumulate(b, tb ? g.matmul(va, transA: true, transB: ta) : va.matmul(g, transA: !ta))
+        case .affine(let x, let w, let b):
+            accumulate(x, g.matmul(v(w)))
+            accumulate(w, g.matmul(v(x), transA: true))
+            accumulate(b, g.sum(to: values[b].shape))
         case .sumTo(let a):
             accumulate(a, g.expand(to: values[a].shape))
         case .expand(let a):

@@ -105,6 +105,12 @@ public final class Tape {
         return append(t, g ? op : .leaf, grad: g)
     }
 
+    @usableFromInline
+    func record(_ t: Tensor, _ op: Op, _ a: Int, _ b: Int, _ c: Int) -> Var {
+        let g = isRecording && (needsGrad[a] || needsGrad[b] || needsGrad[c])
+        return append(t, g ? op : .leaf, grad: g)
+    }
+
     /// Gradients of `y` with respect to each of `xs`: Σᵢ seedᵢ·∂yᵢ/∂x (seed defaults to ones, which for a
     /// scalar `y` is the plain gradient). With `createGraph` the result is differentiable again.
     /// A leaf `y` does not depend on, gets a zero gradient.

@@ -50,16 +50,28 @@ extension Var {
     /// op(self)·op(b) for matrices.
     public func matmul(_ b: Var, transA: Bool = false, transB: Bool = false) -> Var {
         same(b)
-        let v: Tensor
+        return tape.record(product(b, transA: transA, transB: transB, bias: nil),
+                           .matmul(id, b.id, transA: transA, transB: transB), id, b.id)
+    }
+
+    /// self·wᵀ + bias for x of shape [n, in], w of shape [out, in] and a bias of shape [out] (PyTorch's
+    /// `nn.Linear`): one node whose product starts from the bias, instead of a product and a broadcast sum.
+    public func affine(_ w: Var, _ bias: Var) -> Var {
+        same(w)
+        same(bias)
+        return tape.record(product(w, transA: false, transB: true, bias: bias.value), .affine(id, w.id, bias.id),
+                           id, w.id, bias.id)
+    }
+
+    private func product(_ b: Var, transA: Bool, transB: Bool, bias: Tensor?) -> Tensor {
         let bv = b.value, m = transA ? shape[1] : shape[0], k = transA ? shape[0] : shape[1]
-        if transB, bv.rank == 2, SmallGEMM.applies(m: m, n: bv.shape[0], k: k) {
+        if transB, bv.rank == 2, bv.shape[0] >= 8, SmallGEMM.applies(m: m, n: bv.shape[0], k: k) {
             // The small kernel wants B′'s rows contiguous: transpose b once per tape, not once per product
-            // (a weight is used transposed by the forward pass and again by each second-order pass).
-            v = Tensor.matmul(value, tape.transposedValue(b.id), transA: transA)
-        } else {
-            v = Tensor.matmul(value, bv, transA: transA, transB: transB)
+            // (a weight is used transposed by the forward pass and again by each second-order pass). Fewer
+            // than eight columns go to its dot-product path, which reads b as it is.
+            return Tensor.matmul(value, tape.transposedValue(b.id), transA: transA, bias: bias)
         }
-        return tape.record(v, .matmul(id, b.id, transA: transA, transB: transB), id, b.id)
+        return Tensor.matmul(value, bv, transA: transA, transB: transB, bias: bias)
     }
 
     /// Sum over the axes along which `shape` broadcasts to this value's shape.

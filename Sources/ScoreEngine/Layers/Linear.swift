@@ -15,8 +15,7 @@ public struct Linear: Sendable {
     }
 
     public func callAsFunction(_ x: Var, _ p: [Var]) -> Var {
-        let y = x.matmul(p[weight], transB: true)
-        guard let b = bias else { return y }
-        return y + p[b]
+        guard let b = bias else { return x.matmul(p[weight], transB: true) }
+        return x.affine(p[weight], p[b])
     }
 }

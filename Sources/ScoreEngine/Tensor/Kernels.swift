@@ -39,15 +39,21 @@ public enum Kernels {
 
     /// C[m×n] = α·op(A)·op(B) + β·C with row-major operands; op transposes when asked.
     /// A is m×k (k×m if transposed), B is k×n (n×k if transposed). Small products go to `SmallGEMM`,
-    /// the rest to OpenBLAS.
+    /// the rest to OpenBLAS. With `bias` (n entries, only with α = 1 and β = 0), C = op(A)·op(B) + 1·biasᵀ.
     @inline(__always)
     public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                             alpha: Float = 1, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                            beta: Float = 0, _ c: UnsafeMutablePointer<Float>) {
+                            beta: Float = 0, _ c: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil) {
         if m == 0 || n == 0 { return }
         if alpha == 1, beta == 0, k > 0, SmallGEMM.applies(m: m, n: n, k: k) {
-            SmallGEMM.gemm(transA: transA, transB: transB, m: m, n: n, k: k, a, b, c)
+            SmallGEMM.gemm(transA: transA, transB: transB, m: m, n: n, k: k, a, b, c, bias: bias)
             return
+        }
+        var beta = beta
+        if let bias {
+            precondition(alpha == 1 && beta == 0, "a bias is added to op(A)·op(B) alone")
+            for i in 0..<m { (c + i &* n).update(from: bias, count: n) }
+            beta = 1
         }
         if k == 0 {
             if beta == 0 { c.update(repeating: 0, count: m * n) } else { for i in 0..<(m * n) { c[i] *= beta } }
@@ -71,16 +77,26 @@ public enum Kernels {
 }
 
 extension Tensor {
-    /// Matrix product of rank-2 tensors, optionally transposing either: op(a)·op(b).
-    public static func matmul(_ a: Tensor, _ b: Tensor, transA: Bool = false, transB: Bool = false) -> Tensor {
+    /// Matrix product of rank-2 tensors, optionally transposing either: op(a)·op(b), plus `bias` (a vector
+    /// of op(b)'s width) added to every row when given.
+    public static func matmul(_ a: Tensor, _ b: Tensor, transA: Bool = false, transB: Bool = false,
+                              bias: Tensor? = nil) -> Tensor {
         precondition(a.rank == 2 && b.rank == 2, "matmul needs matrices, got \(a.shape) and \(b.shape)")
         let m = transA ? a.shape[1] : a.shape[0], k = transA ? a.shape[0] : a.shape[1]
         let kb = transB ? b.shape[1] : b.shape[0], n = transB ? b.shape[0] : b.shape[1]
         precondition(k == kb, "matmul inner dimensions differ: \(a.shape)\(transA ? "ᵀ" : "") · \(b.shape)\(transB ? "ᵀ" : "")")
+        precondition(bias.map { $0.shape == [n] } ?? true, "bias of shape \(bias?.shape ?? []) for \(n) columns")
         return Tensor(shape: [m, n]) { c, _ in
             a.scalars.withUnsafeBufferPointer { pa in
                 b.scalars.withUnsafeBufferPointer { pb in
-                    Kernels.gemm(transA: transA, transB: transB, m: m, n: n, k: k, pa.baseAddress!, pb.baseAddress!, c)
+                    if let bias {
+                        bias.scalars.withUnsafeBufferPointer { pz in
+                            Kernels.gemm(transA: transA, transB: transB, m: m, n: n, k: k, pa.baseAddress!, pb.baseAddress!,
+                                         c, bias: pz.baseAddress!)
+                        }
+                    } else {
+                        Kernels.gemm(transA: transA, transB: transB, m: m, n: n, k: k, pa.baseAddress!, pb.baseAddress!, c)
+                    }
                 }
             }
         }

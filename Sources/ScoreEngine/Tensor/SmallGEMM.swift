@@ -13,18 +13,96 @@ enum SmallGEMM {
     /// Langevin over 1000 particles, one thread, 0.75 → 0.68 s).
     static func applies(m: Int, n: Int, k: Int) -> Bool { (m * n * k <= 1 << 19 && n <= 256) || (n <= 128 && k <= 128) }
 
+    /// C = op(A)·op(B), plus `bias` (n entries) added to every row when given.
     static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
-                     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
+                     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+                     bias: UnsafePointer<Float>? = nil) {
         // A′[i, p] = a[i·rs + p·cs]
         let rs = transA ? 1 : k, cs = transA ? m : 1
-        if transB {
+        if n < 8 {
+            narrow(transA: transA, transB: transB, m: m, n: n, k: k, a, b, c, bias: bias)
+        } else if transB {
             withUnsafeTemporaryAllocation(of: Float.self, capacity: k * n) { buf in
                 let bt = buf.baseAddress!
                 transpose(b, rows: n, columns: k, into: bt)
-                kernel(m, n, k, a, rs, cs, UnsafePointer(bt), c)
+                kernel(m, n, k, a, rs, cs, UnsafePointer(bt), c, bias: bias)
             }
         } else {
-            kernel(m, n, k, a, rs, cs, b, c)
+            kernel(m, n, k, a, rs, cs, b, c, bias: bias)
+        }
+    }
+
+    /// Products with fewer than eight columns (a layer's output of two coordinates, and its gradients), which
+    /// the column-vectorised kernel would leave to its scalar tail. Untransposed A: each C[i, j] is a dot
+    /// product of A's row i and op(B)'s column j, both contiguous in k once op(B) is held as n×k rows, so the
+    /// lanes run along k (four rows and two columns per pass). Transposed A: Cᵀ = op(B)ᵀ·Aᵀᵀ is wide, n × m
+    /// with A's rows contiguous, so the usual kernel computes it and the n·m result is transposed back.
+    static func narrow(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                       _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+                       bias: UnsafePointer<Float>?) {
+        if transA {
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: n * m) { buf in
+                let ct = buf.baseAddress!
+                // op(B)ᵀ[j, p] = op(B)[p, j]: b[p·n + j] untransposed, b[j·k + p] transposed.
+                kernel(n, m, k, b, transB ? k : 1, transB ? 1 : n, a, ct)
+                transpose(UnsafePointer(ct), rows: n, columns: m, into: c)
+            }
+            if let bias { for i in 0..<m { for j in 0..<n { c[i &* n &+ j] += bias[j] } } }
+        } else if transB {
+            rowDots(m, n, k, a, b, c, bias: bias)
+        } else {
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: k * n) { buf in
+                let bt = buf.baseAddress!
+                transpose(b, rows: k, columns: n, into: bt)
+                rowDots(m, n, k, a, UnsafePointer(bt), c, bias: bias)
+            }
+        }
+    }
+
+    /// C[i, j] = Σₚ a[i·k + p]·bt[j·k + p] (+ bias[j]) for n ≥ 1 rows of bt.
+    static func rowDots(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ bt: UnsafePointer<Float>,
+                        _ c: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?) {
+        let k8 = k & ~7
+        var i = 0
+        while i < m {
+            let rows = min(4, m &- i)
+            let ar = (a + i &* k, a + min(i &+ 1, m &- 1) &* k, a + min(i &+ 2, m &- 1) &* k, a + min(i &+ 3, m &- 1) &* k)
+            var j = 0
+            while j < n {
+                let j1 = min(j &+ 1, n &- 1)
+                let b0 = bt + j &* k, b1 = bt + j1 &* k
+                var s00 = V.zero, s01 = V.zero, s10 = V.zero, s11 = V.zero
+                var s20 = V.zero, s21 = V.zero, s30 = V.zero, s31 = V.zero
+                var p = 0
+                while p < k8 {
+                    let w0 = load(b0 + p), w1 = load(b1 + p)
+                    let x0 = load(ar.0 + p), x1 = load(ar.1 + p), x2 = load(ar.2 + p), x3 = load(ar.3 + p)
+                    s00 = s00.addingProduct(x0, w0); s01 = s01.addingProduct(x0, w1)
+                    s10 = s10.addingProduct(x1, w0); s11 = s11.addingProduct(x1, w1)
+                    s20 = s20.addingProduct(x2, w0); s21 = s21.addingProduct(x2, w1)
+                    s30 = s30.addingProduct(x3, w0); s31 = s31.addingProduct(x3, w1)
+                    p &+= 8
+                }
+                let c0 = bias?[j] ?? 0, c1 = bias?[j1] ?? 0
+                var t = (s00.sum() + c0, s01.sum() + c1, s10.sum() + c0, s11.sum() + c1,
+                         s20.sum() + c0, s21.sum() + c1, s30.sum() + c0, s31.sum() + c1)
+                while p < k {
+                    let w0 = b0[p], w1 = b1[p]
+                    t.0 += ar.0[p] * w0; t.1 += ar.0[p] * w1
+                    t.2 += ar.1[p] * w0; t.3 += ar.1[p] * w1
+                    t.4 += ar.2[p] * w0; t.5 += ar.2[p] * w1
+                    t.6 += ar.3[p] * w0; t.7 += ar.3[p] * w1
+                    p &+= 1
+                }
+                let two = j1 > j
+                let cp = c + (i &* n &+ j)
+                cp[0] = t.0; if two { cp[1] = t.1 }
+                if rows > 1 { cp[n] = t.2; if two { cp[n &+ 1] = t.3 } }
+                if rows > 2 { cp[2 &* n] = t.4; if two { cp[2 &* n &+ 1] = t.5 } }
+                if rows > 3 { cp[3 &* n] = t.6; if two { cp[3 &* n &+ 1] = t.7 } }
+                j &+= 2
+            }
+            i &+= 4
         }
     }
 
@@ -67,8 +145,9 @@ enum SmallGEMM {
     @inline(__always)
     static func store(_ v: V, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
 
+    /// The accumulators start from the bias when there is one, so adding it costs no pass of its own.
     static func kernel(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ rs: Int, _ cs: Int,
-                       _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
+                       _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>? = nil) {
         let n16 = n & ~15, n8 = n & ~7
         var i = 0
         while i < m {
@@ -77,8 +156,9 @@ enum SmallGEMM {
             let a1 = a + min(i + 1, m - 1) * rs, a2 = a + min(i + 2, m - 1) * rs, a3 = a + min(i + 3, m - 1) * rs
             var j = 0
             while j < n16 {
-                var c00 = V.zero, c01 = V.zero, c10 = V.zero, c11 = V.zero
-                var c20 = V.zero, c21 = V.zero, c30 = V.zero, c31 = V.zero
+                let z0 = bias.map { load($0 + j) } ?? .zero, z1 = bias.map { load($0 + j + 8) } ?? .zero
+                var c00 = z0, c01 = z1, c10 = z0, c11 = z1
+                var c20 = z0, c21 = z1, c30 = z0, c31 = z1
                 var bp = b + j
                 for p in 0..<k {
                     let b0 = load(bp), b1 = load(bp + 8)
@@ -98,7 +178,8 @@ enum SmallGEMM {
                 j += 16
             }
             if j < n8 {
-                var c0 = V.zero, c1 = V.zero, c2 = V.zero, c3 = V.zero
+                let z = bias.map { load($0 + j) } ?? .zero
+                var c0 = z, c1 = z, c2 = z, c3 = z
                 var bp = b + j
                 for p in 0..<k {
                     let b0 = load(bp)
@@ -119,8 +200,8 @@ enum SmallGEMM {
             while j < n {
                 for r in 0..<rows {
                     let ar = a + (i + r) * rs
-                    var s: Float = 0
-                    for p in 0..<k { s += ar[p * cs] * b[p * n + j] }
+                    var s: Float = bias?[j] ?? 0
+                    for p in 0..<k { s += ar[p &* cs] * b[p &* n &+ j] }
                     c[(i + r) * n + j] = s
                 }
                 j += 1
