@@ -68,15 +68,57 @@ public struct Philox: RandomNumberGenerator, Sendable, Codable, Equatable {
     @inline(__always)
     public mutating func uniform() -> Float { Float(next32() >> 8) * 0x1p-24 }
 
-    /// Standard normal (Box–Muller; the second value of each pair is kept for the next call).
+    /// Standard normal (Box–Muller from two draws of 32 bits; the second value of each pair is kept for the
+    /// next call). The same numbers as `gaussian(_:)` and `RowStreams.gaussian(_:)` give, which transform eight
+    /// pairs at a time.
     public mutating func gaussian() -> Float {
         if let z = spareGaussian { spareGaussian = nil; return z }
-        let u1 = (Double(next32() >> 8) + 1) * 0x1p-24  // (0, 1]
-        let u2 = Double(next32() >> 8) * 0x1p-24
-        let r = (-2 * Foundation.log(u1)).squareRoot()
-        let a = 2 * Double.pi * u2
-        spareGaussian = Float(r * Foundation.sin(a))
-        return Float(r * Foundation.cos(a))
+        let u1 = next32(), u2 = next32()
+        let (c, s) = Philox.boxMuller(SIMD8(repeating: u1), SIMD8(repeating: u2))
+        spareGaussian = s[0]
+        return c[0]
+    }
+
+    /// Box–Muller on eight lanes: (r cos θ, r sin θ) with r = √(−2 log u₁), θ = 2π u₂, from the top 24 bits of
+    /// each draw: u₁ ∈ (0, 1], u₂ ∈ [0, 1). θ is reduced exactly (u₂ − round(u₂) and quarter turns are
+    /// multiples of 2⁻²⁴) to |2π s| ≤ π/4, where Cephes' sinf and cosf polynomials hold; |z| ≤ 5.8.
+    @inline(__always)
+    static func boxMuller(_ b1: SIMD8<UInt32>, _ b2: SIMD8<UInt32>) -> (SIMD8<Float>, SIMD8<Float>) {
+        typealias V = SIMD8<Float>
+        let u1 = (top24(b1) + 1) * 0x1p-24, u2 = top24(b2) * 0x1p-24
+        let r = (-2 * FastMath.log(u1)).squareRoot()
+        let magic: Float = 12582912
+        let t = u2 - ((u2 + magic) - magic)  // [−½, ½]
+        let qf = (t * 4 + magic) - magic     // quarter turns, −2 … 2
+        let x = (t - qf * 0.25) * (2 * Float.pi)
+        let z = x * x
+        var sn = V(repeating: -1.9515295891e-4)
+        sn = FastMath.fma(sn, z, V(repeating: 8.3321608736e-3))
+        sn = FastMath.fma(sn, z, V(repeating: -1.6666654611e-1))
+        sn = FastMath.fma(sn * z, x, x)
+        var cs = V(repeating: 2.443315711809948e-5)
+        cs = FastMath.fma(cs, z, V(repeating: -1.388731625493765e-3))
+        cs = FastMath.fma(cs, z, V(repeating: 4.166664568298827e-2))
+        cs = FastMath.fma(cs * z, z, 1 - 0.5 * z)
+        // cos(x + qπ/2) and sin(x + qπ/2) for q mod 4 = 0, 1, 2, 3: (c, s), (−s, c), (−c, −s), (s, −c).
+        // In bit operations: comparisons of integer lanes would go lane by lane.
+        let q = unsafeBitCast(qf + magic, to: SIMD8<Int32>.self) & 3  // q mod 4 from the low mantissa bits
+        let swap = 0 &- (q & 1)                                        // all ones for odd q
+        let bc = unsafeBitCast(cs, to: SIMD8<Int32>.self), bs = unsafeBitCast(sn, to: SIMD8<Int32>.self)
+        let a = (bc & ~swap) | (bs & swap), b = (bs & ~swap) | (bc & swap)
+        let cosine = a ^ (((q &+ 1) & 2) &<< 30)  // sign flipped for q = 1, 2
+        let sine = b ^ ((q & 2) &<< 30)           // and for q = 2, 3
+        return (r * unsafeBitCast(cosine, to: V.self), r * unsafeBitCast(sine, to: V.self))
+    }
+
+    /// The top 24 bits of each lane as exact floats, in two halves that the 2²³ trick converts exactly
+    /// (the generic SIMD conversion goes lane by lane).
+    @inline(__always)
+    static func top24(_ b: SIMD8<UInt32>) -> SIMD8<Float> {
+        let bias = SIMD8<Float>(repeating: 0x1p23)
+        let hi = unsafeBitCast((b &>> 9) | 0x4B00_0000, to: SIMD8<Float>.self) - bias
+        let lo = unsafeBitCast(((b &>> 8) & 1) | 0x4B00_0000, to: SIMD8<Float>.self) - bias
+        return FastMath.fma(hi, SIMD8(repeating: 2), lo)
     }
 
     /// ±1 with equal probability.
@@ -89,9 +131,48 @@ public struct Philox: RandomNumberGenerator, Sendable, Codable, Equatable {
         return Int(next() % UInt64(n))
     }
 
-    /// A tensor of standard normal entries.
+    /// A tensor of standard normal entries (the numbers `gaussian()` would give one by one).
     public mutating func gaussian(_ shape: [Int]) -> Tensor {
-        Tensor(shape: shape) { p, n in for i in 0..<n { p[i] = gaussian() } }
+        Tensor(shape: shape) { p, n in
+            let spare = spareGaussian.map { _ in 1 } ?? 0
+            let pairs = (n - min(spare, n) + 1) / 2
+            Philox.transformPairs(pairs, draw: { b1, b2 in
+                for k in 0..<pairs { b1[k] = next32(); b2[k] = next32() }
+            }, place: { c, s in
+                var i = 0
+                if let z = spareGaussian, n > 0 { p[0] = z; spareGaussian = nil; i = 1 }
+                var k = 0
+                while i < n {
+                    p[i] = c[k]
+                    if i + 1 < n { p[i + 1] = s[k] } else { spareGaussian = s[k] }
+                    i += 2; k += 1
+                }
+            })
+        }
+    }
+
+    /// Draws `pairs` pairs of 32-bit words (`draw` fills the two buffers in the order the pairs are drawn),
+    /// transforms them eight at a time, and hands the cosine and sine parts to `place`.
+    @inline(__always)
+    static func transformPairs(_ pairs: Int, draw: (UnsafeMutablePointer<UInt32>, UnsafeMutablePointer<UInt32>) -> Void,
+                               place: (UnsafePointer<Float>, UnsafePointer<Float>) -> Void) {
+        let padded = (pairs + 7) & ~7
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 2 * padded + 1) { bits in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * padded + 1) { out in
+                let b1 = bits.baseAddress!, b2 = b1 + padded, c = out.baseAddress!, s = c + padded
+                draw(b1, b2)
+                for k in pairs..<padded { b1[k] = 0; b2[k] = 0 }
+                var k = 0
+                while k < padded {
+                    let (vc, vs) = boxMuller(UnsafeRawPointer(b1 + k).loadUnaligned(as: SIMD8<UInt32>.self),
+                                             UnsafeRawPointer(b2 + k).loadUnaligned(as: SIMD8<UInt32>.self))
+                    UnsafeMutableRawPointer(c + k).storeBytes(of: vc, as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(s + k).storeBytes(of: vs, as: SIMD8<Float>.self)
+                    k += 8
+                }
+                place(c, s)
+            }
+        }
     }
 
     /// A tensor of uniform entries on [low, high).
@@ -109,12 +190,33 @@ public struct RowStreams: Sendable {
         rows = (0..<count).map { Philox(seed: seed, stream: UInt64(first + $0)) }
     }
 
-    /// Standard normal noise of `shape` (shape[0] == number of rows), each row from its own stream.
+    /// Standard normal noise of `shape` (shape[0] == number of rows), each row from its own stream (the
+    /// numbers its `gaussian()` would give), the pairs of all rows transformed together, eight at a time.
     public mutating func gaussian(_ shape: [Int]) -> Tensor {
         precondition(shape[0] == rows.count, "noise for \(shape[0]) rows from \(rows.count) streams")
         let inner = shape.dropFirst().reduce(1, *)
         return Tensor(shape: shape) { p, _ in
-            for r in 0..<rows.count { for j in 0..<inner { p[r * inner + j] = rows[r].gaussian() } }
+            // A row with a spare value from its last call starts with it and needs one value fewer.
+            let pairs = inner == 0 ? 0 : rows.reduce(0) { $0 + (inner - ($1.spareGaussian == nil ? 0 : 1) + 1) / 2 }
+            Philox.transformPairs(pairs, draw: { b1, b2 in
+                var k = 0
+                for r in rows.indices {
+                    var j = inner > 0 && rows[r].spareGaussian != nil ? 1 : 0
+                    while j < inner { b1[k] = rows[r].next32(); b2[k] = rows[r].next32(); k += 1; j += 2 }
+                }
+            }, place: { c, s in
+                var k = 0
+                for r in rows.indices where inner > 0 {
+                    let base = r * inner
+                    var j = 0
+                    if let z = rows[r].spareGaussian { p[base] = z; rows[r].spareGaussian = nil; j = 1 }
+                    while j < inner {
+                        p[base + j] = c[k]
+                        if j + 1 < inner { p[base + j + 1] = s[k] } else { rows[r].spareGaussian = s[k] }
+                        k += 1; j += 2
+                    }
+                }
+            })
         }
     }
 
