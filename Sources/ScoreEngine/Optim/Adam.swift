@@ -39,52 +39,167 @@ public struct Adam: Sendable {
     /// tensors that are not trained). Returns the global gradient norm before clipping.
     @discardableResult
     public mutating func update(_ params: inout ParameterSet, gradients: [Tensor?]) -> Float {
-        precondition(gradients.count == params.count)
+        var none: EMA? = nil
+        return update(&params, shards: [gradients], ema: &none, threads: 1)
+    }
+
+    /// The constants of one update.
+    struct Coefficients {
+        var clip: Float, b1: Float, b2: Float, eps: Float, stepSize: Float, rootBC2: Float
+    }
+
+    /// One update from gradients given as per-shard parts to be summed (each list in `params`' order),
+    /// followed by the EMA's update of the same weights when there is one. The elementwise work — the sum of
+    /// the shards, Adam, the EMA — is one pass over each tensor, split into `threads` ranges run on the
+    /// worker pool; the result does not depend on `threads`. Returns the global gradient norm before clipping.
+    @discardableResult
+    public mutating func update(_ params: inout ParameterSet, shards: [[Tensor?]], ema: inout EMA?,
+                                threads: Int) -> Float {
+        precondition(!shards.isEmpty && shards.allSatisfy { $0.count == params.count })
         if m.isEmpty {
             m = params.tensors.map { Tensor.zeros($0.shape) }
             v = m
         }
+        var shards = shards
+        while shards.count > 2 {  // the pass reads two shards; fold any others into the second
+            let last = shards.removeLast()
+            for k in 0..<params.count { if let g = last[k] { shards[1][k]!.addScaled(g, 1) } }
+        }
         var sq: Float = 0
-        for g in gradients { if let g { sq += g.squaredNorm } }
+        for k in 0..<params.count {
+            guard let g0 = shards[0][k] else { continue }
+            sq += shards.count == 2 ? Adam.squaredNormOfSum(g0, shards[1][k]!) : g0.squaredNorm
+        }
         let norm = sq.squareRoot()
-        let clipScale: Float = gradClip > 0 && norm > gradClip ? gradClip / (norm + 1e-6) : 1
         let lr = currentLearningRate
         step += 1
         let bc1 = 1 - Float(Foundation.pow(Double(beta1), Double(step)))
         let bc2 = 1 - Float(Foundation.pow(Double(beta2), Double(step)))
-        let stepSize = lr / bc1
-        let b1 = beta1, b2 = beta2, eps = epsilon
-        let rootBC2 = bc2.squareRoot()
+        let c = Coefficients(clip: gradClip > 0 && norm > gradClip ? gradClip / (norm + 1e-6) : 1,
+                             b1: beta1, b2: beta2, eps: epsilon, stepSize: lr / bc1, rootBC2: bc2.squareRoot())
+        let emaDecay = ema?.decay
+        // Move every array written into a box of its own, so that their buffers can be held at once (the
+        // arrays of one struct cannot be accessed mutably side by side) and are uniquely referenced.
+        var slots: [(k: Int, p: FloatBox, m: FloatBox, v: FloatBox, e: FloatBox?)] = []
         for k in 0..<params.count {
-            guard params.trainable[k], let g = gradients[k] else { continue }
-            let n = g.count
-            g.scalars.withUnsafeBufferPointer { gp in
-                m[k].scalars.withUnsafeMutableBufferPointer { mp in
-                    v[k].scalars.withUnsafeMutableBufferPointer { vp in
-                        params.tensors[k].scalars.withUnsafeMutableBufferPointer { pp in
-                            Adam.kernel(gp.baseAddress!, mp.baseAddress!, vp.baseAddress!, pp.baseAddress!, n,
-                                        clipScale, b1, b2, eps, stepSize, rootBC2)
+            guard params.trainable[k], shards[0][k] != nil else { continue }
+            slots.append((k, FloatBox(take(&params.tensors[k].scalars)), FloatBox(take(&m[k].scalars)),
+                          FloatBox(take(&v[k].scalars)), ema.map { _ in FloatBox(take(&ema!.shadow.tensors[k].scalars)) }))
+        }
+        var pointers: [UpdatePointers] = []
+        func descend(_ i: Int) {
+            guard i < slots.count else {
+                Adam.run(pointers, c, emaDecay, threads: threads)
+                return
+            }
+            let slot = slots[i], k = slot.k
+            slot.p.scalars.withUnsafeMutableBufferPointer { p in
+                slot.m.scalars.withUnsafeMutableBufferPointer { m in
+                    slot.v.scalars.withUnsafeMutableBufferPointer { v in
+                        shards[0][k]!.scalars.withUnsafeBufferPointer { g0 in
+                            func withSecond(_ g1: UnsafePointer<Float>?) {
+                                func withShadow(_ e: UnsafeMutablePointer<Float>?) {
+                                    pointers.append(UpdatePointers(p: p.baseAddress!, m: m.baseAddress!, v: v.baseAddress!,
+                                                                   g0: g0.baseAddress!, g1: g1, e: e, count: p.count))
+                                    descend(i + 1)
+                                }
+                                if let box = slot.e {
+                                    box.scalars.withUnsafeMutableBufferPointer { withShadow($0.baseAddress!) }
+                                } else {
+                                    withShadow(nil)
+                                }
+                            }
+                            if shards.count == 2 {
+                                shards[1][k]!.scalars.withUnsafeBufferPointer { withSecond($0.baseAddress!) }
+                            } else {
+                                withSecond(nil)
+                            }
                         }
                     }
                 }
             }
         }
+        descend(0)
+        for slot in slots {
+            params.tensors[slot.k].scalars = slot.p.scalars
+            m[slot.k].scalars = slot.m.scalars
+            v[slot.k].scalars = slot.v.scalars
+            if let e = slot.e { ema!.shadow.tensors[slot.k].scalars = e.scalars }
+        }
+        if ema != nil {
+            for k in 0..<params.count where !params.trainable[k] { ema!.shadow.tensors[k] = params.tensors[k] }
+        }
         return norm
     }
 
-    @inline(__always)
-    static func kernel(_ g: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
-                       _ p: UnsafeMutablePointer<Float>, _ n: Int, _ clip: Float, _ b1: Float, _ b2: Float,
-                       _ eps: Float, _ stepSize: Float, _ rootBC2: Float) {
+    /// Runs the update over the tensors in `threads` ranges of about equal length (multiples of eight
+    /// elements, so the vector loop covers the same elements whatever the split).
+    static func run(_ tensors: [UpdatePointers], _ c: Coefficients, _ emaDecay: Float?, threads: Int) {
+        let total = tensors.reduce(0) { $0 + $1.count }
+        let parts = max(1, min(threads, total / 4096))
+        let body: @Sendable (Int) -> Void = { part in
+            let lo = (total * part / parts) & ~7, hi = part == parts - 1 ? total : (total * (part + 1) / parts) & ~7
+            var start = 0
+            for t in tensors {
+                let a = max(lo, start), b = min(hi, start + t.count)
+                if a < b { t.apply(from: a - start, to: b - start, c, emaDecay) }
+                start += t.count
+            }
+        }
+        if parts > 1 { WorkerPool.shared.run(iterations: parts, body) } else { body(0) }
+    }
+
+    /// |a + b|² accumulated as `squaredNorm` does it on the sum.
+    static func squaredNormOfSum(_ a: Tensor, _ b: Tensor) -> Float {
+        a.scalars.withUnsafeBufferPointer { pa in
+            b.scalars.withUnsafeBufferPointer { pb in
+                var acc = SIMD8<Float>.zero
+                var i = 0
+                let n = pa.count
+                while i + 8 <= n {
+                    let s = UnsafeRawPointer(pa.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
+                        + UnsafeRawPointer(pb.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
+                    acc += s * s
+                    i += 8
+                }
+                var r = acc.sum()
+                while i < n { let s = pa[i] + pb[i]; r += s * s; i += 1 }
+                return r
+            }
+        }
+    }
+
+
+    /// Restores the moment estimates and step count (resuming a run).
+    public mutating func restore(step: Int, m: [Tensor], v: [Tensor]) {
+        self.step = step
+        self.m = m
+        self.v = v
+    }
+}
+
+/// The buffers of one tensor's update: weights, moments, the gradient's one or two shard parts, the EMA's
+/// shadow. Valid while `Adam.update` holds them.
+struct UpdatePointers: @unchecked Sendable {
+    let p, m, v: UnsafeMutablePointer<Float>
+    let g0: UnsafePointer<Float>
+    let g1: UnsafePointer<Float>?
+    let e: UnsafeMutablePointer<Float>?
+    let count: Int
+
+    /// Elements lo..<hi: g = g0 (+ g1); Adam with PyTorch's formula; then θ̄ ← δθ̄ + (1 − δ)θ.
+    func apply(from lo: Int, to hi: Int, _ c: Adam.Coefficients, _ emaDecay: Float?) {
         typealias V = SIMD8<Float>
         @inline(__always) func load(_ q: UnsafePointer<Float>) -> V { UnsafeRawPointer(q).loadUnaligned(as: V.self) }
         @inline(__always) func store(_ x: V, _ q: UnsafeMutablePointer<Float>) {
             UnsafeMutableRawPointer(q).storeBytes(of: x, as: V.self)
         }
-        var i = 0
-        let c1 = 1 - b1, c2 = 1 - b2, invRoot = 1 / rootBC2
-        while i + 8 <= n {
-            let gi = load(g + i) * clip
+        let b1 = c.b1, b2 = c.b2, c1 = 1 - c.b1, c2 = 1 - c.b2, invRoot = 1 / c.rootBC2, eps = c.eps
+        let clip = c.clip, stepSize = c.stepSize
+        var i = lo
+        while i + 8 <= hi {
+            let g = g1.map { load(g0 + i) + load($0 + i) } ?? load(g0 + i)
+            let gi = g * clip
             let mi = b1 * load(m + i) + c1 * gi
             let vi = b2 * load(v + i) + c2 * gi * gi
             store(mi, m + i)
@@ -93,8 +208,8 @@ public struct Adam: Sendable {
             store(load(p + i) - stepSize * mi / denom, p + i)
             i += 8
         }
-        while i < n {
-            let gi = g[i] * clip
+        while i < hi {
+            let gi = (g1.map { g0[i] + $0[i] } ?? g0[i]) * clip
             let mi = b1 * m[i] + c1 * gi
             let vi = b2 * v[i] + c2 * gi * gi
             m[i] = mi
@@ -102,12 +217,22 @@ public struct Adam: Sendable {
             p[i] -= stepSize * mi / (vi.squareRoot() * invRoot + eps)
             i += 1
         }
+        if let e, let d = emaDecay {
+            for j in lo..<hi { e[j] = d * e[j] + (1 - d) * p[j] }
+        }
     }
+}
 
-    /// Restores the moment estimates and step count (resuming a run).
-    public mutating func restore(step: Int, m: [Tensor], v: [Tensor]) {
-        self.step = step
-        self.m = m
-        self.v = v
-    }
+/// An array in a box of its own (see `Adam.update`).
+final class FloatBox: @unchecked Sendable {
+    var scalars: [Float]
+    init(_ scalars: [Float]) { self.scalars = scalars }
+}
+
+/// The array, leaving an empty one in its place (so the caller holds the only reference to its buffer).
+@inline(__always)
+func take(_ a: inout [Float]) -> [Float] {
+    let r = a
+    a = []
+    return r
 }

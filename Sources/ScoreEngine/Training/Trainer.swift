@@ -66,15 +66,11 @@ public final class Trainer {
         } else {
             for s in 0..<k { work(s) }
         }
-        var grads = workers[0].gradients
         var value = workers[0].loss
-        for s in 1..<k {
-            value += workers[s].loss
-            for i in grads.indices { if let g = workers[s].gradients[i] { grads[i]!.addScaled(g, 1) } }
-        }
+        for s in 1..<k { value += workers[s].loss }
+        // The shards' gradients are summed within the update, which runs on the pool with the EMA's.
+        adam.update(&model.parameters, shards: workers[0..<k].map(\.gradients), ema: &ema, threads: threads)
         for w in workers { w.release() }
-        adam.update(&model.parameters, gradients: grads)
-        ema?.update(model.parameters)
         self.step += 1
         lastLoss = value
         if value.isFinite { lossSum += Double(value); lossCount += 1 }

@@ -1,0 +1,88 @@
+import Foundation
+import ScoreEngine
+import Testing
+
+/// Adam and the EMA against a double-precision transcription of PyTorch's formulas, with the gradient given
+/// whole or as two shard parts, on one thread and split over the pool, with and without clipping.
+@Suite struct OptimizerTests {
+    /// Tensors of odd sizes, more than 8192 elements in all (so the update is split over two threads), one
+    /// of them frozen.
+    func parameters(_ rng: inout Philox) -> ParameterSet {
+        var p = ParameterSet()
+        p.add("a", rng.gaussian([61, 67]))
+        p.add("frozen", rng.gaussian([5]), trainable: false)
+        p.add("b", rng.gaussian([4100]))
+        p.add("c", rng.gaussian([3]))
+        return p
+    }
+
+    struct Reference {
+        var p: [[Double]], m: [[Double]], v: [[Double]], e: [[Double]]
+        var step = 0
+
+        /// One update; returns the gradient norm.
+        mutating func update(_ g: [[Double]?], lr: Double, clip: Double, decay: Double) -> Double {
+            let norm = g.compactMap { $0 }.flatMap { $0 }.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            let scale = clip > 0 && norm > clip ? clip / (norm + 1e-6) : 1
+            step += 1
+            let bc1 = 1 - Foundation.pow(0.9, Double(step)), bc2 = 1 - Foundation.pow(0.999, Double(step))
+            for k in p.indices {
+                guard let gk = g[k] else { e[k] = p[k]; continue }
+                for i in p[k].indices {
+                    let gi = gk[i] * scale
+                    m[k][i] = 0.9 * m[k][i] + 0.1 * gi
+                    v[k][i] = 0.999 * v[k][i] + 0.001 * gi * gi
+                    p[k][i] -= lr * (m[k][i] / bc1) / ((v[k][i] / bc2).squareRoot() + 1e-8)
+                    e[k][i] = decay * e[k][i] + (1 - decay) * p[k][i]
+                }
+            }
+            return norm
+        }
+    }
+
+    @Test(arguments: [(1, Float(0)), (2, Float(0)), (2, Float(0.5))])
+    func adamAndEMAMatchPyTorchFormulas(threads: Int, clip: Float) {
+        var rng = Philox(seed: 3)
+        var params = parameters(&rng)
+        var ema: EMA? = EMA(decay: 0.9, initial: params)
+        var adam = Adam(learningRate: 1e-2, gradClip: clip)
+        let d = params.tensors.map { $0.scalars.map(Double.init) }
+        var ref = Reference(p: d, m: d.map { $0.map { _ in 0 } }, v: d.map { $0.map { _ in 0 } }, e: d)
+        for _ in 0..<5 {
+            // Two shard parts; the reference gets their sum, as the update forms it in float.
+            let parts: [[Tensor?]] = (0..<2).map { _ in
+                params.tensors.indices.map { params.trainable[$0] ? rng.gaussian(params.tensors[$0].shape) * 0.05 : nil }
+            }
+            let sum = params.tensors.indices.map { k in parts[0][k].map { ($0 + parts[1][k]!).scalars.map(Double.init) } }
+            let norm = adam.update(&params, shards: parts, ema: &ema, threads: threads)
+            let refNorm = ref.update(sum, lr: 1e-2, clip: Double(clip), decay: 0.9)
+            #expect(abs(Double(norm) - refNorm) <= 1e-5 * refNorm)
+        }
+        for k in params.tensors.indices {
+            for (name, ours, theirs) in [("weights", params.tensors[k], ref.p[k]), ("EMA", ema!.shadow.tensors[k], ref.e[k])] {
+                let err = zip(ours.scalars, theirs).map { abs(Double($0) - $1) }.max() ?? 0
+                #expect(err <= 1e-5, "\(name) of \(params.names[k]): max error \(err)")
+            }
+        }
+    }
+
+    @Test func splitAndShardedUpdatesEqualTheWholeOne() {
+        var rng = Philox(seed: 4)
+        let start = parameters(&rng)
+        let parts: [[Tensor?]] = (0..<2).map { _ in
+            start.tensors.indices.map { start.trainable[$0] ? rng.gaussian(start.tensors[$0].shape) : nil }
+        }
+        let whole = start.tensors.indices.map { k in parts[0][k].map { $0 + parts[1][k]! } }
+        var a = start, b = start
+        var adamA = Adam(learningRate: 1e-3), adamB = Adam(learningRate: 1e-3)
+        var emaA: EMA? = EMA(decay: 0.99, initial: start), emaB: EMA? = EMA(decay: 0.99, initial: start)
+        for _ in 0..<3 {
+            adamA.update(&a, shards: [whole], ema: &emaA, threads: 1)
+            adamB.update(&b, shards: parts, ema: &emaB, threads: 2)
+        }
+        #expect(a == b)
+        #expect(emaA!.shadow == emaB!.shadow)
+        #expect(adamA.m.map(\.scalars) == adamB.m.map(\.scalars) && adamA.v.map(\.scalars) == adamB.v.map(\.scalars))
+        #expect(a.tensors[1] == start.tensors[1], "a frozen tensor is not updated")
+    }
+}
