@@ -33,7 +33,8 @@ let package = Package(
         .systemLibrary(name: "CBLAS", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
-        .target(name: "ScoreEngine", dependencies: ["CBLAS", "CZlib"], swiftSettings: engineSettings),
+        .target(name: "CSIMD"),
+        .target(name: "ScoreEngine", dependencies: ["CBLAS", "CZlib", "CSIMD"], swiftSettings: engineSettings),
         .target(name: "HTTPServer", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .target(
             name: "ScoreService",

@@ -1,3 +1,4 @@
+import CSIMD
 import Foundation
 
 /// Adam (Kingma & Ba 2015) with PyTorch's update: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g²,
@@ -204,7 +205,7 @@ struct UpdatePointers: @unchecked Sendable {
             let vi = b2 * load(v + i) + c2 * gi * gi
             store(mi, m + i)
             store(vi, v + i)
-            let denom: V = vi.squareRoot() * invRoot + eps
+            let denom: V = score_sqrt8(vi) * invRoot + eps
             store(load(p + i) - stepSize * mi / denom, p + i)
             i += 8
         }

@@ -86,7 +86,7 @@ public struct Philox: RandomNumberGenerator, Sendable, Codable, Equatable {
     static func boxMuller(_ b1: SIMD8<UInt32>, _ b2: SIMD8<UInt32>) -> (SIMD8<Float>, SIMD8<Float>) {
         typealias V = SIMD8<Float>
         let u1 = (top24(b1) + 1) * 0x1p-24, u2 = top24(b2) * 0x1p-24
-        let r = (-2 * FastMath.log(u1)).squareRoot()
+        let r = score_sqrt8(-2 * FastMath.log(u1))
         let magic: Float = 12582912
         let t = u2 - ((u2 + magic) - magic)  // [−½, ½]
         let qf = (t * 4 + magic) - magic     // quarter turns, −2 … 2
@@ -242,4 +242,5 @@ public struct RowStreams: Sendable {
     }
 }
 
+import CSIMD
 import Foundation

@@ -1,0 +1,2 @@
+// The module is its header (static inline functions); SwiftPM wants a source file in a C target.
+#include "CSIMD.h"
