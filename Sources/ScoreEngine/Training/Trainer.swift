@@ -68,8 +68,8 @@ public final class Trainer {
         }
         var value = workers[0].loss
         for s in 1..<k { value += workers[s].loss }
-        // The shards' gradients are summed within the update, which runs on the pool with the EMA's.
-        adam.update(&model.parameters, shards: workers[0..<k].map(\.gradients), ema: &ema, threads: threads)
+        // The shards' gradients are summed within the update, in one pass with the EMA's.
+        adam.update(&model.parameters, shards: workers[0..<k].map(\.gradients), ema: &ema)
         for w in workers { w.release() }
         self.step += 1
         lastLoss = value
