@@ -62,7 +62,12 @@ public final class WorkerPool: @unchecked Sendable {
         }
         drain(body, k)
         // Every worker checks in for every loop, so none is still inside this one when the next begins.
-        while checkedIn.load(ordering: .acquiring) < workers {}
+        // Waiting, give way as the workers do: a worker that was preempted needs a core to finish on.
+        var polls = 0
+        while checkedIn.load(ordering: .acquiring) < workers {
+            polls += 1
+            if polls & 3 == 0 { sched_yield() }
+        }
         job.withLock { $0 = (nil, 0) }
     }
 
