@@ -15,6 +15,19 @@ public enum Broadcast {
         return out
     }
 
+    /// Whether `small` broadcasts to `big` as whole rows: without its leading 1s, it is a suffix of `big`
+    /// (a bias [m] against [n, m], or any shape against one with more leading axes). Such pairs, and single
+    /// elements, skip `BroadcastPlan`, whose set-up costs more than the loop on the MLPs' small tensors.
+    @inline(__always)
+    static func isTrailing(_ small: [Int], of big: [Int]) -> Bool {
+        var lead = 0
+        while lead < small.count && small[lead] == 1 { lead += 1 }
+        let k = small.count - lead
+        guard k <= big.count else { return false }
+        for i in 0..<k where small[lead + i] != big[big.count - k + i] { return false }
+        return true
+    }
+
     /// Strides of `shape` seen inside the larger `outShape` (0 on broadcast axes).
     static func strides(of shape: [Int], in outShape: [Int]) -> [Int] {
         let r = outShape.count
@@ -132,6 +145,28 @@ extension Tensor {
         guard let out = Broadcast.shape(a.shape, b.shape) else {
             preconditionFailure("shapes \(a.shape) and \(b.shape) do not broadcast")
         }
+        // Fast paths: one operand a single element, or whole rows of the other.
+        let total = Tensor.count(of: out)
+        if out == a.shape || out == b.shape {
+            let aBig = out == a.shape
+            let (big, small) = aBig ? (a, b) : (b, a)
+            if small.count == 1 || Broadcast.isTrailing(small.shape, of: big.shape) {
+                let m = Swift.max(small.count, 1), stride = small.count == 1 ? 0 : 1
+                return Tensor(shape: out) { y, _ in
+                    big.scalars.withUnsafeBufferPointer { pg in
+                        small.scalars.withUnsafeBufferPointer { ps in
+                            let g = pg.baseAddress!, q = ps.baseAddress!
+                            let run = stride == 0 ? total : m
+                            var o = 0
+                            while o < total {
+                                if aBig { op.run(g + o, 1, q, stride, y + o, run) } else { op.run(q, stride, g + o, 1, y + o, run) }
+                                o += run
+                            }
+                        }
+                    }
+                }
+            }
+        }
         let plan = BroadcastPlan(outShape: out, operandShapes: [out, a.shape, b.shape])
         return Tensor(shape: out) { y, _ in
             a.scalars.withUnsafeBufferPointer { pa in
@@ -149,6 +184,24 @@ extension Tensor {
         if shape == self.shape { return self }
         precondition(Broadcast.shape(shape, self.shape) == self.shape,
                      "cannot reduce \(self.shape) to \(shape)")
+        let m = Tensor.count(of: shape)
+        if count == 0 { return Tensor.zeros(shape) }
+        if m == 1 || Broadcast.isTrailing(shape, of: self.shape) {
+            // Everything, or whole rows added up: no plan needed.
+            return Tensor(shape: shape) { y, _ in
+                scalars.withUnsafeBufferPointer { pi in
+                    let x = pi.baseAddress!, n = count
+                    if m == 1 { y[0] = Kernels.sum(x, n); return }
+                    y.update(from: x, count: m)
+                    var o = m
+                    while o < n {
+                        let src = x + o
+                        for j in 0..<m { y[j] += src[j] }
+                        o += m
+                    }
+                }
+            }
+        }
         let plan = BroadcastPlan(outShape: self.shape, operandShapes: [self.shape, shape])
         var out = Tensor.zeros(shape)
         out.scalars.withUnsafeMutableBufferPointer { po in
@@ -171,6 +224,7 @@ extension Tensor {
     /// Repeats along broadcast axes to `shape`: the adjoint of `sum(to:)`.
     public func expand(to shape: [Int]) -> Tensor {
         if shape == self.shape { return self }
+        if count == 1 { return Tensor(repeating: scalars[0], shape: shape) }
         return Tensor.binary(.add, Tensor.zeros(shape), self)
     }
 }
