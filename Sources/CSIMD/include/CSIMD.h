@@ -7,8 +7,13 @@
 /// IEEE 754 requires. Swift imports `float __attribute__((ext_vector_type(8)))` as `SIMD8<Float>`.
 
 typedef float score_float8 __attribute__((ext_vector_type(8)));
+typedef float score_float16 __attribute__((ext_vector_type(16)));
 
 static inline __attribute__((always_inline)) score_float8 score_sqrt8(score_float8 x) {
+    return __builtin_elementwise_sqrt(x);
+}
+
+static inline __attribute__((always_inline)) score_float16 score_sqrt16(score_float16 x) {
     return __builtin_elementwise_sqrt(x);
 }
 

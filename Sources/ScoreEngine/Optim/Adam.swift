@@ -80,7 +80,7 @@ public struct Adam: Sendable {
                              b1: beta1, b2: beta2, eps: epsilon, stepSize: lr / bc1, rootBC2: bc2.squareRoot())
         let decay = ema?.decay
         for k in 0..<params.count {
-            guard params.trainable[k], let g0 = shards[0][k] else { continue }
+            guard params.trainable[k], let g0 = shards[0][k], g0.count > 0 else { continue }
             let g1 = shards.count == 2 ? shards[1][k] : nil
             params.tensors[k].scalars.withUnsafeMutableBufferPointer { p in
                 m[k].scalars.withUnsafeMutableBufferPointer { mp in

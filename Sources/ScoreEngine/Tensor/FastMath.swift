@@ -1,10 +1,18 @@
-/// Vectorised single-precision elementary functions on eight lanes (Cephes' polynomials or fits at Chebyshev nodes, about 2 ulp).
+import CSIMD
+
+/// Vectorised single-precision elementary functions on sixteen lanes (Cephes' polynomials or fits at Chebyshev nodes,
+/// about 2 ulp). Sixteen lanes are two AVX registers whose instructions the compiler interleaves, so the core
+/// overlaps two dependency chains of these long polynomial evaluations that it would otherwise run one after
+/// the other (its floating-point scheduler holds about one chain): Langevin on one thread 0.398 → 0.362 s.
 ///
 /// `exp`: x = n·ln2 + r with |r| ≤ ln2/2, eʳ by a polynomial, 2ⁿ assembled in the exponent bits.
 /// `log`: x = m·2ᵉ with m ∈ [√½, √2), log(m) by a degree-9 polynomial in m − 1.
 public enum FastMath {
-    public typealias V = SIMD8<Float>
-    public typealias VI = SIMD8<Int32>
+    public typealias V = SIMD16<Float>
+    public typealias VI = SIMD16<Int32>
+
+    /// √x, correctly rounded (see CSIMD).
+    @inline(__always) public static func sqrt(_ x: V) -> V { score_sqrt16(x) }
 
     @usableFromInline @inline(__always) static func bits(_ v: V) -> VI { unsafeBitCast(v, to: VI.self) }
     @usableFromInline @inline(__always) static func float(_ v: VI) -> V { unsafeBitCast(v, to: V.self) }

@@ -69,24 +69,24 @@ public struct Philox: RandomNumberGenerator, Sendable, Codable, Equatable {
     public mutating func uniform() -> Float { Float(next32() >> 8) * 0x1p-24 }
 
     /// Standard normal (Box–Muller from two draws of 32 bits; the second value of each pair is kept for the
-    /// next call). The same numbers as `gaussian(_:)` and `RowStreams.gaussian(_:)` give, which transform eight
+    /// next call). The same numbers as `gaussian(_:)` and `RowStreams.gaussian(_:)` give, which transform sixteen
     /// pairs at a time.
     public mutating func gaussian() -> Float {
         if let z = spareGaussian { spareGaussian = nil; return z }
         let u1 = next32(), u2 = next32()
-        let (c, s) = Philox.boxMuller(SIMD8(repeating: u1), SIMD8(repeating: u2))
+        let (c, s) = Philox.boxMuller(SIMD16(repeating: u1), SIMD16(repeating: u2))
         spareGaussian = s[0]
         return c[0]
     }
 
-    /// Box–Muller on eight lanes: (r cos θ, r sin θ) with r = √(−2 log u₁), θ = 2π u₂, from the top 24 bits of
+    /// Box–Muller on sixteen lanes: (r cos θ, r sin θ) with r = √(−2 log u₁), θ = 2π u₂, from the top 24 bits of
     /// each draw: u₁ ∈ (0, 1], u₂ ∈ [0, 1). θ is reduced exactly (u₂ − round(u₂) and quarter turns are
     /// multiples of 2⁻²⁴) to |2π s| ≤ π/4, where Cephes' sinf and cosf polynomials hold; |z| ≤ 5.8.
     @inline(__always)
-    static func boxMuller(_ b1: SIMD8<UInt32>, _ b2: SIMD8<UInt32>) -> (SIMD8<Float>, SIMD8<Float>) {
-        typealias V = SIMD8<Float>
+    static func boxMuller(_ b1: SIMD16<UInt32>, _ b2: SIMD16<UInt32>) -> (SIMD16<Float>, SIMD16<Float>) {
+        typealias V = SIMD16<Float>
         let u1 = (top24(b1) + 1) * 0x1p-24, u2 = top24(b2) * 0x1p-24
-        let r = score_sqrt8(-2 * FastMath.log(u1))
+        let r = FastMath.sqrt(-2 * FastMath.log(u1))
         let magic: Float = 12582912
         let t = u2 - ((u2 + magic) - magic)  // [−½, ½]
         let qf = (t * 4 + magic) - magic     // quarter turns, −2 … 2
@@ -102,9 +102,9 @@ public struct Philox: RandomNumberGenerator, Sendable, Codable, Equatable {
         cs = FastMath.fma(cs * z, z, 1 - 0.5 * z)
         // cos(x + qπ/2) and sin(x + qπ/2) for q mod 4 = 0, 1, 2, 3: (c, s), (−s, c), (−c, −s), (s, −c).
         // In bit operations: comparisons of integer lanes would go lane by lane.
-        let q = unsafeBitCast(qf + magic, to: SIMD8<Int32>.self) & 3  // q mod 4 from the low mantissa bits
+        let q = unsafeBitCast(qf + magic, to: SIMD16<Int32>.self) & 3  // q mod 4 from the low mantissa bits
         let swap = 0 &- (q & 1)                                        // all ones for odd q
-        let bc = unsafeBitCast(cs, to: SIMD8<Int32>.self), bs = unsafeBitCast(sn, to: SIMD8<Int32>.self)
+        let bc = unsafeBitCast(cs, to: SIMD16<Int32>.self), bs = unsafeBitCast(sn, to: SIMD16<Int32>.self)
         let a = (bc & ~swap) | (bs & swap), b = (bs & ~swap) | (bc & swap)
         let cosine = a ^ (((q &+ 1) & 2) &<< 30)  // sign flipped for q = 1, 2
         let sine = b ^ ((q & 2) &<< 30)           // and for q = 2, 3
@@ -114,11 +114,11 @@ public struct Philox: RandomNumberGenerator, Sendable, Codable, Equatable {
     /// The top 24 bits of each lane as exact floats, in two halves that the 2²³ trick converts exactly
     /// (the generic SIMD conversion goes lane by lane).
     @inline(__always)
-    static func top24(_ b: SIMD8<UInt32>) -> SIMD8<Float> {
-        let bias = SIMD8<Float>(repeating: 0x1p23)
-        let hi = unsafeBitCast((b &>> 9) | 0x4B00_0000, to: SIMD8<Float>.self) - bias
-        let lo = unsafeBitCast(((b &>> 8) & 1) | 0x4B00_0000, to: SIMD8<Float>.self) - bias
-        return FastMath.fma(hi, SIMD8(repeating: 2), lo)
+    static func top24(_ b: SIMD16<UInt32>) -> SIMD16<Float> {
+        let bias = SIMD16<Float>(repeating: 0x1p23)
+        let hi = unsafeBitCast((b &>> 9) | 0x4B00_0000, to: SIMD16<Float>.self) - bias
+        let lo = unsafeBitCast(((b &>> 8) & 1) | 0x4B00_0000, to: SIMD16<Float>.self) - bias
+        return FastMath.fma(hi, SIMD16(repeating: 2), lo)
     }
 
     /// ±1 with equal probability.
@@ -152,11 +152,11 @@ public struct Philox: RandomNumberGenerator, Sendable, Codable, Equatable {
     }
 
     /// Draws `pairs` pairs of 32-bit words (`draw` fills the two buffers in the order the pairs are drawn),
-    /// transforms them eight at a time, and hands the cosine and sine parts to `place`.
+    /// transforms them sixteen at a time, and hands the cosine and sine parts to `place`.
     @inline(__always)
     static func transformPairs(_ pairs: Int, draw: (UnsafeMutablePointer<UInt32>, UnsafeMutablePointer<UInt32>) -> Void,
                                place: (UnsafePointer<Float>, UnsafePointer<Float>) -> Void) {
-        let padded = (pairs + 7) & ~7
+        let padded = (pairs + 15) & ~15
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 2 * padded + 1) { bits in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * padded + 1) { out in
                 let b1 = bits.baseAddress!, b2 = b1 + padded, c = out.baseAddress!, s = c + padded
@@ -164,11 +164,11 @@ public struct Philox: RandomNumberGenerator, Sendable, Codable, Equatable {
                 for k in pairs..<padded { b1[k] = 0; b2[k] = 0 }
                 var k = 0
                 while k < padded {
-                    let (vc, vs) = boxMuller(UnsafeRawPointer(b1 + k).loadUnaligned(as: SIMD8<UInt32>.self),
-                                             UnsafeRawPointer(b2 + k).loadUnaligned(as: SIMD8<UInt32>.self))
-                    UnsafeMutableRawPointer(c + k).storeBytes(of: vc, as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(s + k).storeBytes(of: vs, as: SIMD8<Float>.self)
-                    k += 8
+                    let (vc, vs) = boxMuller(UnsafeRawPointer(b1 + k).loadUnaligned(as: SIMD16<UInt32>.self),
+                                             UnsafeRawPointer(b2 + k).loadUnaligned(as: SIMD16<UInt32>.self))
+                    UnsafeMutableRawPointer(c + k).storeBytes(of: vc, as: SIMD16<Float>.self)
+                    UnsafeMutableRawPointer(s + k).storeBytes(of: vs, as: SIMD16<Float>.self)
+                    k += 16
                 }
                 place(c, s)
             }
@@ -191,7 +191,7 @@ public struct RowStreams: Sendable {
     }
 
     /// Standard normal noise of `shape` (shape[0] == number of rows), each row from its own stream (the
-    /// numbers its `gaussian()` would give), the pairs of all rows transformed together, eight at a time.
+    /// numbers its `gaussian()` would give), the pairs of all rows transformed together, sixteen at a time.
     public mutating func gaussian(_ shape: [Int]) -> Tensor {
         precondition(shape[0] == rows.count, "noise for \(shape[0]) rows from \(rows.count) streams")
         let inner = shape.dropFirst().reduce(1, *)

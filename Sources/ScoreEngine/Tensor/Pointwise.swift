@@ -46,7 +46,7 @@ public enum Pointwise: String, Sendable, CaseIterable, Codable {
 
     /// One loop per function and derivative order, generic over its kernel so that the kernel is inlined
     /// into the loop with its order known (closures of this size are not inlined, which cost a call per
-    /// eight lanes, and an order known only at run time kept the kernels' switches in the loop).
+    /// vector, and an order known only at run time kept the kernels' switches in the loop).
     static func map<K: VectorKernel>(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int,
                                      _ order: Int, _: K.Type) {
         switch order {
@@ -57,23 +57,23 @@ public enum Pointwise: String, Sendable, CaseIterable, Codable {
         }
     }
 
-    /// Four vectors per iteration, so that the out-of-order core overlaps their dependency chains.
+    /// Two vectors (of sixteen lanes) per iteration, so that the out-of-order core overlaps their chains.
     @inline(__always)
     static func mapLoop<K: VectorKernel>(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int,
                                          _ order: Int, _: K.Type) {
         typealias V = FastMath.V
         @inline(__always) func load(_ i: Int) -> V { UnsafeRawPointer(x + i).loadUnaligned(as: V.self) }
         @inline(__always) func store(_ v: V, _ i: Int) { UnsafeMutableRawPointer(y + i).storeBytes(of: v, as: V.self) }
+        let w = V.scalarCount
         var i = 0
-        while i + 32 <= n {
-            let a = K.apply(load(i), order), b = K.apply(load(i + 8), order)
-            let c = K.apply(load(i + 16), order), d = K.apply(load(i + 24), order)
-            store(a, i); store(b, i + 8); store(c, i + 16); store(d, i + 24)
-            i += 32
+        while i + 2 * w <= n {
+            let a = K.apply(load(i), order), b = K.apply(load(i + w), order)
+            store(a, i); store(b, i + w)
+            i += 2 * w
         }
-        while i + 8 <= n {
+        while i + w <= n {
             store(K.apply(load(i), order), i)
-            i += 8
+            i += w
         }
         if i < n {
             var v = V(repeating: 1)

@@ -1,6 +1,4 @@
-import CSIMD
-
-/// f⁽ᵏ⁾ on eight lanes for each function of `Pointwise` (orders 0…3; see its table).
+/// f⁽ᵏ⁾ on sixteen lanes for each function of `Pointwise` (orders 0…3; see its table).
 protocol VectorKernel {
     static func apply(_ x: FastMath.V, _ k: Int) -> FastMath.V
 }
@@ -97,7 +95,7 @@ enum SquareKernel: VectorKernel {
 
 enum SqrtKernel: VectorKernel {
     @inline(__always) static func apply(_ x: V, _ k: Int) -> V {
-        let r = score_sqrt8(x)
+        let r = FastMath.sqrt(x)
         switch k {
         case 0: return r
         case 1: return 0.5 / r
