@@ -22,6 +22,6 @@ WORKDIR /app
 ENV SCORED_HOST=0.0.0.0 SCORED_DATA_DIR=/data
 VOLUME /data
 EXPOSE 8080
-USER scored
+USER 10001
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s CMD ["scored", "healthcheck"]
 ENTRYPOINT ["scored", "serve"]
