@@ -22,8 +22,9 @@ enum Op {
     case reshape(Int)
     /// y = aᵀ (matrices).
     case transpose(Int)
-    /// y = [a₀, a₁, …] along `axis`.
-    case concat([Int], axis: Int)
+    /// y = [a₀, a₁, …] along `axis`; the parts are `Tape.concatParts[first ..< first + count]` (held there so
+    /// that `Op` stays a plain value: copying and dropping nodes then touches no reference counts).
+    case concat(first: Int, count: Int, axis: Int)
     /// y = a[…, start ..< start + y.shape[axis], …].
     case slice(Int, axis: Int, start: Int)
     /// y = zeros with a written at [start ..< start + a.shape[axis]] along `axis` (adjoint of slice).
@@ -33,25 +34,10 @@ enum Op {
     case convAdjoint(Int, Int, ConvGeometry)
     case convWeight(Int, Int, ConvGeometry)
 
+    /// Whether some input satisfies `p` (without building an array of inputs: the backward pass asks this of
+    /// every node). `concatParts` is the tape's table of concatenated parts.
     @usableFromInline
-    var inputs: [Int] {
-        switch self {
-        case .leaf: return []
-        case .affine(let x, let w, let b): return [x, w, b]
-        case .binary(_, let a, let b), .matmul(let a, let b, _, _), .conv(let a, let b, _), .convAdjoint(let a, let b, _),
-             .convWeight(let a, let b, _):
-            return [a, b]
-        case .scale(let a, _), .shift(let a), .pointwise(let a, _, _), .sumTo(let a), .expand(let a),
-             .reshape(let a), .transpose(let a), .slice(let a, _, _), .pad(let a, _, _):
-            return [a]
-        case .concat(let parts, _): return parts
-        }
-    }
-
-    /// Whether some input satisfies `p` (as `inputs.contains(where:)`, without building the array: the
-    /// backward pass asks this of every node).
-    @usableFromInline
-    func anyInput(_ p: (Int) -> Bool) -> Bool {
+    func anyInput(_ concatParts: [Int], _ p: (Int) -> Bool) -> Bool {
         switch self {
         case .leaf: return false
         case .affine(let x, let w, let b): return p(x) || p(w) || p(b)
@@ -61,7 +47,7 @@ enum Op {
         case .scale(let a, _), .shift(let a), .pointwise(let a, _, _), .sumTo(let a), .expand(let a),
              .reshape(let a), .transpose(let a), .slice(let a, _, _), .pad(let a, _, _):
             return p(a)
-        case .concat(let parts, _): return parts.contains(where: p)
+        case .concat(let first, let count, _): return concatParts[first..<(first + count)].contains(where: p)
         }
     }
 }
@@ -117,9 +103,9 @@ extension Tape {
             accumulate(a, g.reshaped(values[a].shape))
         case .transpose(let a):
             accumulate(a, g.transposed())
-        case .concat(let parts, let axis):
+        case .concat(let first, let count, let axis):
             var start = 0
-            for p in parts {
+            for p in concatParts[first..<(first + count)] {
                 let len = values[p].shape[axis]
                 accumulate(p, g.slice(axis: axis, start ..< start + len))
                 start += len

@@ -10,6 +10,8 @@ public final class Tape {
     @usableFromInline var values: [Tensor] = []
     @usableFromInline var ops: [Op] = []
     @usableFromInline var needsGrad: [Bool] = []
+    /// The inputs of the concatenation nodes, each node's a contiguous run (see `Op.concat`).
+    @usableFromInline var concatParts: [Int] = []
     /// When false, new nodes record no history (inference, or gradients taken without `createGraph`).
     public var isRecording: Bool
     /// f⁽ᵏ⁾(x) already on the tape, by (x, f, k) and whether the node carries history: several backward
@@ -41,6 +43,7 @@ public final class Tape {
         needsGrad.removeAll(keepingCapacity: true)
         pointwiseNodes.removeAll(keepingCapacity: true)
         transposes.removeAll(keepingCapacity: true)
+        concatParts.removeAll(keepingCapacity: true)
     }
 
     /// Transposed copies of matrices on the tape, by node (a cache of values, not nodes).
@@ -123,7 +126,7 @@ public final class Tape {
         for x in xs where x.id < n { relevant[x.id] = true; first = min(first, x.id) }
         if first < n {
             for i in (first + 1)..<n where !relevant[i] {
-                relevant[i] = ops[i].anyInput { relevant[$0] }
+                relevant[i] = ops[i].anyInput(concatParts) { relevant[$0] }
             }
         }
         let wasRecording = isRecording

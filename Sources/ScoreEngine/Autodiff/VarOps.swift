@@ -120,8 +120,11 @@ extension Var {
         precondition(!parts.isEmpty)
         let t = parts[0].tape
         if parts.count == 1 { return parts[0] }
-        return t.record(Tensor.concatenate(parts.map(\.value), axis: axis), .concat(parts.map(\.id), axis: axis),
-                        inputs: parts.map(\.id))
+        let ids = parts.map(\.id)
+        let first = t.concatParts.count
+        t.concatParts.append(contentsOf: ids)
+        return t.record(Tensor.concatenate(parts.map(\.value), axis: axis),
+                        .concat(first: first, count: ids.count, axis: axis), inputs: ids)
     }
 
     /// The elements with index in `range` along `axis`.
