@@ -19,46 +19,41 @@ async function api(method, path, body, type = "application/json") {
 
 function say(id, text, ok = false) { const el = $(id); el.textContent = text; el.className = "message" + (ok ? " ok" : ""); }
 
-async function loadDatasets() {
-  const { datasets } = await (await api("GET", "/datasets")).json();
-  const sel = $("dataset-select");
+// Replaces a <select>'s options with one per item (value, label, optional data-kind), keeping the
+// selected value when it is still offered.
+function fillSelect(id, items, option) {
+  const sel = $(id);
   const current = sel.value;
   sel.innerHTML = "";
-  for (const d of datasets) {
+  for (const item of items) {
+    const { value, label, kind } = option(item);
     const o = document.createElement("option");
-    o.value = d.id;
-    o.dataset.kind = d.kind;
-    o.textContent = d.builtin ? d.id : `${d.name} (${d.id}, ${d.count} ${d.kind})`;
+    o.value = value;
+    if (kind) o.dataset.kind = kind;
+    o.textContent = label;
     sel.appendChild(o);
   }
-  if (current) sel.value = current;
+  if (current && [...sel.options].some((o) => o.value === current)) sel.value = current;
+}
+
+async function loadDatasets() {
+  const { datasets } = await (await api("GET", "/datasets")).json();
+  fillSelect("dataset-select", datasets, (d) => ({
+    value: d.id, kind: d.kind, label: d.builtin ? d.id : `${d.name} (${d.id}, ${d.count} ${d.kind})`,
+  }));
 }
 
 async function loadModels() {
   models = (await (await api("GET", "/models")).json()).models;
-  const sel = $("model-select");
-  const current = sel.value;
-  sel.innerHTML = "";
-  for (const m of models) {
-    const o = document.createElement("option");
-    o.value = m.id;
-    o.textContent = `${m.id} · ${m.dataset} · ${m.schedule} · ${m.steps} steps`;
-    sel.appendChild(o);
-  }
-  if (current && models.some((m) => m.id === current)) sel.value = current;
+  fillSelect("model-select", models, (m) => ({
+    value: m.id, label: `${m.id} · ${m.dataset} · ${m.schedule} · ${m.steps} steps`,
+  }));
   fillSamplers();
 }
 
 function fillSamplers() {
   const m = models.find((x) => x.id === $("model-select").value);
-  const sel = $("sampler-select");
-  sel.innerHTML = "";
-  for (const s of (m ? m.samplers : [])) {
-    const o = document.createElement("option");
-    o.value = s;
-    o.textContent = `${s} — ${m.sampler_defaults[s] || ""}`;
-    sel.appendChild(o);
-  }
+  fillSelect("sampler-select", m ? m.samplers : [], (s) => ({ value: s, label: `${s} — ${m.sampler_defaults[s] || ""}` }));
 }
 
 function watch(job) {

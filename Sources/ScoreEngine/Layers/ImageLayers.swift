@@ -12,9 +12,8 @@ public struct Conv2d: Sendable {
         self.kernel = kernel
         self.stride = stride
         self.padding = padding
-        let k = 1 / Float(inChannels * kernel * kernel).squareRoot()
-        weight = params.add("\(name).weight", rng.uniform([outChannels, inChannels, kernel, kernel], low: -k, high: k))
-        self.bias = bias ? params.add("\(name).bias", rng.uniform([outChannels], low: -k, high: k)) : nil
+        (weight, self.bias) = params.addLayer(name, weight: [outChannels, inChannels, kernel, kernel],
+                                              fanIn: inChannels * kernel * kernel, bias: bias ? outChannels : nil, rng: &rng)
     }
 
     public func geometry(inH: Int, inW: Int) -> ConvGeometry {
@@ -44,9 +43,8 @@ public struct ConvTranspose2d: Sendable {
         self.stride = stride
         self.padding = padding
         self.outputPadding = outputPadding
-        let k = 1 / Float(outChannels * kernel * kernel).squareRoot()
-        weight = params.add("\(name).weight", rng.uniform([inChannels, outChannels, kernel, kernel], low: -k, high: k))
-        self.bias = bias ? params.add("\(name).bias", rng.uniform([outChannels], low: -k, high: k)) : nil
+        (weight, self.bias) = params.addLayer(name, weight: [inChannels, outChannels, kernel, kernel],
+                                              fanIn: outChannels * kernel * kernel, bias: bias ? outChannels : nil, rng: &rng)
     }
 
     public func geometry(inH: Int, inW: Int) -> ConvGeometry {

@@ -7,11 +7,10 @@ public struct Linear: Sendable {
     /// Registers `name.weight` and `name.bias`, initialised as PyTorch does: U(−1/√in, 1/√in).
     public init(_ name: String, _ inFeatures: Int, _ outFeatures: Int, bias: Bool = true,
                 in params: inout ParameterSet, rng: inout Philox) {
-        let k = 1 / Float(inFeatures).squareRoot()
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
-        weight = params.add("\(name).weight", rng.uniform([outFeatures, inFeatures], low: -k, high: k))
-        self.bias = bias ? params.add("\(name).bias", rng.uniform([outFeatures], low: -k, high: k)) : nil
+        (weight, self.bias) = params.addLayer(name, weight: [outFeatures, inFeatures], fanIn: inFeatures,
+                                              bias: bias ? outFeatures : nil, rng: &rng)
     }
 
     public func callAsFunction(_ x: Var, _ p: [Var]) -> Var {

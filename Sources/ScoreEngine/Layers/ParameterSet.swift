@@ -20,6 +20,16 @@ public struct ParameterSet: Sendable, Equatable {
 
     public var count: Int { names.count }
 
+    /// Registers a layer's `name.weight` of `shape` and, with `bias`, its `name.bias` of `bias` entries, both
+    /// drawn as PyTorch initialises `Linear`, `Conv2d` and `ConvTranspose2d`: U(−1/√fanIn, 1/√fanIn), weight
+    /// first. Returns their indices.
+    public mutating func addLayer(_ name: String, weight shape: [Int], fanIn: Int, bias: Int?,
+                                  rng: inout Philox) -> (weight: Int, bias: Int?) {
+        let k = 1 / Float(fanIn).squareRoot()
+        let w = add("\(name).weight", rng.uniform(shape, low: -k, high: k))
+        return (w, bias.map { add("\(name).bias", rng.uniform([$0], low: -k, high: k)) })
+    }
+
     /// Number of trainable scalars.
     public var trainableScalarCount: Int {
         zip(tensors, trainable).reduce(0) { $0 + ($1.1 ? $1.0.count : 0) }

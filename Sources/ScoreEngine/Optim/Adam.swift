@@ -162,9 +162,7 @@ public struct Adam: Sendable {
             p[i] -= stepSize * mi / (vi.squareRoot() * invRoot + eps)
             i += 1
         }
-        if let e {
-            for j in 0..<n { e[j] = decay * e[j] + (1 - decay) * p[j] }
-        }
+        if let e { EMA.blend(e, p, n, decay) }
     }
 
     /// Restores the moment estimates and step count (resuming a run).

@@ -15,11 +15,18 @@ public struct EMA: Sendable {
         for k in 0..<params.count {
             guard params.trainable[k] else { shadow.tensors[k] = params.tensors[k]; continue }
             let n = params.tensors[k].count
+            if n == 0 { continue }
             params.tensors[k].scalars.withUnsafeBufferPointer { p in
                 shadow.tensors[k].scalars.withUnsafeMutableBufferPointer { s in
-                    for i in 0..<n { s[i] = d * s[i] + (1 - d) * p[i] }
+                    EMA.blend(s.baseAddress!, UnsafePointer(p.baseAddress!), n, d)
                 }
             }
         }
+    }
+
+    /// θ̄ ← δθ̄ + (1 − δ)θ over n entries (also run by `Adam.update` inside its pass).
+    @inline(__always)
+    static func blend(_ shadow: UnsafeMutablePointer<Float>, _ p: UnsafePointer<Float>, _ n: Int, _ d: Float) {
+        for i in 0..<n { shadow[i] = d * shadow[i] + (1 - d) * p[i] }
     }
 }

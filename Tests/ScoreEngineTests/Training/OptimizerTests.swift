@@ -65,6 +65,22 @@ import Testing
         }
     }
 
+    @Test func emaOnItsOwn() {
+        var rng = Philox(seed: 6)
+        let start = parameters(&rng)
+        var moved = start
+        for k in moved.tensors.indices { moved.tensors[k] = rng.gaussian(moved.tensors[k].shape) }
+        var ema = EMA(decay: 0.9, initial: start)
+        ema.update(moved)
+        for k in start.tensors.indices {
+            let expected = start.trainable[k]
+                ? zip(start.tensors[k].scalars, moved.tensors[k].scalars).map { 0.9 * Double($0) + 0.1 * Double($1) }
+                : moved.tensors[k].scalars.map(Double.init)
+            let err = zip(ema.shadow.tensors[k].scalars, expected).map { abs(Double($0) - $1) }.max() ?? 0
+            #expect(err <= 1e-6, "\(start.names[k]): max error \(err)")
+        }
+    }
+
     @Test func shardedUpdateEqualsTheWholeOne() {
         var rng = Philox(seed: 4)
         let start = parameters(&rng)
