@@ -62,30 +62,24 @@ public struct ConvGeometry: Hashable, Sendable {
         return (Swift.min(lo, hi), hi)
     }
 
-    /// Patch matrix: cols[(c, i, j), (b, oy, ox)] = x[b, c, oy·s − p + i, ox·s − p + j] (0 outside), shape
-    /// [C·k·k, N·Ho·Wo].
-    func im2col(_ x: UnsafePointer<Float>, batch n: Int, _ cols: UnsafeMutablePointer<Float>) {
+    /// Visits every row of the patch matrix cols[(c, i, j), (b, oy, ox)] that `im2col` fills: `visit(patch,
+    /// image, iy, lo, hi)` gets the offset of that output row in cols, the offset of the input row's column 0 in
+    /// x (of input row iy, or nil when iy falls in the padding), and the output columns [lo, hi) whose input
+    /// column lies inside the image. The one loop nest of `im2col` and its adjoint `col2im`.
+    @inline(__always)
+    func forEachPatchRow(batch n: Int, _ visit: (_ patch: Int, _ image: Int?, _ lo: Int, _ hi: Int) -> Void) {
         let nl = n * outPlane
         for c in 0..<inChannels {
             for i in 0..<kernel {
                 for j in 0..<kernel {
-                    let row = cols + ((c * kernel + i) * kernel + j) * nl
+                    let row = ((c * kernel + i) * kernel + j) * nl
                     let (lo, hi) = columns(j)
                     for b in 0..<n {
-                        let src = x + (b * inChannels + c) * inPlane
+                        let plane = (b * inChannels + c) * inPlane
                         for oy in 0..<outH {
-                            let d = row + b * outPlane + oy * outW
                             let iy = oy * stride - padding + i
-                            if iy < 0 || iy >= inH { d.update(repeating: 0, count: outW); continue }
-                            if lo > 0 { d.update(repeating: 0, count: lo) }
-                            if hi < outW { (d + hi).update(repeating: 0, count: outW - hi) }
-                            let s = src + iy * inW - padding + j
-                            if stride == 1 {
-                                (d + lo).update(from: s + lo, count: hi - lo)
-                            } else {
-                                var ox = lo
-                                while ox < hi { d[ox] = s[ox * stride]; ox += 1 }
-                            }
+                            visit(row + b * outPlane + oy * outW,
+                                  iy < 0 || iy >= inH ? nil : plane + iy * inW - padding + j, lo, hi)
                         }
                     }
                 }
@@ -93,31 +87,34 @@ public struct ConvGeometry: Hashable, Sendable {
         }
     }
 
+    /// Patch matrix: cols[(c, i, j), (b, oy, ox)] = x[b, c, oy·s − p + i, ox·s − p + j] (0 outside), shape
+    /// [C·k·k, N·Ho·Wo].
+    func im2col(_ x: UnsafePointer<Float>, batch n: Int, _ cols: UnsafeMutablePointer<Float>) {
+        forEachPatchRow(batch: n) { patch, image, lo, hi in
+            let d = cols + patch
+            guard let image else { d.update(repeating: 0, count: outW); return }
+            if lo > 0 { d.update(repeating: 0, count: lo) }
+            if hi < outW { (d + hi).update(repeating: 0, count: outW - hi) }
+            let s = x + image
+            if stride == 1 {
+                if hi > lo { (d + lo).update(from: s + lo, count: hi - lo) }
+            } else {
+                var ox = lo
+                while ox < hi { d[ox] = s[ox * stride]; ox += 1 }
+            }
+        }
+    }
+
     /// The adjoint of `im2col`: adds every patch entry back into its input position (x must start zeroed).
     func col2im(_ cols: UnsafePointer<Float>, batch n: Int, _ x: UnsafeMutablePointer<Float>) {
-        let nl = n * outPlane
-        for c in 0..<inChannels {
-            for i in 0..<kernel {
-                for j in 0..<kernel {
-                    let row = cols + ((c * kernel + i) * kernel + j) * nl
-                    let (lo, hi) = columns(j)
-                    if lo >= hi { continue }
-                    for b in 0..<n {
-                        let dst = x + (b * inChannels + c) * inPlane
-                        for oy in 0..<outH {
-                            let iy = oy * stride - padding + i
-                            if iy < 0 || iy >= inH { continue }
-                            let s = row + b * outPlane + oy * outW
-                            let d = dst + iy * inW - padding + j
-                            if stride == 1 {
-                                for ox in lo..<hi { d[ox] += s[ox] }
-                            } else {
-                                var ox = lo
-                                while ox < hi { d[ox * stride] += s[ox]; ox += 1 }
-                            }
-                        }
-                    }
-                }
+        forEachPatchRow(batch: n) { patch, image, lo, hi in
+            guard let image, lo < hi else { return }
+            let s = cols + patch, d = x + image
+            if stride == 1 {
+                for ox in lo..<hi { d[ox] += s[ox] }
+            } else {
+                var ox = lo
+                while ox < hi { d[ox * stride] += s[ox]; ox += 1 }
             }
         }
     }
