@@ -54,6 +54,7 @@ let package = Package(
         .executableTarget(name: "ScoreBench", dependencies: ["ScoreEngine"], swiftSettings: engineSettings),
         .testTarget(name: "ScoreEngineTests", dependencies: ["ScoreEngine"], swiftSettings: engineSettings),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
-        .testTarget(name: "ScoreServiceTests", dependencies: ["ScoreService", "ScoreEngine", "HTTPServer", "scored"]),
+        .testTarget(name: "ScoreServiceTests", dependencies: ["ScoreService", "ScoreEngine", "HTTPServer", "scored"],
+                    exclude: ["Fixtures"]),
     ]
 )
