@@ -14,20 +14,21 @@ struct QualityTable {
             var recipe = TrainingRecipe()
             recipe.dataset = toy.rawValue
             recipe.seed = seed
-            var rng = Philox(seed: recipe.seed).derived(0xDA7A)
+            var rng = Philox(seed: recipe.seed).derived(RandomPurpose.trainingData)
             let data = toy.sample(recipe.datasetSize, rng: &rng)
             let start = Date()
             let trainer = try! Trainer(recipe: recipe, data: data)
             try! trainer.run()
             let seconds = Date().timeIntervalSince(start)
             let model = trainer.samplingModel
-            var fresh = Philox(seed: 12345).derived(0xE7A1)
-            for name in [SamplerSpec.Name.em, .ode] {
-                let x = try! SamplingRun(sampler: SamplerSpec(name: name).make(for: model), count: 2000, seed: 0)
+            var fresh = Philox(seed: 12345).derived(RandomPurpose.evaluationData)
+            for name in ["em", "ode"] {
+                let entry = SamplerRegistry.entry(name)!
+                let x = try! SamplingRun(sampler: entry.make(try! entry.resolve([:], for: model), model), count: 2000, seed: 0)
                     .run(model, shape: [2]).x
                 let r = SampleQuality.report(samples: x) { toy.sample($0, rng: &fresh) }
                 print(String(format: "%@ %8.1f  %@ %.5f (%.2f)        %.4f (%.2f)", toy.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0),
-                             seconds, name.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0),
+                             seconds, name.padding(toLength: 7, withPad: " ", startingAt: 0),
                              r.energyDistance, r.energyDistance / r.energyDistanceFloor,
                              r.slicedWasserstein1, r.slicedWasserstein1 / r.slicedWasserstein1Floor))
             }

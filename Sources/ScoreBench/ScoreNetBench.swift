@@ -15,8 +15,8 @@ struct ScoreNetBench {
         let dir = Reference.repository.appendingPathComponent("datasets/mnist")
         let images: Tensor
         do { images = try MNIST.load(.train, from: dir) } catch { print("MNIST: \(error)"); return }
-        var r = TrainingRecipe.imageDefaults
-        r.learningRate = 1e-4; r.warmup = 0; r.schedule = .constant; r.ema = 0; r.gradClip = 0; r.steps = 1_000_000
+        var r = TrainingRecipe(kind: .images)
+        r.learningRate = 1e-4; r.warmup = 0; r.lrSchedule = .constant; r.ema = 0; r.gradClip = 0; r.steps = 1_000_000
         let trainer = try! Trainer(recipe: r, data: images)
         print("ScoreNet: \(trainer.model.parameters.trainableScalarCount) parameters, batch 32, \(steps) timed steps × \(repeats)")
         for _ in 0..<5 { trainer.trainStep() }

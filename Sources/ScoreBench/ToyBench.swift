@@ -11,10 +11,10 @@ struct ToyBench {
     let repeats: Int
     let reference: Bool
 
-    func recipe(_ objective: TrainingRecipe.ObjectiveKind, hidden: [Int], activation: Pointwise, lr: Double,
+    func recipe(_ objective: String, _ settings: [String: JSONValue] = [:], hidden: [Int], activation: Pointwise, lr: Double,
                 batch: Int, steps: Int) -> TrainingRecipe {
         var r = TrainingRecipe()
-        r.objective = objective
+        r.setObjective(objective, settings)
         r.hidden = hidden
         r.activation = activation
         r.learningRate = lr
@@ -22,7 +22,7 @@ struct ToyBench {
         r.steps = steps
         r.ema = 0
         r.gradClip = 0
-        r.schedule = .constant
+        r.lrSchedule = .constant
         return r
     }
 
@@ -40,11 +40,10 @@ struct ToyBench {
         var rng = Philox(seed: 0)
         let data = Toy2D.swissRoll.sample(1000, rng: &rng)
         var exact: [Double] = [], dsm: [Double] = [], langevin: [Double] = []
-        var dsmRecipe = recipe(.dsm, hidden: [32, 32, 32], activation: .relu, lr: 1e-3, batch: 100, steps: 5000)
-        dsmRecipe.sigma = 0.1
+        let dsmRecipe = recipe("dsm", ["sigma": 0.1], hidden: [32, 32, 32], activation: .relu, lr: 1e-3, batch: 100, steps: 5000)
         print("score-bench toy: \(repeats) runs each, OpenBLAS threads \(Kernels.blasThreads)")
         for _ in 0..<repeats {
-            let (e, trainer) = stepsPerSecond(recipe(.exact, hidden: [64, 64, 64], activation: .logSigmoid,
+            let (e, trainer) = stepsPerSecond(recipe("exact", hidden: [64, 64, 64], activation: .logSigmoid,
                                                      lr: 3e-4, batch: 32, steps: 2000), data)
             exact.append(e)
             dsm.append(stepsPerSecond(dsmRecipe, data).0)

@@ -35,16 +35,13 @@ case "bpd":
     let est = LikelihoodEstimator(sde: model.schedule.sde!, solver: ODESolver(method: .adaptive(rtol: tol, atol: tol)),
                                   divergence: .hutchinson(.rademacher))
     let start = Date()
-    let halves = [0..<(n / 2), (n / 2)..<n]
-    let results = Mutex<[Int: LikelihoodEstimator.Result]>([:])
-    DispatchQueue.concurrentPerform(iterations: 2) { k in
-        let r = try! est.logLikelihood(model, x.rows(halves[k]), seed: 0, first: halves[k].lowerBound, control: nil)
-        results.withLock { $0[k] = r }
+    let parts = try! RowParallel.map(count: n, chunkSize: (n + 1) / 2, threads: 2, control: nil) { rows in
+        try est.logLikelihood(model, x.rows(rows), seed: 0, first: rows.lowerBound, control: nil)
     }
-    let all = results.withLock { r in r[0]!.logLikelihood + r[1]!.logLikelihood }
+    let all = parts.flatMap(\.logLikelihood)
     let bpd = LikelihoodEstimator.Result(logLikelihood: all, latent: .zeros([0]), nfe: 0).bitsPerDimension(dimension: 784, offset: Dequantization.offsetBits)
     let m = bpd.reduce(0, +) / Double(n), se = (bpd.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(n - 1) / Double(n)).squareRoot()
-    print(String(format: "bits/dim %.3f ± %.3f (n %d, NFE %d, %.0f s)", m, se, n, results.withLock { $0[0]!.nfe }, Date().timeIntervalSince(start)))
+    print(String(format: "bits/dim %.3f ± %.3f (n %d, NFE %d, %.0f s)", m, se, n, parts.map(\.nfe).max() ?? 0, Date().timeIntervalSince(start)))
 case "quality":
     let names = values("--data")
     QualityTable(datasets: names.isEmpty ? Toy2D.allCases : names.compactMap(Toy2D.init(rawValue:)),
@@ -52,8 +49,8 @@ case "quality":
 case "exact-only":
     var rng = Philox(seed: 0)
     let data = Toy2D.swissRoll.sample(1000, rng: &rng)
-    var r = TrainingRecipe(); r.objective = .exact; r.hidden = [64, 64, 64]; r.activation = .logSigmoid; r.steps = 20000
-    r.batchSize = 32; r.ema = 0; r.gradClip = 0; r.schedule = .constant; r.learningRate = 3e-4
+    var r = TrainingRecipe(); r.setObjective("exact"); r.hidden = [64, 64, 64]; r.activation = .logSigmoid; r.steps = 20000
+    r.batchSize = 32; r.ema = 0; r.gradClip = 0; r.lrSchedule = .constant; r.learningRate = 3e-4
     r.steps = Int(option("--steps") ?? "20000")!
     let t = try! Trainer(recipe: r, data: data)
     t.threads = Int(option("--threads") ?? "2")!
@@ -65,7 +62,7 @@ case "spin":
 case "langevin-only":
     var rng = Philox(seed: 0)
     let data = Toy2D.swissRoll.sample(1000, rng: &rng)
-    var r = TrainingRecipe(); r.objective = .exact; r.hidden = [64, 64, 64]; r.activation = .logSigmoid; r.steps = 10
+    var r = TrainingRecipe(); r.setObjective("exact"); r.hidden = [64, 64, 64]; r.activation = .logSigmoid; r.steps = 10
     let model = try! Trainer(recipe: r, data: data).samplingModel
     let sampler = LangevinDynamics(stepSize: 1e-3, steps: 1000, start: .uniform(low: -1, high: 1))
     for _ in 0..<3 {

@@ -5,24 +5,18 @@ import Logging
 import ScoreEngine
 import Synchronization
 
-/// The whole application in one process: the HTTP server answering the API and the page, the job runner's
-/// lanes, and the embedded store under one data directory.
+/// The whole application in one process, put together here: the store and the files under one data
+/// directory, the catalogs, the job runner's lanes, one controller per resource on the router (metrics and
+/// access logging around every request), and the HTTP server.
 public final class Service: @unchecked Sendable {
     public let config: ServiceConfig
     let logger: Logger
     let store: SQLiteStore
-    let artifacts: Artifacts
-    let hub = JobHub()
-    let metrics = Metrics()
     let runner: JobRunner
-    let datasets: DatasetCatalog
-    let models: ModelCache
-    let router: Router
+    let housekeeping: Housekeeping
+    let router = Router()
     private(set) var server: HTTPServer!
-    let startedAt = Date()
-    let stopping = Atomic<Bool>(false)
-    /// Rendered `GET /jobs/{id}` bodies by job, with the hub version they show.
-    let renderedJobs = Mutex<[String: (version: Int, body: [UInt8])]>([:])
+    let stopping = StopFlag()
     private let retentionWake = NSCondition()
 
     public init(config: ServiceConfig, logger: Logger = Logger(label: "scored")) throws {
@@ -31,20 +25,37 @@ public final class Service: @unchecked Sendable {
         self.logger = logger
         let root = URL(fileURLWithPath: config.dataDir, isDirectory: true)
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        artifacts = try Artifacts(root: root)
+        let artifacts = try Artifacts(root: root)
         artifacts.cleanTemporary()
-        store = try SQLiteStore(path: root.appendingPathComponent("store.db").path)
-        datasets = DatasetCatalog(store: store, artifacts: artifacts,
-                                  builtinDirectory: URL(fileURLWithPath: config.datasetsDir, isDirectory: true))
-        models = ModelCache(store: store, artifacts: artifacts)
-        runner = JobRunner(store: store, artifacts: artifacts, config: config, hub: hub, logger: logger,
-                           datasets: datasets, models: models, metrics: metrics)
-        router = Router(metrics: metrics, logger: logger)
-        registerRoutes()
-        let m = metrics
+        let store = try SQLiteStore(path: root.appendingPathComponent("store.db").path)
+        self.store = store
+        let hub = JobHub(), metrics = Metrics()
+        let results = ResultStore(artifacts: artifacts)
+        let datasets = DatasetCatalog(store: store, artifacts: artifacts,
+                                      builtinDirectory: URL(fileURLWithPath: config.datasetsDir, isDirectory: true))
+        let models = ModelCache(store: store, artifacts: artifacts)
+        runner = JobRunner(.init(store: store, artifacts: artifacts, results: results, models: models, datasets: datasets,
+                                 hub: hub, metrics: metrics, logger: logger), config: config)
+        let renderer = JobRenderer(store: store, runner: runner, hub: hub)
+        housekeeping = Housekeeping(store: store, artifacts: artifacts, results: results, models: models, renderer: renderer,
+                                    hub: hub, logger: logger)
+        let submitter = JobSubmitter(runner: runner, renderer: renderer, maxQueuedJobs: config.maxQueuedJobs)
+        let isStopping: @Sendable () -> Bool = { [stopping] in stopping.isSet }
+
+        router.use(MetricsMiddleware(metrics: metrics))
+        router.use(AccessLogMiddleware(logger: logger))
+        router.add(SystemController(publicDir: config.publicDir, startedAt: Date(), metrics: metrics, store: store, runner: runner,
+                                    connections: { [weak self] in self?.server?.connectionCount ?? 0 },
+                                    routes: { [weak self] in self?.router.routes ?? [] }))
+        router.add(JobsController(store: store, runner: runner, submitter: submitter, renderer: renderer, hub: hub, datasets: datasets,
+                                  results: results, housekeeping: housekeeping, isStopping: isStopping))
+        router.add(SamplesController(store: store, models: models, datasets: datasets, submitter: submitter, runner: runner, hub: hub,
+                                     results: results, maxSamples: config.maxSamples, isStopping: isStopping))
+        router.add(ModelsController(store: store, artifacts: artifacts, housekeeping: housekeeping))
+        router.add(DatasetsController(store: store, datasets: datasets))
         server = HTTPServer(configuration: config.httpConfiguration, responder: router, logger: logger,
                             errorResponse: { APIError.httpLayer($0, $1) },
-                            metrics: { m.request(route: "unparsed", method: "-", status: $0, seconds: 0) })
+                            metrics: { metrics.request(route: "unparsed", method: "-", status: $0, seconds: 0) })
     }
 
     /// The port the server listens on (after `start`).
@@ -52,6 +63,10 @@ public final class Service: @unchecked Sendable {
 
     /// The routes the server answers (method and pattern).
     public var routeTable: [(method: String, pattern: String)] { router.table }
+
+    /// The OpenAPI description this process publishes, generated over `skeleton` (the committed
+    /// `public/openapi.json`).
+    public func openAPIDocument(skeleton: JSONValue) -> JSONValue { OpenAPIDocument.generate(skeleton: skeleton, routes: router.routes) }
 
     public func start() throws {
         try runner.start()
@@ -65,7 +80,7 @@ public final class Service: @unchecked Sendable {
     /// Stops accepting, lets responses in flight finish, interrupts running jobs (training saves its state;
     /// both go back to the queue), and returns when done.
     public func stop() {
-        guard !stopping.exchange(true, ordering: .relaxed) else { return }
+        guard stopping.set() else { return }
         logger.notice("stopping")
         retentionWake.lock()
         retentionWake.broadcast()
@@ -97,41 +112,23 @@ public final class Service: @unchecked Sendable {
         _ = sources
     }
 
-    /// Deletes finished jobs (with their results), and models, older than the retention time.
-    func sweep(now: Double = Date().timeIntervalSince1970) {
-        guard config.retentionHours > 0 else { return }
-        let before = now - config.retentionHours * 3600
-        do {
-            for job in try store.expiredJobs(before: before) { try deleteJob(job) }
-            for model in try store.expiredModels(before: before) { try deleteModel(model.id) }
-        } catch {
-            logger.error("retention sweep failed", metadata: ["error": "\(error)"])
-        }
-    }
-
     /// Runs a retention sweep as if it were `now` (for tests).
-    public func sweepForTesting(now: Double) { sweep(now: now) }
+    public func sweepForTesting(now: Double) { housekeeping.sweep(retentionHours: config.retentionHours, now: now) }
 
     private func retentionLoop() {
-        while !stopping.load(ordering: .relaxed) {
-            sweep()
+        while !stopping.isSet {
+            housekeeping.sweep(retentionHours: config.retentionHours)
             retentionWake.lock()
             _ = retentionWake.wait(until: Date().addingTimeInterval(60))
             retentionWake.unlock()
         }
     }
+}
 
-    func deleteJob(_ job: JobRecord) throws {
-        try store.deleteJob(job.id)
-        for ext in ["json", "pgm.gz", "pgm"] { artifacts.remove(artifacts.result(job.id, ext)) }
-        artifacts.remove(artifacts.state(job.id))
-        renderedJobs.withLock { $0[job.id] = nil }
-        hub.forget(job.id)
-    }
-
-    func deleteModel(_ id: String) throws {
-        try store.deleteModel(id)
-        artifacts.remove(artifacts.checkpoint(id))
-        models.forget(id)
-    }
+/// A flag set once, when the service starts stopping.
+final class StopFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    var isSet: Bool { flag.load(ordering: .relaxed) }
+    /// Sets it; true if it was not set before.
+    func set() -> Bool { !flag.exchange(true, ordering: .relaxed) }
 }

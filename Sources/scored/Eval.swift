@@ -16,7 +16,7 @@ struct Eval: ParsableCommand {
             throw ValidationError("unknown data set \(dataset) (\(Toy2D.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         let x = try PointCloud.parseJSON(Data(contentsOf: URL(fileURLWithPath: samples)))
-        var rng = Philox(seed: seed).derived(0xE7A1)
+        var rng = Philox(seed: seed).derived(RandomPurpose.evaluationData)
         let r = SampleQuality.report(samples: x, replicates: replicates) { toy.sample($0, rng: &rng) }
         print(String(format: "samples %d vs fresh %@ (means over %d fresh references, ± standard error)", x.shape[0], dataset, replicates))
         print(String(format: "energy distance      %.5f ± %.5f   data floor %.5f ± %.5f   ratio %.2f",

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ScoreEngine
+import ScoreService
 
 @main
 struct Scored: ParsableCommand {
@@ -17,7 +18,7 @@ struct Scored: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scored",
         abstract: "Score-based generative models: train, sample, evaluate, and serve them over HTTP.",
-        subcommands: [Serve.self, Train.self, Sample.self, Eval.self, Healthcheck.self])
+        subcommands: [Serve.self, Train.self, Sample.self, Eval.self, Healthcheck.self, OpenAPI.self])
 }
 
 /// Writes `text` to standard error.
@@ -25,62 +26,64 @@ func note(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
 
-/// Data for a recipe: a built-in generator's draw (seeded from the recipe), or a point-cloud file.
-/// Whether a data set names images: the built-in MNIST splits, or an IDX/PGM file.
-func isImageDataSet(_ name: String) -> Bool {
-    if name == "mnist" || name == "mnist_test" { return true }
-    let lower = name.lowercased().replacingOccurrences(of: ".gz", with: "")
-    return lower.hasSuffix(".pgm") || lower.hasSuffix(".idx") || lower.hasSuffix("ubyte")
+/// Data sets on the command line: the built-in ones (MNIST from the configuration's `datasets_dir`, as the
+/// service has it) or files: points as .json or .csv, images as IDX or PGM, optionally gzip-compressed.
+enum LocalData {
+    static func isImageFile(_ name: String) -> Bool {
+        let lower = name.lowercased().replacingOccurrences(of: ".gz", with: "")
+        return lower.hasSuffix(".pgm") || lower.hasSuffix(".idx") || lower.hasSuffix("ubyte")
+    }
+
+    /// What a data set holds; nil when it is neither built in nor an existing file.
+    static func kind(of name: String) throws -> DataKind? {
+        if let k = BuiltinDatasets.kind(name) { return k }
+        guard FileManager.default.fileExists(atPath: name) else { return nil }
+        return isImageFile(name) ? .images : .points
+    }
+
+    static func load(_ name: String, size: Int, seed: UInt64) throws -> Tensor {
+        let directory = URL(fileURLWithPath: try ServiceConfig.load(file: nil).datasetsDir)
+        if let t = try BuiltinDatasets.load(name, size: size, seed: seed, directory: directory) { return t }
+        guard let data = FileManager.default.contents(atPath: name) else { throw InvalidParameter("dataset", "cannot read \(name)") }
+        if isImageFile(name) { return try ImageCodec.read(Array(data)) }
+        if name.lowercased().hasSuffix(".csv") { return try PointCloud.parseCSV(String(decoding: data, as: UTF8.self)) }
+        return try PointCloud.parseJSON(data)
+    }
 }
 
-/// The shipped MNIST files: `datasets/mnist` beside the executable's repository, or `$SCORED_DATASETS/mnist`.
-func mnistDirectory() -> URL {
-    if let d = ProcessInfo.processInfo.environment["SCORED_DATASETS"] { return URL(fileURLWithPath: d).appendingPathComponent("mnist") }
-    return URL(fileURLWithPath: "datasets/mnist")
-}
-
-/// Points or images for training or evaluation.
-func loadData(dataset: String, size: Int, seed: UInt64) throws -> Tensor {
-    if dataset == "mnist" || dataset == "mnist_test" {
-        return try MNIST.load(dataset == "mnist" ? .train : .test, from: mnistDirectory())
-    }
-    if isImageDataSet(dataset) {
-        guard let data = FileManager.default.contents(atPath: dataset) else { throw ValidationError("cannot read \(dataset)") }
-        return try ImageCodec.read(Array(data))
-    }
-    return try loadPoints(dataset: dataset, size: size, seed: seed)
-}
-
-func loadPoints(dataset: String, size: Int, seed: UInt64) throws -> Tensor {
-    if let toy = Toy2D(rawValue: dataset) {
-        var rng = Philox(seed: seed).derived(0xDA7A)
-        return toy.sample(size, rng: &rng)
-    }
-    let url = URL(fileURLWithPath: dataset)
-    guard FileManager.default.fileExists(atPath: url.path) else {
-        throw ValidationError("unknown data set '\(dataset)': use one of \(Toy2D.allCases.map(\.rawValue).joined(separator: ", ")) or a .json/.csv file")
-    }
-    let data = try Data(contentsOf: url)
-    if url.pathExtension.lowercased() == "csv" { return try PointCloud.parseCSV(String(decoding: data, as: UTF8.self)) }
-    return try PointCloud.parseJSON(data)
-}
-
-/// A terminal progress line: bar, step, loss, rate and ETA (redrawn in place on a terminal).
-struct ProgressLine {
+/// A terminal progress line: bar, step, loss, rate and ETA, redrawn in place on a terminal at most ten times a
+/// second; elsewhere (a log) one line per tenth of the run. Safe to call from several threads.
+final class ProgressLine: @unchecked Sendable {
     let total: Int
     let start = Date()
     let interactive = isatty(STDERR_FILENO) != 0
+    private let lock = NSLock()
+    private var lastDrawn = Date.distantPast
+    private var lastTenth = -1
+
+    init(total: Int) { self.total = total }
 
     func update(step: Int, loss: Double?, unit: String = "steps") {
+        lock.lock()
+        defer { lock.unlock() }
+        let done = step >= total
+        if interactive {
+            guard done || Date().timeIntervalSince(lastDrawn) >= 0.1 else { return }
+            lastDrawn = Date()
+        } else {
+            let tenth = total > 0 ? 10 * step / total : 10
+            guard tenth > lastTenth else { return }
+            lastTenth = tenth
+        }
         let elapsed = Date().timeIntervalSince(start)
         let rate = elapsed > 0 ? Double(step) / elapsed : 0
         let eta = rate > 0 ? Double(total - step) / rate : 0
-        let width = 30, filled = total > 0 ? width * step / total : width
+        let width = 30, filled = total > 0 ? width * min(step, total) / total : width
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
         let lossText = loss.map { String(format: " loss %.4f", $0) } ?? ""
         let line = String(format: "[%@] %d/%d%@ %.0f %@/s ETA %@", bar, step, total, lossText, rate, unit, ProgressLine.clock(eta))
         if interactive {
-            FileHandle.standardError.write(Data(("\r" + line + (step >= total ? "\n" : "")).utf8))
+            FileHandle.standardError.write(Data(("\r" + line + (done ? "\n" : "")).utf8))
         } else {
             note(line)
         }

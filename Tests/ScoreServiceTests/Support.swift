@@ -11,13 +11,14 @@ final class Harness: @unchecked Sendable {
     let dir: URL
     var base: String { "http://127.0.0.1:\(service.port)" }
 
-    init(_ edit: (inout ServiceConfig) -> Void = { _ in }) throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("scored-test-\(UUID().uuidString)")
+    init(dataDir: URL? = nil, _ edit: (inout ServiceConfig) -> Void = { _ in }) throws {
+        dir = dataDir ?? FileManager.default.temporaryDirectory.appendingPathComponent("scored-test-\(UUID().uuidString)")
         var c = ServiceConfig()
         c.port = 0
         c.dataDir = dir.path
         c.publicDir = Harness.repository.appendingPathComponent("public").path
         c.threads = [.train: 1, .sample: 1]
+        c.datasetsDir = Harness.repository.appendingPathComponent("datasets").path
         edit(&c)
         service = try Service(config: c)
         try service.start()
@@ -63,12 +64,6 @@ func http(_ method: String, _ url: String, body: String? = nil, data: Data? = ni
     }.resume()
     done.wait()
     return reply
-}
-
-extension JSONValue {
-    var string: String? { if case .string(let s) = self { return s }; return nil }
-    var number: Double? { if case .number(let n) = self { return n }; return nil }
-    var array: [JSONValue]? { if case .array(let a) = self { return a }; return nil }
 }
 
 /// Polls a job until it is finished (or the timeout).

@@ -171,6 +171,4 @@ public struct Var {
     public var shape: [Int] { tape.values[id].shape }
     /// Whether gradients flow back through this value.
     public var requiresGrad: Bool { tape.needsGrad[id] }
-    /// The same value as a constant: gradients stop here.
-    public func detached() -> Var { tape.constant(value) }
 }

@@ -284,3 +284,51 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     public init(dictionaryLiteral v: (String, JSONValue)...) { self = .object(Dictionary(v, uniquingKeysWith: { _, b in b })) }
     public init(nilLiteral: ()) { self = .null }
 }
+
+extension JSONValue: Codable {
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null }
+        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let x = try? c.decode(Double.self) { self = .number(x) }
+        else if let s = try? c.decode(String.self) { self = .string(s) }
+        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
+        else { self = .object(try c.decode([String: JSONValue].self)) }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case .bool(let b): try c.encode(b)
+        case .number(let x): try c.encode(x)
+        case .string(let s): try c.encode(s)
+        case .array(let a): try c.encode(a)
+        case .object(let o): try c.encode(o)
+        }
+    }
+}
+
+extension JSONValue {
+    /// Indented serialisation (two spaces, keys sorted), for files people read.
+    public func prettyPrinted(indent: String = "") -> String {
+        let inner = indent + "  "
+        switch self {
+        case .array(let a) where !a.isEmpty && a.contains(where: { $0.array != nil || $0.object != nil }):
+            return "[\n" + a.map { inner + $0.prettyPrinted(indent: inner) }.joined(separator: ",\n") + "\n" + indent + "]"
+        case .array(let a):
+            return "[" + a.map { $0.serialized }.joined(separator: ", ") + "]"
+        case .object(let o) where !o.isEmpty:
+            var s = "{\n"
+            for (k, key) in o.keys.sorted().enumerated() {
+                if k > 0 { s += ",\n" }
+                s += inner
+                JSONValue.quote(key, into: &s)
+                s += ": " + o[key]!.prettyPrinted(indent: inner)
+            }
+            return s + "\n" + indent + "}"
+        default:
+            return serialized
+        }
+    }
+}

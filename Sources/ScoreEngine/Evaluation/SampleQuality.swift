@@ -35,7 +35,7 @@ public enum SampleQuality {
 
     public static func slicedWasserstein1(_ x: Tensor, _ y: Tensor, projections: Int = 256, seed: UInt64 = 0) -> Double {
         let n = x.shape[0], m = y.shape[0], d = x.count / max(n, 1)
-        var rng = Philox(seed: seed).derived(0x5D1CE)
+        var rng = Philox(seed: seed).derived(RandomPurpose.slices)
         var total = 0.0
         for _ in 0..<projections {
             var theta = (0..<d).map { _ in Double(rng.gaussian()) }

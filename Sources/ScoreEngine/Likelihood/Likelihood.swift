@@ -88,7 +88,7 @@ public struct LikelihoodEstimator: Sendable {
                 let vg = (g * v).reshaped([rows, d]).sum(to: [rows, 1])
                 divS = vg.scalars
             }
-            let drift = sde.probabilityFlow(tape.constant(xs), score: tape.constant(s.value), t: t).value
+            let drift = sde.probabilityFlow(xs, score: s.value, t: t)
             let ddelta = Tensor(shape: [rows, 1], scalars: (0..<rows).map { i in
                 let g = sde.diffusion(t[i])
                 return Float(sde.driftCoefficient(t[i]) * Double(d) - 0.5 * g * g * Double(divS[i]))
@@ -116,7 +116,7 @@ public enum Dequantization {
         let n = x.shape[0], d = x.count / max(n, 1)
         var out = x
         for i in 0..<n {
-            var rng = Philox(seed: Philox.mix(seed ^ 0xDE9A), stream: UInt64(first + i))
+            var rng = Philox(seed: Philox.mix(seed ^ RandomPurpose.dequantization), stream: UInt64(first + i))
             for k in 0..<d {
                 let level = (x.scalars[i * d + k] * 255).rounded()
                 out.scalars[i * d + k] = (Swift.min(Swift.max(level, 0), 255) + rng.uniform()) / Float(levels)

@@ -6,7 +6,7 @@
 /// `net.0.weight`, `net.0.bias`, `net.2.weight`, … as in `nn.Sequential(Linear, act, Linear, act, …)`, the
 /// projections `temb.0.weight`, …, and the frequencies `embed.W`.
 public struct MLPScoreNet: ScoreNetwork {
-    public struct Config: Codable, Sendable, Equatable {
+    public struct Config: Sendable, Equatable {
         public var dimension: Int
         public var hidden: [Int]
         public var activation: Pointwise
@@ -17,7 +17,7 @@ public struct MLPScoreNet: ScoreNetwork {
         /// σ_d, the data's scale for the input preconditioning of `ScoreModel` (nil: none).
         public var dataScale: Double?
 
-        public enum Conditioning: String, Codable, Sendable, CaseIterable {
+        public enum Conditioning: String, Sendable, CaseIterable {
             /// γ(t) concatenated to the input only.
             case concat
             /// γ(t) concatenated to the input and projected into every hidden layer.

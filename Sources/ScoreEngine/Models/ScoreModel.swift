@@ -1,7 +1,67 @@
-/// Which network a model uses.
-public enum Architecture: Sendable, Equatable, Codable {
+/// Which network a model uses. Encoded as a tagged object: `{"type": "mlp", "dimension": 2, "hidden": […],
+/// "activation": "silu", "conditioning": "layers", "time_features": 32, "fourier_scale": 4, "data_scale": 1.4}`
+/// or `{"type": "unet", "image_shape": [1, 28, 28], "channels": […], "time_features": 256, "fourier_scale": 8,
+/// "data_scale": null}`.
+public enum Architecture: Sendable, Equatable {
     case mlp(MLPScoreNet.Config)
     case unet(UNetScoreNet.Config)
+
+    public var json: JSONValue {
+        switch self {
+        case .mlp(let c):
+            return ["type": "mlp", "dimension": .number(Double(c.dimension)), "hidden": c.hidden.json,
+                    "activation": .string(c.activation.rawValue), "conditioning": .string(c.conditioning.rawValue),
+                    "time_features": .number(Double(c.timeFeatures)), "fourier_scale": .number(Double(c.fourierScale)),
+                    "data_scale": c.dataScale.map { .number($0) } ?? .null]
+        case .unet(let c):
+            return ["type": "unet", "image_shape": c.imageShape.json, "channels": c.channels.json,
+                    "time_features": .number(Double(c.embedDim)), "fourier_scale": .number(Double(c.fourierScale)),
+                    "data_scale": c.dataScale.map { .number($0) } ?? .null]
+        }
+    }
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Reads the tagged object written by `json`, checking every field.
+    public init(json: JSONValue) throws {
+        guard let o = json.object, let type = o["type"]?.string else { throw Invalid(description: "an architecture needs a type") }
+        func int(_ k: String, _ r: ClosedRange<Int>) throws -> Int {
+            guard let x = o[k]?.number, x == x.rounded(), x >= Double(r.lowerBound), x <= Double(r.upperBound) else { throw Invalid(description: "\(type): \(k) must be an integer in \(r)") }
+            return Int(x)
+        }
+        func ints(_ k: String) throws -> [Int] {
+            guard let a = o[k]?.array, !a.isEmpty, a.count <= 64 else { throw Invalid(description: "\(type): \(k) must list integers") }
+            return try a.map {
+                guard let x = $0.number, x == x.rounded(), x >= 1, x <= 65_536 else { throw Invalid(description: "\(type): \(k) must list positive integers") }
+                return Int(x)
+            }
+        }
+        func number(_ k: String) throws -> Double {
+            guard let x = o[k]?.number, x.isFinite, x > 0 else { throw Invalid(description: "\(type): \(k) must be a positive number") }
+            return x
+        }
+        let dataScale: Double? = o["data_scale"] == nil || o["data_scale"] == .null ? nil : try number("data_scale")
+        switch type {
+        case "mlp":
+            guard let a = o["activation"]?.string.flatMap(Pointwise.init(rawValue:)),
+                  let c = o["conditioning"]?.string.flatMap(MLPScoreNet.Config.Conditioning.init(rawValue:)) else {
+                throw Invalid(description: "mlp: unknown activation or conditioning")
+            }
+            self = .mlp(.init(dimension: try int("dimension", 1...(1 << 20)), hidden: try ints("hidden"), activation: a,
+                              timeFeatures: try int("time_features", 0...4096), fourierScale: Float(try number("fourier_scale")),
+                              conditioning: c, dataScale: dataScale))
+        case "unet":
+            let c = UNetScoreNet.Config(imageShape: try ints("image_shape"), channels: try ints("channels"),
+                                        embedDim: try int("time_features", 2...4096), fourierScale: Float(try number("fourier_scale")),
+                                        dataScale: dataScale)
+            if let problem = c.problem { throw Invalid(description: "unet: \(problem)") }
+            self = .unet(c)
+        default:
+            throw Invalid(description: "unknown architecture \(type)")
+        }
+    }
 
     /// σ_d of the input preconditioning, if any.
     public var dataScale: Double? {
@@ -33,7 +93,7 @@ public struct ScoreModel: Sendable {
 
     /// A freshly initialised model; the same seed gives the same initial parameters.
     public init(architecture: Architecture, schedule: NoiseSchedule, seed: UInt64) {
-        var rng = Philox(seed: seed).derived(0x1417)
+        var rng = Philox(seed: seed).derived(RandomPurpose.initialization)
         var params = ParameterSet()
         switch architecture {
         case .mlp(var c):
@@ -67,7 +127,7 @@ public struct ScoreModel: Sendable {
     }
 }
 
-extension ScoreModel: ScoreFunction {
+extension ScoreModel: ScoreSource {
     /// The score with the parameters as constants on x's tape.
     public func score(_ x: Var, t: [Double]) -> Var {
         let tape = x.tape

@@ -15,7 +15,7 @@
 /// The first GroupNorm has 4 groups and the others 32, as there (fewer when a width is not divisible); the
 /// transposed convolutions' output padding is chosen so each level meets its skip connection's size.
 public struct UNetScoreNet: ScoreNetwork {
-    public struct Config: Codable, Sendable, Equatable {
+    public struct Config: Sendable, Equatable {
         /// Image shape [C, H, W]; H and W at least 17 (four levels of 3×3 convolutions, three of stride 2).
         public var imageShape: [Int]
         /// Widths of the four levels.

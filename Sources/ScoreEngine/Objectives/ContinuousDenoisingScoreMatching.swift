@@ -31,10 +31,9 @@ public struct ContinuousDenoisingScoreMatching: ScoreMatchingObjective {
     /// The loss at given times and noise.
     public func loss(score: (Var, Var) -> Var, batch x: Tensor, t: [Double], noise z: Tensor, tape: Tape) -> Var {
         let n = x.shape[0]
-        let tt = Tensor(shape: [n], scalars: t.map { Float($0) })
         let sigma = perRow(t.map(sde.std), x.shape)
-        let noisy = tape.constant(x * perRow(t.map(sde.meanCoefficient), x.shape) + z * sigma)
-        let s = score(noisy, tape.constant(tt))
+        let noisy = tape.constant(sde.perturb(x, t: t, noise: z))
+        let s = score(noisy, tape.constant(Tensor(shape: [n], scalars: t.map { Float($0) })))
         switch weighting {
         case .sigmaSquared:
             return (s * sigma + z).squared().sum() * (1 / Float(n))

@@ -23,3 +23,9 @@ public struct ExactScoreMatching: ScoreMatchingObjective {
         return objective * (1 / Float(n))
     }
 }
+
+extension ExactScoreMatching {
+    public static let entry = ObjectiveEntry(
+        name: "exact", summary: "exact (Hyvärinen) score matching: ½|s|² + tr ∇ₓs, one backward pass per dimension",
+        kinds: [.points], parameters: [], make: { _, _ in ExactScoreMatching() })
+}

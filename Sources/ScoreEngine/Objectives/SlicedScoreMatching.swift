@@ -36,3 +36,18 @@ public struct SlicedScoreMatching: ScoreMatchingObjective {
         return total! * (1 / Float(n * probes.count))
     }
 }
+
+extension SlicedScoreMatching {
+    public static let entry = ObjectiveEntry(
+        name: "sliced", summary: "sliced score matching: random projections vᵀ∇ₓ(vᵀs) + ½(vᵀs)²",
+        kinds: [.points],
+        parameters: [
+            Parameter("probe", .choice(Probe.allCases.map(\.rawValue)), default: .value("rademacher"), help: "distribution of the projections v"),
+            Parameter("variance_reduced", .boolean, default: .value(false), help: "SSM-VR: ½|s|² in place of ½(vᵀs)²"),
+            Parameter("projections", .integer(1...64), default: .value(1), help: "projections per data point"),
+        ],
+        make: { v, _ in
+            SlicedScoreMatching(probe: Probe(rawValue: v.string("probe"))!, varianceReduced: v.bool("variance_reduced"),
+                                projections: v.int("projections"))
+        })
+}

@@ -51,9 +51,9 @@ public struct Adam: Sendable {
 
     /// One update from gradients given as per-shard parts to be summed (each list in `params`' order),
     /// followed by the EMA's update of the same weights when there is one: the sum of the shards, Adam and
-    /// the EMA are one pass over each tensor. (Split over the worker pool as well, the pass measured no
-    /// faster once its square roots were vectorised, and a second synchronisation per step slowed training
-    /// down when the HTTP server competed for the cores.) Returns the global gradient norm before clipping.
+    /// the EMA are one pass over each tensor, run on the calling thread: with vectorised square roots the pass
+    /// is short, and a second synchronisation of the worker pool per step would slow training while the HTTP
+    /// server competes for the cores. Returns the global gradient norm before clipping.
     @discardableResult
     public mutating func update(_ params: inout ParameterSet, shards: [[Tensor?]], ema: inout EMA?) -> Float {
         precondition(!shards.isEmpty && shards.allSatisfy { $0.count == params.count })

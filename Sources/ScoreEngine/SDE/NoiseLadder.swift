@@ -3,7 +3,7 @@ import Foundation
 /// The NCSN noise ladder (Song & Ermon 2019): σ₁ > σ₂ > … > σ_L, a geometric sequence from σ_max to σ_min.
 /// Level i sits at "time" tᵢ = (L − i)/(L − 1) so that σ(tᵢ) = σ_min (σ_max/σ_min)^{tᵢ} = σᵢ: the same
 /// conditioning input as the VE SDE. Data are perturbed as x + σᵢ z (m = 1, std = σᵢ).
-public struct NoiseLadder: Perturbation, Codable, Equatable {
+public struct NoiseLadder: Perturbation, Equatable {
     public var sigmaMin: Double
     public var sigmaMax: Double
     public var levels: Int

@@ -11,14 +11,19 @@ public protocol Perturbation: Sendable {
 extension Perturbation {
     /// σ(t) for a batch of noise levels.
     public func std(_ t: Tensor) -> Tensor { t.mapScalars { Float(std(Double($0))) } }
-    /// m(t) for a batch of noise levels.
-    public func meanCoefficient(_ t: Tensor) -> Tensor { t.mapScalars { Float(meanCoefficient(Double($0))) } }
 
-    /// x_t = m(t)·x₀ + σ(t)·z, row by row.
-    public func perturb(_ x0: Tensor, t: Tensor, noise z: Tensor) -> Tensor {
-        let s = rowShape(x0.shape)
-        return x0 * meanCoefficient(t).reshaped(s) + z * std(t).reshaped(s)
+    /// x_t = m(t)·x₀ + σ(t)·z with per-row times t.
+    public func perturb(_ x0: Tensor, t: [Double], noise z: Tensor) -> Tensor {
+        x0 * perRow(t.map(meanCoefficient), x0.shape) + z * perRow(t.map(std), x0.shape)
     }
+}
+
+/// One fixed noise scale: x̃ = x + σz at every "time" (denoising score matching with one σ).
+public struct FixedNoise: Perturbation {
+    public let sigma: Double
+    public init(sigma: Double) { self.sigma = sigma }
+    public func meanCoefficient(_ t: Double) -> Double { 1 }
+    public func std(_ t: Double) -> Double { sigma }
 }
 
 /// [n, 1, …, 1] with the rank of `shape`: the shape that broadcasts a per-row scalar over a batch.

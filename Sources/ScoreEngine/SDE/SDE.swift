@@ -6,6 +6,10 @@ import Foundation
 /// dx = [f(x, t) − g(t)² ∇ₓ log p_t(x)] dt + g(t) dw̄, and the probability-flow ODE with the same marginals is
 /// dx/dt = f(x, t) − ½ g(t)² ∇ₓ log p_t(x).
 public protocol SDE: Perturbation {
+    /// Its name in the SDE registry (`ve`, `vp`, `subvp`).
+    var name: String { get }
+    /// Its settings by parameter key, as its registry entry declares them (`sigma_min`, …).
+    var parameters: ParameterValues { get }
     /// End of the diffusion.
     var T: Double { get }
     /// a(t) in f(x, t) = a(t)·x.
@@ -43,17 +47,13 @@ extension SDE {
     }
 
     /// Drift of the reverse-time SDE, f(x, t) − g(t)² s(x, t), for a batch with per-row times.
-    public func reverseDrift(_ x: Var, score: Var, t: [Double]) -> Var {
-        let a = x.tape.constant(perRow(t.map(driftCoefficient), x.shape))
-        let g2 = x.tape.constant(perRow(t.map { diffusion($0) * diffusion($0) }, x.shape))
-        return x * a - score * g2
+    public func reverseDrift(_ x: Tensor, score: Tensor, t: [Double]) -> Tensor {
+        x * perRow(t.map(driftCoefficient), x.shape) - score * perRow(t.map { diffusion($0) * diffusion($0) }, x.shape)
     }
 
-    /// Drift of the probability-flow ODE, f(x, t) − ½ g(t)² s(x, t).
-    public func probabilityFlow(_ x: Var, score: Var, t: [Double]) -> Var {
-        let a = x.tape.constant(perRow(t.map(driftCoefficient), x.shape))
-        let h = x.tape.constant(perRow(t.map { 0.5 * diffusion($0) * diffusion($0) }, x.shape))
-        return x * a - score * h
+    /// Drift of the probability-flow ODE, f(x, t) − ½ g(t)² s(x, t), for a batch with per-row times.
+    public func probabilityFlow(_ x: Tensor, score: Tensor, t: [Double]) -> Tensor {
+        x * perRow(t.map(driftCoefficient), x.shape) - score * perRow(t.map { 0.5 * diffusion($0) * diffusion($0) }, x.shape)
     }
 }
 
@@ -62,42 +62,3 @@ public func perRow(_ values: [Double], _ shape: [Int]) -> Tensor {
     Tensor(shape: rowShape(shape), scalars: values.map { Float($0) })
 }
 
-/// Which perturbation a model was trained with: one of the three SDEs, the NCSN noise ladder, one fixed σ,
-/// or none (exact and sliced score matching learn the score of the data themselves).
-public enum NoiseSchedule: Sendable, Equatable, Codable {
-    case none
-    case fixed(sigma: Double)
-    case ladder(NoiseLadder)
-    case ve(VESDE)
-    case vp(VPSDE)
-    case subVP(SubVPSDE)
-
-    /// The SDE, when the schedule is one.
-    public var sde: (any SDE)? {
-        switch self {
-        case .ve(let s): return s
-        case .vp(let s): return s
-        case .subVP(let s): return s
-        default: return nil
-        }
-    }
-
-    /// The perturbation a time-conditioned network divides its output by.
-    public var perturbation: (any Perturbation)? {
-        switch self {
-        case .ladder(let l): return l
-        default: return sde
-        }
-    }
-
-    public var name: String {
-        switch self {
-        case .none: return "none"
-        case .fixed: return "fixed"
-        case .ladder: return "ladder"
-        case .ve: return "ve"
-        case .vp: return "vp"
-        case .subVP: return "subvp"
-        }
-    }
-}

@@ -46,3 +46,20 @@ public struct AnnealedLangevinDynamics: Sampler {
         return SampleBatch(x: x, nfe: nfe)
     }
 }
+
+extension AnnealedLangevinDynamics {
+    /// Annealed Langevin dynamics over the model's noise ladder.
+    public static let entry = SamplerEntry(
+        name: "annealed_langevin", summary: "annealed Langevin dynamics over the NCSN noise ladder (Song & Ermon 2019, Algorithm 1)",
+        families: [.ladder],
+        parameters: [
+            SamplerParameters.steps(default: 100, help: "Langevin steps T per noise level"),
+            SamplerParameters.stepSize(2e-5, "ε: the step at level i is αᵢ = ε σᵢ²/σ_L²"),
+            SamplerParameters.denoise.with(default: .value(true)),
+        ],
+        make: { v, source in
+            guard case .ladder(let ladder) = source.schedule else { preconditionFailure("annealed Langevin needs a ladder") }
+            return AnnealedLangevinDynamics(ladder: ladder, stepsPerLevel: v.int("steps"), epsilon: v.double("step_size"),
+                                            denoise: v.bool("denoise"))
+        })
+}

@@ -9,15 +9,20 @@ public protocol Predictor: Sendable {
 /// x̄ = x − [f(x, t) − g(t)² s]·h, x = x̄ + g(t)√h z.
 public struct EulerMaruyamaPredictor: Predictor {
     public init() {}
-    public var name: String { "euler_maruyama" }
+    public var name: String { "em" }
 
     public func step(_ x: Tensor, score: Tensor, t: Double, h: Double, sde: any SDE, noise z: Tensor) -> (x: Tensor, mean: Tensor) {
-        let g = sde.diffusion(t)
-        // x − (a x − g² s) h = (1 − a h) x + g² h s
-        var mean = x * Float(1 - sde.driftCoefficient(t) * h)
-        mean.addScaled(score, Float(g * g * h))
+        var mean = x
+        mean.addScaled(sde.reverseDrift(x, score: score, t: [Double](repeating: t, count: x.shape[0])), Float(-h))
         var out = mean
-        out.addScaled(z, Float(g * h.squareRoot()))
+        out.addScaled(z, Float(sde.diffusion(t) * h.squareRoot()))
         return (out, mean)
     }
+}
+
+/// The predictors of the predictor–corrector sampler, by name (the `predictor` parameter of `pc`).
+public enum Predictors {
+    public static let all: [any Predictor] = [ReverseDiffusionPredictor(), EulerMaruyamaPredictor()]
+    public static var names: [String] { all.map(\.name) }
+    public static func named(_ name: String) -> (any Predictor)? { all.first { $0.name == name } }
 }

@@ -1,5 +1,5 @@
 /// Where an MCMC chain starts, drawn row by row from the row's own stream.
-public enum ChainStart: Sendable, Equatable, Codable {
+public enum ChainStart: Sendable, Equatable {
     /// Uniform on [low, high] in every coordinate.
     case uniform(low: Float, high: Float)
     /// N(0, std² I).
@@ -17,13 +17,5 @@ extension Tensor {
     /// Multiplies row i by c[i].
     func scaledRows(_ c: [Float]) -> Tensor {
         self * Tensor(shape: rowShape(shape), scalars: c)
-    }
-
-    /// Euclidean norm of each row.
-    func rowNorms() -> [Float] {
-        let n = shape[0], d = count / Swift.max(n, 1)
-        return scalars.withUnsafeBufferPointer { p in
-            (0..<n).map { i in Kernels.dot(p.baseAddress! + i * d, p.baseAddress! + i * d, d).squareRoot() }
-        }
     }
 }

@@ -37,3 +37,37 @@ public struct LangevinDynamics: Sampler {
         return SampleBatch(x: x, nfe: steps)
     }
 }
+
+extension LangevinDynamics {
+    /// The noise level at which a model trained on an SDE is read: the smallest it was sampled at (ε).
+    public static let sdeReadTime = 1e-3
+
+    /// Langevin Monte Carlo on the model's score at its smallest noise level.
+    public static let entry = SamplerEntry(
+        name: "langevin", summary: "Langevin Monte Carlo on the score at the smallest noise level, from a Gaussian or uniform start",
+        families: NoiseSchedule.Family.allCases,
+        parameters: [
+            SamplerParameters.steps(default: 1000, help: "chain length"),
+            SamplerParameters.stepSize(1e-3, "ε in x ← x + ε s(x) + √(2ε) z"),
+            Parameter("init", .choice(["gaussian", "uniform"]), default: .value("gaussian"),
+                      help: "where the chains start: N(0, init_std² I), or uniform on [−init_range, init_range]ᵈ"),
+            Parameter("init_std", .number(.above(0, upTo: 1e4)),
+                      default: .derived("the prior's standard deviation (σ_max for VE and NCSN models), else 1") { source in
+                          switch source.schedule {
+                          case .sde(let s): return .number(s.priorStd)
+                          case .ladder(let l): return .number(l.sigmaMax)
+                          default: return 1
+                          }
+                      },
+                      help: "standard deviation of the Gaussian start", when: .init("init", in: ["gaussian"])),
+            Parameter("init_range", .number(.above(0, upTo: 1e4)), default: .value(1),
+                      help: "half-width r of the uniform start on [−r, r]ᵈ", when: .init("init", in: ["uniform"])),
+        ],
+        make: { v, source in
+            let start: ChainStart = v.string("init") == "uniform"
+                ? .uniform(low: -Float(v.double("init_range")), high: Float(v.double("init_range")))
+                : .gaussian(std: Float(v.double("init_std")))
+            return LangevinDynamics(stepSize: v.double("step_size"), steps: v.int("steps"), start: start,
+                                    t: source.schedule.family == .sde ? sdeReadTime : 0)
+        })
+}

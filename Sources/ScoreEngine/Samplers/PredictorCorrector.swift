@@ -75,6 +75,58 @@ public struct PredictorCorrectorSampler: Sampler {
     }
 }
 
+extension PredictorCorrectorSampler {
+    static let predictorParameter = Parameter(
+        "predictor", .choice(Predictors.names), default: .value(.string(ReverseDiffusionPredictor().name)),
+        help: "the predictor: reverse_diffusion (eq. 46) or em (Euler–Maruyama)")
+    static let snrParameter = Parameter(
+        "snr", .number(.above(0, upTo: 10)), default: .value(0.16),
+        help: "the Langevin corrector's signal-to-noise ratio r (step ε = 2α(r σ(t))²)")
+    static let correctorStepsParameter = Parameter(
+        "corrector_steps", .integer(1...100), default: .value(1), help: "Langevin corrector steps per time step")
+
+    /// Predictor–corrector (Song et al. 2021, Algorithm 1): a predictor step and Langevin corrector steps per time step.
+    public static let pc = SamplerEntry(
+        name: "pc", summary: "predictor–corrector: a reverse-diffusion (or Euler–Maruyama) step then Langevin corrector steps, per time step",
+        families: [.sde],
+        parameters: [SamplerParameters.steps(default: 500, help: "time steps N"), predictorParameter, snrParameter,
+                     correctorStepsParameter, SamplerParameters.epsEnd, SamplerParameters.denoise],
+        make: { v, source in
+            PredictorCorrectorSampler(sde: source.schedule.sde!, predictor: Predictors.named(v.string("predictor"))!,
+                                      corrector: LangevinCorrector(snr: v.double("snr"), steps: v.int("corrector_steps")),
+                                      steps: v.int("steps"), epsilon: v.double("eps_end"), denoise: v.bool("denoise"))
+        })
+
+    /// The reverse-time SDE by Euler–Maruyama alone.
+    public static let em = predictorOnly("em", EulerMaruyamaPredictor(), summary: "Euler–Maruyama on the reverse-time SDE")
+    /// The reverse-time SDE by the reverse-diffusion predictor alone (the ancestral step of NCSN and DDPM).
+    public static let reverseDiffusion = predictorOnly("reverse_diffusion", ReverseDiffusionPredictor(),
+                                                       summary: "reverse diffusion (the discretisation of eq. 46; ancestral sampling)")
+
+    static func predictorOnly(_ name: String, _ predictor: any Predictor, summary: String) -> SamplerEntry {
+        SamplerEntry(
+            name: name, summary: summary, families: [.sde],
+            parameters: [SamplerParameters.steps(default: 1000, help: "time steps N"), SamplerParameters.epsEnd, SamplerParameters.denoise],
+            make: { v, source in
+                PredictorCorrectorSampler(sde: source.schedule.sde!, predictor: predictor, corrector: nil, steps: v.int("steps"),
+                                          epsilon: v.double("eps_end"), denoise: v.bool("denoise"))
+            })
+    }
+}
+
+/// A sampler that can hold known values fixed while it fills in the rest (inpainting).
+public protocol InpaintingSampler: Sampler {
+    func inpainting(_ known: Inpainting) -> Self
+}
+
+extension PredictorCorrectorSampler: InpaintingSampler {
+    public func inpainting(_ known: Inpainting) -> PredictorCorrectorSampler {
+        var s = self
+        s.inpainting = known
+        return s
+    }
+}
+
 /// What an inpainting run knows: one item `data` and a `mask` of its shape, 1 where the value is known
 /// (kept), 0 where it is to be sampled.
 public struct Inpainting: Sendable {

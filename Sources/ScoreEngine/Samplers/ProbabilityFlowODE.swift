@@ -32,9 +32,7 @@ public struct ProbabilityFlowODESampler: Sampler {
             control?.report(first: first, rows: count, fraction: $0)
         }) { x, t, _ in
             try control?.check()
-            tape.reset()
-            let xv = tape.constant(x)
-            return sde.probabilityFlow(xv, score: score.score(xv, t: t), t: t).value
+            return sde.probabilityFlow(x, score: evaluateScore(score, x, t, tape: tape), t: t)
         }
         if denoise {
             let s = evaluateScore(score, x, [Double](repeating: epsilon, count: count), tape: tape)
@@ -43,4 +41,32 @@ public struct ProbabilityFlowODESampler: Sampler {
         }
         return SampleBatch(x: x, nfe: nfe)
     }
+}
+
+extension ProbabilityFlowODESampler {
+    static let solvers: [String: ButcherTableau] = ["rk45": .dormandPrince, "rk4": .rk4, "heun": .heun, "euler": .euler]
+    static let fixedStep: [JSONValue] = ["rk4", "heun", "euler"]
+    static func tolerance(_ key: String, _ help: String) -> Parameter {
+        Parameter(key, .number(.closed(1e-9, 0.1)), default: .value(1e-5), help: help, when: .init("solver", in: ["rk45"]))
+    }
+
+    /// The probability-flow ODE (eq. 13) integrated from the prior at T to ε.
+    public static let entry = SamplerEntry(
+        name: "ode", summary: "the probability-flow ODE, adaptive Dormand–Prince 5(4) or a fixed-step Runge–Kutta method",
+        families: [.sde],
+        parameters: [
+            Parameter("solver", .choice(["rk45", "rk4", "heun", "euler"]), default: .value("rk45"),
+                      help: "rk45 (adaptive Dormand–Prince) or a fixed-step method"),
+            tolerance("rtol", "relative tolerance of the adaptive solver"),
+            tolerance("atol", "absolute tolerance of the adaptive solver"),
+            SamplerParameters.steps(default: 100, help: "steps of the fixed-step solver", when: .init("solver", in: fixedStep)),
+            SamplerParameters.epsEnd, SamplerParameters.denoise,
+        ],
+        make: { v, source in
+            let tableau = solvers[v.string("solver")]!
+            let method: ODESolver.Method = tableau.e != nil
+                ? .adaptive(rtol: v.double("rtol"), atol: v.double("atol")) : .fixed(steps: v.int("steps"))
+            return ProbabilityFlowODESampler(sde: source.schedule.sde!, solver: ODESolver(tableau: tableau, method: method),
+                                             epsilon: v.double("eps_end"), denoise: v.bool("denoise"))
+        })
 }

@@ -3,7 +3,7 @@ import CSIMD
 /// Vectorised single-precision elementary functions on sixteen lanes (Cephes' polynomials or fits at Chebyshev nodes,
 /// about 2 ulp). Sixteen lanes are two AVX registers whose instructions the compiler interleaves, so the core
 /// overlaps two dependency chains of these long polynomial evaluations that it would otherwise run one after
-/// the other (its floating-point scheduler holds about one chain): Langevin on one thread 0.398 → 0.362 s.
+/// the other (its floating-point scheduler holds about one chain).
 ///
 /// `exp`: x = n·ln2 + r with |r| ≤ ln2/2, eʳ by a polynomial, 2ⁿ assembled in the exponent bits.
 /// `log`: x = m·2ᵉ with m ∈ [√½, √2), log(m) by a degree-9 polynomial in m − 1.
@@ -82,8 +82,8 @@ public enum FastMath {
     /// log(1 + u) for u ∈ [0, 1] (as softplus needs, u = e^{−|x|}): log1p(u) = 2 atanh(s) with
     /// s = u/(2 + u) ∈ [0, 1/3], and atanh(s)/s = P(s²) with P of degree 4 fitted at Chebyshev nodes on
     /// s² ∈ [0, 1/9] (relative error 7.8e-9 with these float coefficients, against 1.4e-8 for the Taylor
-    /// series to s¹²), by Horner's rule. Relative accuracy holds down to u → 0. (A degree-10 polynomial in u
-    /// without the division measured no faster.)
+    /// series to s¹²), by Horner's rule. Relative accuracy holds down to u → 0. The division is not the limit
+    /// here (the FMA pipes are), so a longer polynomial in u without it would gain nothing.
     @_transparent
     public static func log1p(_ u: V) -> V {
         let s = u / (u + 2)

@@ -16,7 +16,7 @@
 /// | silu (swish) | xσ | σ + xσ′ | 2σ′ + xσ″ | 3σ″ + xσ‴ |
 /// | exp, log, sin, cos, square, sqrt, reciprocal | the usual closed forms |
 public enum Pointwise: String, Sendable, CaseIterable, Codable {
-    case relu, elu, sigmoid, softplus, logSigmoid, tanh, silu
+    case relu, elu, sigmoid, softplus, logSigmoid = "log_sigmoid", tanh, silu
     case exp, log, sin, cos, square, sqrt, reciprocal
 
     /// The highest derivative order implemented (sin and cos have all).

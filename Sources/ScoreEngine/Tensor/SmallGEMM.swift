@@ -2,15 +2,14 @@
 /// outweigh its kernel: C[m×n] = op(A)·op(B) with a register-blocked kernel on eight-lane FMAs. Four rows of C
 /// and sixteen columns are held in eight accumulators; each step over k loads two vectors of B's row k and
 /// broadcasts four entries of op(A)'s column k. B's rows must be contiguous, so a transposed B is copied
-/// once (k·n, against the m·k·n of the product; a dot-product kernel over rows of A and B was measured
-/// slower on the MLP shapes).
+/// once (k·n, against the m·k·n of the product; on the MLP shapes that beats a dot-product kernel over rows
+/// of A and B).
 enum SmallGEMM {
     typealias V = SIMD8<Float>
 
-    /// Whether the product is small enough for this kernel: up to 64×64×64 per product (measured on the MLP
-    /// shapes, it beats sgemm's call there), or of any height when op(B) is at most 128×128, which stays in
-    /// cache while the kernel walks down A's rows (OpenBLAS's separate β pass and packing then cost more:
-    /// Langevin over 1000 particles, one thread, 0.75 → 0.68 s).
+    /// Whether the product is small enough for this kernel: up to 64×64×64 per product (on the MLP shapes it
+    /// beats sgemm's call), or of any height when op(B) is at most 128×128, which stays in cache while the
+    /// kernel walks down A's rows (OpenBLAS's separate β pass and packing then cost more).
     static func applies(m: Int, n: Int, k: Int) -> Bool { (m * n * k <= 1 << 19 && n <= 256) || (n <= 128 && k <= 128) }
 
     /// C = op(A)·op(B), plus `bias` (n entries) added to every row when given.

@@ -29,21 +29,21 @@ public final class Trainer {
 
     public init(recipe: TrainingRecipe, data: Tensor, architecture: Architecture? = nil) throws {
         let recipe = try recipe.validated()
-        guard data.rank >= 2, data.shape[0] >= 1 else { throw TrainingRecipe.Invalid("dataset", "has no points") }
+        guard data.rank >= 2, data.shape[0] >= 1 else { throw InvalidParameter("dataset", "has no points") }
         self.recipe = recipe
         self.data = data
         let schedule = recipe.schedule(data: data)
         let arch = try architecture ?? Trainer.architecture(recipe, data: data)
-        if recipe.objective == .exact, data.count / data.shape[0] > ExactScoreMatching.maxDimension {
-            throw TrainingRecipe.Invalid("objective", "exact score matching needs data of dimension ≤ \(ExactScoreMatching.maxDimension)")
+        objective = recipe.makeObjective(schedule)
+        if objective is ExactScoreMatching, data.count / data.shape[0] > ExactScoreMatching.maxDimension {
+            throw InvalidParameter("objective", "exact score matching needs data of dimension ≤ \(ExactScoreMatching.maxDimension)")
         }
         model = ScoreModel(architecture: arch, schedule: schedule, seed: recipe.seed)
         ema = recipe.ema > 0 ? EMA(decay: Float(recipe.ema), initial: model.parameters) : nil
         adam = Adam(learningRate: Float(recipe.learningRate), warmup: recipe.warmup, gradClip: Float(recipe.gradClip))
-        if recipe.schedule == .cosine { adam.decaySteps = recipe.steps }
-        objective = recipe.makeObjective(schedule)
-        rng = Philox(seed: recipe.seed).derived(0x7EA1)
-        noiseKey = Philox.mix(recipe.seed ^ 0x5A4D)
+        if recipe.lrSchedule == .cosine { adam.decaySteps = recipe.steps }
+        rng = Philox(seed: recipe.seed).derived(RandomPurpose.minibatches)
+        noiseKey = Philox.mix(recipe.seed ^ RandomPurpose.trainingNoise)
         workers = (0..<Trainer.shards).map { _ in ShardWorker() }
     }
 
@@ -111,39 +111,26 @@ public final class Trainer {
 
     /// The network a recipe builds for its data: the MLP for points [n, d], the U-Net for images [n, C, H, W].
     public static func architecture(_ recipe: TrainingRecipe, data: Tensor) throws -> Architecture {
-        let scale = recipe.preconditioning ? Trainer.dataRMS(data) : nil
+        let scale = recipe.preconditioning ? data.rmsScale : nil
+        guard DataKind(itemShape: Array(data.shape.dropFirst())) == recipe.kind else {
+            throw InvalidParameter("dataset", "holds \(DataKind(itemShape: Array(data.shape.dropFirst()))), the recipe is for \(recipe.kind)")
+        }
         if data.rank == 4 {
-            guard recipe.objective == .dsm || recipe.objective == .ncsn else {
-                throw TrainingRecipe.Invalid("objective", "image models train with dsm or ncsn")
-            }
             let c = UNetScoreNet.Config(imageShape: Array(data.shape.dropFirst()), channels: recipe.channels,
                                         embedDim: recipe.timeFeatures, fourierScale: Float(recipe.fourierScale), dataScale: scale)
-            if let problem = c.problem { throw TrainingRecipe.Invalid("dataset", problem) }
+            if let problem = c.problem { throw InvalidParameter("dataset", problem) }
             return .unet(c)
         }
-        guard data.rank == 2 else { throw TrainingRecipe.Invalid("dataset", "holds items of shape \(Array(data.shape.dropFirst())); points [d] or images [C, H, W] are needed") }
+        guard data.rank == 2 else { throw InvalidParameter("dataset", "holds items of shape \(Array(data.shape.dropFirst())); points [d] or images [C, H, W] are needed") }
         return .mlp(.init(dimension: data.shape[1], hidden: recipe.hidden, activation: recipe.activation,
                           timeFeatures: recipe.timeFeatures, fourierScale: Float(recipe.fourierScale),
                           conditioning: recipe.conditioning, dataScale: scale))
     }
 
-    /// The root-mean-square distance of the data to its mean, per coordinate: σ_d of the preconditioning.
-    static func dataRMS(_ data: Tensor) -> Double {
-        let n = data.shape[0], d = data.count / max(n, 1)
-        var total = 0.0
-        for k in 0..<d {
-            var s = 0.0, s2 = 0.0
-            for i in 0..<n { let v = Double(data.scalars[i * d + k]); s += v; s2 += v * v }
-            let mean = s / Double(n)
-            total += max(s2 / Double(n) - mean * mean, 0)
-        }
-        return max((total / Double(d)).squareRoot(), 1e-3)
-    }
-
     // MARK: - State
 
     /// The whole run as safetensors: weights (`model.*`), EMA (`ema.*`), Adam moments (`adam.m.*`,
-    /// `adam.v.*`); step, generator and recipe in the metadata.
+    /// `adam.v.*`); step and generator in the metadata (the recipe is the caller's: `resume` takes it back).
     public func state() -> Data {
         var tensors: [(String, Tensor)] = model.parameters.named.map { ("model.\($0.0)", $0.1) }
         if let ema { tensors += ema.shadow.named.map { ("ema.\($0.0)", $0.1) } }
@@ -158,7 +145,6 @@ public final class Trainer {
             "step": String(step),
             "adam_step": String(adam.step),
             "rng": String(decoding: (try? enc.encode(rng)) ?? Data(), as: UTF8.self),
-            "recipe": String(decoding: (try? enc.encode(recipe)) ?? Data(), as: UTF8.self),
         ]
         return Safetensors.write(tensors, metadata: meta)
     }
@@ -167,14 +153,12 @@ public final class Trainer {
         public let description: String
     }
 
-    /// Continues a run from `state()` output, with the same data.
-    public static func resume(from state: Data, data: Tensor, architecture: Architecture? = nil) throws -> Trainer {
+    /// Continues a run from `state()` output, with the same recipe and data.
+    public static func resume(from state: Data, recipe: TrainingRecipe, data: Tensor, architecture: Architecture? = nil) throws -> Trainer {
         let file = try Safetensors.read(state)
-        guard file.metadata["format"] == "scored-training-state/1",
-              let recipeJSON = file.metadata["recipe"], let rngJSON = file.metadata["rng"],
+        guard file.metadata["format"] == "scored-training-state/1", let rngJSON = file.metadata["rng"],
               let step = file.metadata["step"].flatMap(Int.init), let adamStep = file.metadata["adam_step"].flatMap(Int.init)
         else { throw StateError(description: "not a training state") }
-        let recipe = try JSONDecoder().decode(TrainingRecipe.self, from: Data(recipeJSON.utf8))
         let t = try Trainer(recipe: recipe, data: data, architecture: architecture)
         func section(_ prefix: String) -> [String: Tensor] {
             var out: [String: Tensor] = [:]

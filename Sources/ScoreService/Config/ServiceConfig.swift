@@ -129,12 +129,13 @@ public struct ServiceConfig: Sendable {
     /// Loads a configuration file (if it exists), then the environment.
     public static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServiceConfig {
         var c = ServiceConfig()
-        let path = file ?? environment["SCORED_CONFIG"] ?? "config/default.json"
+        let named = file ?? environment["SCORED_CONFIG"]
+        let path = named ?? "config/default.json"
         if let data = FileManager.default.contents(atPath: path) {
             do { try c.apply(json: try JSONValue(parsing: data), source: path) } catch let e as JSONValue.ParseError {
                 throw Invalid(description: "\(path): \(e)")
             }
-        } else if file != nil {
+        } else if named != nil {
             throw Invalid(description: "\(path): no such file")
         }
         try c.apply(environment: environment)

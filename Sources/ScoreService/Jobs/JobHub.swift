@@ -1,4 +1,5 @@
 import Foundation
+import ScoreEngine
 import Synchronization
 
 /// Change notification for jobs: every update bumps the job's version and wakes whoever waits for it
@@ -46,7 +47,7 @@ final class RunningJob: Sendable {
     let interrupted = Atomic<Bool>(false)
     let progress = Mutex<JobProgress?>(nil)
     /// Cancels a sampler's loop.
-    let control: Mutex<SamplingControlBox?> = Mutex(nil)
+    let control: Mutex<SamplingControl?> = Mutex(nil)
 
     init(id: String) { self.id = id }
 
@@ -54,10 +55,6 @@ final class RunningJob: Sendable {
 
     func stop(interrupting: Bool) {
         if interrupting { interrupted.store(true, ordering: .relaxed) } else { cancelled.store(true, ordering: .relaxed) }
-        control.withLock { $0?.control.cancel() }
+        control.withLock { $0?.cancel() }
     }
 }
-
-import ScoreEngine
-
-struct SamplingControlBox: Sendable { let control: SamplingControl }

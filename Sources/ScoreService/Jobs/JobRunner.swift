@@ -4,39 +4,41 @@ import ScoreEngine
 import Synchronization
 
 /// The job queue: per lane a number of worker threads claim the oldest queued job of their kinds from the
-/// store and run it. Submissions past `maxQueuedJobs` in a lane are refused. `stop()` interrupts running
-/// jobs: training saves its state and both kinds go back to `queued`, to resume when the service starts.
+/// store and run it with its executor. Submissions past `maxQueuedJobs` in a lane are refused. `stop()`
+/// interrupts running jobs: training saves its state and both kinds go back to `queued`, to resume when the
+/// service starts.
 final class JobRunner: @unchecked Sendable {
-    let store: any JobStore
-    let artifacts: Artifacts
+    struct Dependencies: Sendable {
+        let store: any RecordStore
+        let artifacts: Artifacts
+        let results: ResultStore
+        let models: ModelCache
+        let datasets: DatasetCatalog
+        let hub: JobHub
+        let metrics: Metrics
+        let logger: Logger
+    }
+
+    let deps: Dependencies
     let config: ServiceConfig
-    let hub: JobHub
-    let logger: Logger
-    let datasets: DatasetCatalog
-    let models: ModelCache
-    let metrics: Metrics
+    let executors: [JobKind: any JobExecutor] = [.train: TrainingJob(), .sample: SamplingJob(), .likelihood: LikelihoodJob()]
 
     private let running = Mutex<[String: RunningJob]>([:])
+    /// What requests prepared for the jobs they queued, by job id (taken when the job starts).
+    private let prepared = Mutex<[String: any Sendable]>([:])
     private let wakeups: [Lane: NSCondition] = [.train: NSCondition(), .sample: NSCondition()]
     private let stopping = Atomic<Bool>(false)
     private var threads: [Thread] = []
     private let finished = DispatchGroup()
 
-    init(store: any JobStore, artifacts: Artifacts, config: ServiceConfig, hub: JobHub, logger: Logger,
-         datasets: DatasetCatalog, models: ModelCache, metrics: Metrics) {
-        self.store = store
-        self.artifacts = artifacts
+    init(_ deps: Dependencies, config: ServiceConfig) {
+        self.deps = deps
         self.config = config
-        self.hub = hub
-        self.logger = logger
-        self.datasets = datasets
-        self.models = models
-        self.metrics = metrics
     }
 
     func start() throws {
-        for job in try store.requeueRunning() {
-            logger.notice("requeued after restart", metadata: ["job": "\(job.id)", "kind": "\(job.kind.rawValue)"])
+        for job in try deps.store.requeueRunning() {
+            deps.logger.notice("requeued after restart", metadata: ["job": "\(job.id)", "kind": "\(job.kind.rawValue)"])
         }
         for lane in Lane.allCases {
             for k in 0..<(config.workers[lane] ?? 1) {
@@ -65,18 +67,21 @@ final class JobRunner: @unchecked Sendable {
 
     struct QueueFull: Error { let lane: Lane }
 
-    /// Queues a job (or returns the one its idempotency key already made).
-    func submit(_ job: JobRecord) throws -> (job: JobRecord, created: Bool) {
+    /// Queues a job (or returns the one its idempotency key already made), with what the request prepared for it.
+    func submit(_ job: JobRecord, prepared work: (any Sendable)? = nil) throws -> (job: JobRecord, created: Bool) {
         let lane = job.kind.lane
         // A retry with a known key gets its job back, even when the queue is full.
-        if let key = job.idempotencyKey, let existing = try store.job(idempotencyKey: key) { return (existing, false) }
-        if try store.count(status: .queued, kinds: JobKind.allCases.filter { $0.lane == lane }) >= config.maxQueuedJobs {
+        if let key = job.idempotencyKey, let existing = try deps.store.job(idempotencyKey: key) { return (existing, false) }
+        if try deps.store.count(status: .queued, kinds: JobKind.allCases.filter { $0.lane == lane }) >= config.maxQueuedJobs {
             throw QueueFull(lane: lane)
         }
-        let r = try store.insert(job)
+        if let work { prepared.withLock { $0[job.id] = work } }
+        let r = try deps.store.insert(job)
         if r.created {
-            hub.changed(job.id)
+            deps.hub.changed(job.id)
             wake(lane)
+        } else {
+            prepared.withLock { $0[job.id] = nil }
         }
         return r
     }
@@ -90,19 +95,20 @@ final class JobRunner: @unchecked Sendable {
 
     /// Cancels a queued job at once, a running one when its worker notices (within a step or a few).
     func cancel(_ id: String) throws -> JobRecord? {
-        guard var job = try store.job(id) else { return nil }
+        guard var job = try deps.store.job(id) else { return nil }
         switch job.status {
         case .queued:
             job.status = .canceled
             job.finishedAt = Date().timeIntervalSince1970
-            try store.update(job)
-            hub.changed(id)
+            try deps.store.update(job)
+            prepared.withLock { $0[id] = nil }
+            deps.hub.changed(id)
         case .running:
             running.withLock { $0[id] }?.stop(interrupting: false)
         default:
             break
         }
-        return try store.job(id)
+        return try deps.store.job(id)
     }
 
     /// The freshest progress of a running job.
@@ -131,8 +137,8 @@ final class JobRunner: @unchecked Sendable {
         let wakeup = wakeups[lane]!
         while !stopping.load(ordering: .relaxed) {
             let job: JobRecord?
-            do { job = try store.claimNext(kinds: kinds, now: Date().timeIntervalSince1970) } catch {
-                logger.error("cannot claim a job", metadata: ["error": "\(error)"])
+            do { job = try deps.store.claimNext(kinds: kinds, now: Date().timeIntervalSince1970) } catch {
+                deps.logger.error("cannot claim a job", metadata: ["error": "\(error)"])
                 Thread.sleep(forTimeInterval: 1)
                 continue
             }
@@ -146,20 +152,19 @@ final class JobRunner: @unchecked Sendable {
         }
     }
 
-    private func execute(_ claimed: JobRecord) {
-        var job = claimed
+    private func execute(_ job: JobRecord) {
         let live = RunningJob(id: job.id)
         running.withLock { $0[job.id] = live }
         defer { running.withLock { $0[job.id] = nil } }
-        hub.changed(job.id)
-        logger.info("job started", metadata: ["job": "\(job.id)", "kind": "\(job.kind.rawValue)", "attempt": "\(job.attempts)"])
+        deps.hub.changed(job.id)
+        deps.logger.info("job started", metadata: ["job": "\(job.id)", "kind": "\(job.kind.rawValue)", "attempt": "\(job.attempts)"])
+        let context = JobContext(
+            store: deps.store, artifacts: deps.artifacts, results: deps.results, models: deps.models, datasets: deps.datasets,
+            logger: deps.logger, threads: config.threads[job.kind.lane] ?? 2, checkpointEverySeconds: config.checkpointEverySeconds,
+            live: live, prepared: prepared.withLock { $0.removeValue(forKey: job.id) }, hub: deps.hub)
         let outcome: JobOutcome
         do {
-            switch job.kind {
-            case .train: outcome = try TrainingJob(runner: self, live: live).run(&job)
-            case .sample: outcome = try SamplingJob(runner: self, live: live).run(&job)
-            case .likelihood: outcome = try LikelihoodJob(runner: self, live: live).run(&job)
-            }
+            outcome = try executors[job.kind]!.run(job, context)
         } catch is CancelledError {
             outcome = live.interrupted.load(ordering: .relaxed) ? .interrupted : .canceled
         } catch {
@@ -167,7 +172,7 @@ final class JobRunner: @unchecked Sendable {
         }
         // The store may be failing too (disk full); the job is then left running and requeued at start-up.
         do {
-            guard var current = try store.job(job.id) else { return }
+            guard var current = try deps.store.job(job.id) else { return }
             current.progress = live.progress.withLock { $0 } ?? current.progress
             switch outcome {
             case .succeeded(let result):
@@ -184,28 +189,14 @@ final class JobRunner: @unchecked Sendable {
             case .interrupted:
                 current.status = .queued
             }
-            try store.update(current)
-            metrics.jobFinished(kind: job.kind, status: current.status)
-            logger.info("job \(current.status.rawValue)", metadata: ["job": "\(job.id)", "error": "\(current.error ?? "")"])
+            try deps.store.update(current)
+            deps.metrics.jobFinished(kind: job.kind, status: current.status)
+            deps.logger.info("job \(current.status.rawValue)", metadata: ["job": "\(job.id)", "error": "\(current.error ?? "")"])
         } catch {
-            logger.error("cannot record the end of a job", metadata: ["job": "\(job.id)", "error": "\(error)"])
+            deps.logger.error("cannot record the end of a job", metadata: ["job": "\(job.id)", "error": "\(error)"])
         }
-        hub.changed(job.id)
+        deps.hub.changed(job.id)
     }
-
-    /// Publishes progress (kept in memory; the store gets it at checkpoints and at the end).
-    func report(_ live: RunningJob, _ p: JobProgress) {
-        live.progress.withLock { $0 = p }
-        hub.changed(live.id)
-    }
-}
-
-enum JobOutcome {
-    case succeeded(JSONValue)
-    case failed(String)
-    case canceled
-    /// Stopped by a shutdown: back to the queue.
-    case interrupted
 }
 
 #if os(Linux)

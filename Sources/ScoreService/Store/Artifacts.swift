@@ -45,8 +45,6 @@ public struct Artifacts: Sendable {
 
     public func remove(_ url: URL) { try? FileManager.default.removeItem(at: url) }
 
-    public func exists(_ url: URL) -> Bool { FileManager.default.fileExists(atPath: url.path) }
-
     /// Leftover temporary files of writes interrupted by a crash.
     public func cleanTemporary() {
         let tmp = root.appendingPathComponent("tmp")

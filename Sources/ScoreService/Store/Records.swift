@@ -42,9 +42,8 @@ public struct JobProgress: Sendable, Equatable {
     }
 
     init?(_ v: JSONValue?) {
-        guard case .object(let o)? = v, case .number(let s)? = o["step"], case .number(let t)? = o["total"] else { return nil }
-        func num(_ k: String) -> Double? { if case .number(let x)? = o[k] { return x }; return nil }
-        self.init(step: Int(s), total: Int(t), loss: num("loss"), rate: num("rate"), etaSeconds: num("eta_seconds"))
+        guard let o = v?.object, let s = o["step"]?.number, let t = o["total"]?.number, abs(s) < 1e15, abs(t) < 1e15 else { return nil }
+        self.init(step: Int(s), total: Int(t), loss: o["loss"]?.number, rate: o["rate"]?.number, etaSeconds: o["eta_seconds"]?.number)
     }
 }
 
@@ -80,26 +79,49 @@ public struct ModelRecord: Sendable, Equatable {
     public var id: String
     public var jobId: String
     public var createdAt: Double
-    /// Everything else about it: recipe, architecture, schedule, figures, sampler defaults.
+    /// Everything else about it (`ModelInfo`): data, recipe, architecture, perturbation, training figures.
     public var info: JSONValue
+
+    public init(id: String, jobId: String, createdAt: Double, info: JSONValue) {
+        self.id = id
+        self.jobId = jobId
+        self.createdAt = createdAt
+        self.info = info
+    }
 }
 
 /// An uploaded data set (built-in ones are not stored).
 public struct DatasetRecord: Sendable, Equatable {
     public var id: String
     public var name: String
-    /// "points" or "images".
-    public var kind: String
+    public var kind: DataKind
     public var count: Int
     /// Shape of one item.
     public var shape: [Int]
     public var createdAt: Double
+
+    public init(id: String, name: String, kind: DataKind, count: Int, shape: [Int], createdAt: Double) {
+        self.id = id
+        self.name = name
+        self.kind = kind
+        self.count = count
+        self.shape = shape
+        self.createdAt = createdAt
+    }
 }
 
-/// Where jobs, models and data sets are kept. The service runs on `SQLiteStore`; the protocol is what a
-/// PostgreSQL-backed store would implement for several worker hosts to share one queue (claiming with
-/// `SELECT … FOR UPDATE SKIP LOCKED`).
-public protocol JobStore: Sendable {
+/// A row the store cannot read back (corrupt, or written by a newer release): it names the row.
+public struct CorruptRecord: Error, CustomStringConvertible {
+    public let table: String
+    public let id: String
+    public let reason: String
+    public var description: String { "\(table) row \(id): \(reason)" }
+}
+
+/// Where the service keeps its records: jobs (the queue), models and uploaded data sets. The service runs on
+/// `SQLiteStore`; the protocol is what a PostgreSQL-backed store would implement for several worker hosts to
+/// share one queue (claiming with `SELECT … FOR UPDATE SKIP LOCKED`).
+public protocol RecordStore: Sendable {
     /// Inserts a job; with an idempotency key already used, returns the job it created instead (`created` false).
     func insert(_ job: JobRecord) throws -> (job: JobRecord, created: Bool)
     func job(_ id: String) throws -> JobRecord?
@@ -113,11 +135,12 @@ public protocol JobStore: Sendable {
     func requeueRunning() throws -> [JobRecord]
     func count(status: JobStatus, kinds: [JobKind]) throws -> Int
     func countsByStatus() throws -> [JobStatus: Int]
-    /// Finished jobs, models and data sets older than `before` (for retention).
+    /// Finished jobs older than `before` (for retention).
     func expiredJobs(before: Double) throws -> [JobRecord]
 
     func insert(_ model: ModelRecord) throws
     func model(_ id: String) throws -> ModelRecord?
+    /// Models, newest first.
     func models(limit: Int) throws -> [ModelRecord]
     func deleteModel(_ id: String) throws
     func expiredModels(before: Double) throws -> [ModelRecord]

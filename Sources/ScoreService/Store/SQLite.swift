@@ -17,9 +17,14 @@ final class SQLiteDatabase: @unchecked Sendable {
         var int: Int? { if case .integer(let i) = self { return Int(i) }; return double.map { Int($0) } }
     }
 
+    typealias Row = [String: Value]
+
     struct Error: Swift.Error, CustomStringConvertible {
         let description: String
     }
+
+    /// SQLite's `user_version`: the schema version the migrations have reached.
+    func userVersion() throws -> Int { try query("PRAGMA user_version").first?["user_version"]?.int ?? 0 }
 
     private var db: OpaquePointer?
     private let lock = NSLock()

@@ -1,27 +1,19 @@
 import Foundation
 import ScoreEngine
 
-/// The embedded store: SQLite for jobs, models and data sets (`store.db` in the data directory).
-public final class SQLiteStore: JobStore, @unchecked Sendable {
+/// The embedded store: SQLite for jobs, models and data sets (`store.db` in the data directory). The schema is
+/// versioned by SQLite's `user_version`; opening a data directory runs the migrations it has not had, in order
+/// and each in one transaction (`StoreMigrations`). A row that cannot be read back is a `CorruptRecord` naming it.
+public final class SQLiteStore: RecordStore, @unchecked Sendable {
     let db: SQLiteDatabase
 
     public init(path: String) throws {
         db = try SQLiteDatabase(path: path)
-        try db.execute("""
-            CREATE TABLE IF NOT EXISTS jobs (
-              id TEXT PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL, params TEXT NOT NULL,
-              created_at REAL NOT NULL, started_at REAL, finished_at REAL, progress TEXT, error TEXT, result TEXT,
-              idempotency_key TEXT UNIQUE, attempts INTEGER NOT NULL DEFAULT 0)
-            """)
-        try db.execute("CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(status, created_at)")
-        try db.execute("""
-            CREATE TABLE IF NOT EXISTS models (id TEXT PRIMARY KEY, job_id TEXT NOT NULL, created_at REAL NOT NULL, info TEXT NOT NULL)
-            """)
-        try db.execute("""
-            CREATE TABLE IF NOT EXISTS datasets (id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL,
-              count INTEGER NOT NULL, shape TEXT NOT NULL, created_at REAL NOT NULL)
-            """)
+        try StoreMigrations.run(on: db)
     }
+
+    /// The schema version of the open database.
+    public var schemaVersion: Int { get throws { try db.userVersion() } }
 
     // MARK: jobs
 
@@ -29,22 +21,22 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
     static func opt(_ v: Double?) -> SQLiteDatabase.Value { v.map { .real($0) } ?? .null }
     static func opt(_ v: String?) -> SQLiteDatabase.Value { v.map { .text($0) } ?? .null }
 
-    static func parse(_ v: SQLiteDatabase.Value?) -> JSONValue? {
-        guard let s = v?.string else { return nil }
-        return try? JSONValue(parsing: s)
-    }
-
-    func row(_ r: [String: SQLiteDatabase.Value]) -> JobRecord {
-        var j = JobRecord(id: r["id"]!.string!, kind: JobKind(rawValue: r["kind"]!.string!) ?? .train,
-                          params: SQLiteStore.parse(r["params"]) ?? .object([:]), createdAt: r["created_at"]!.double!,
-                          idempotencyKey: r["idempotency_key"]?.string)
-        j.status = JobStatus(rawValue: r["status"]!.string!) ?? .failed
-        j.startedAt = r["started_at"]?.double
-        j.finishedAt = r["finished_at"]?.double
-        j.progress = JobProgress(SQLiteStore.parse(r["progress"]))
-        j.error = r["error"]?.string
-        j.result = SQLiteStore.parse(r["result"])
-        j.attempts = r["attempts"]?.int ?? 0
+    func jobRow(_ r: SQLiteDatabase.Row) throws -> JobRecord {
+        let row = RowReader(table: "jobs", row: r)
+        guard let kind = JobKind(rawValue: try row.text("kind")) else { throw row.corrupt("unknown kind \(try row.text("kind"))") }
+        guard let status = JobStatus(rawValue: try row.text("status")) else { throw row.corrupt("unknown status \(try row.text("status"))") }
+        var j = JobRecord(id: row.id, kind: kind, params: try row.json("params"), createdAt: try row.real("created_at"),
+                          idempotencyKey: try row.optionalText("idempotency_key"))
+        j.status = status
+        j.startedAt = try row.optionalReal("started_at")
+        j.finishedAt = try row.optionalReal("finished_at")
+        j.progress = try row.optionalJSON("progress").map { p in
+            guard let progress = JobProgress(p) else { throw row.corrupt("progress is not a progress object") }
+            return progress
+        }
+        j.error = try row.optionalText("error")
+        j.result = try row.optionalJSON("result")
+        j.attempts = try row.int("attempts")
         return j
     }
 
@@ -52,7 +44,7 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
         try db.transaction {
             if let key = job.idempotencyKey,
                let existing = try db.queryUnlocked("SELECT * FROM jobs WHERE idempotency_key = ?", [.text(key)]).first {
-                return (row(existing), false)
+                return (try jobRow(existing), false)
             }
             try db.executeUnlocked(
                 "INSERT INTO jobs (id, kind, status, params, created_at, idempotency_key, attempts) VALUES (?, ?, ?, ?, ?, ?, 0)",
@@ -63,11 +55,11 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
     }
 
     public func job(_ id: String) throws -> JobRecord? {
-        try db.query("SELECT * FROM jobs WHERE id = ?", [.text(id)]).first.map(row)
+        try db.query("SELECT * FROM jobs WHERE id = ?", [.text(id)]).first.map(jobRow)
     }
 
     public func job(idempotencyKey key: String) throws -> JobRecord? {
-        try db.query("SELECT * FROM jobs WHERE idempotency_key = ?", [.text(key)]).first.map(row)
+        try db.query("SELECT * FROM jobs WHERE idempotency_key = ?", [.text(key)]).first.map(jobRow)
     }
 
     public func jobs(status: JobStatus?, kind: JobKind?, limit: Int) throws -> [JobRecord] {
@@ -77,7 +69,7 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
         if !conds.isEmpty { sql += " WHERE " + conds.joined(separator: " AND ") }
         sql += " ORDER BY created_at DESC, id LIMIT ?"
         params.append(.integer(Int64(limit)))
-        return try db.query(sql, params).map(row)
+        return try db.query(sql, params).map(jobRow)
     }
 
     public func update(_ job: JobRecord) throws {
@@ -97,19 +89,20 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
             guard let r = try db.queryUnlocked(
                 "SELECT * FROM jobs WHERE status = 'queued' AND kind IN (\(marks)) ORDER BY created_at, id LIMIT 1",
                 kinds.map { .text($0.rawValue) }).first else { return nil }
-            var j = row(r)
+            var j = try jobRow(r)
             j.status = .running
             j.attempts += 1
-            if j.startedAt == nil { j.startedAt = now }
+            let started = j.startedAt ?? now
+            j.startedAt = started
             try db.executeUnlocked("UPDATE jobs SET status = 'running', attempts = ?, started_at = ? WHERE id = ?",
-                                   [.integer(Int64(j.attempts)), .real(j.startedAt!), .text(j.id)])
+                                   [.integer(Int64(j.attempts)), .real(started), .text(j.id)])
             return j
         }
     }
 
     public func requeueRunning() throws -> [JobRecord] {
         try db.transaction {
-            let rows = try db.queryUnlocked("SELECT * FROM jobs WHERE status = 'running'").map(row)
+            let rows = try db.queryUnlocked("SELECT * FROM jobs WHERE status = 'running'").map(jobRow)
             try db.executeUnlocked("UPDATE jobs SET status = 'queued' WHERE status = 'running'")
             return rows
         }
@@ -131,14 +124,14 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
 
     public func expiredJobs(before: Double) throws -> [JobRecord] {
         try db.query("SELECT * FROM jobs WHERE status IN ('succeeded', 'failed', 'canceled') AND finished_at < ?",
-                     [.real(before)]).map(row)
+                     [.real(before)]).map(jobRow)
     }
 
     // MARK: models
 
-    func modelRow(_ r: [String: SQLiteDatabase.Value]) -> ModelRecord {
-        ModelRecord(id: r["id"]!.string!, jobId: r["job_id"]!.string!, createdAt: r["created_at"]!.double!,
-                    info: SQLiteStore.parse(r["info"]) ?? .object([:]))
+    func modelRow(_ r: SQLiteDatabase.Row) throws -> ModelRecord {
+        let row = RowReader(table: "models", row: r)
+        return ModelRecord(id: row.id, jobId: try row.text("job_id"), createdAt: try row.real("created_at"), info: try row.json("info"))
     }
 
     public func insert(_ model: ModelRecord) throws {
@@ -162,18 +155,19 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
 
     // MARK: data sets
 
-    func datasetRow(_ r: [String: SQLiteDatabase.Value]) -> DatasetRecord {
-        let shape = (SQLiteStore.parse(r["shape"]).flatMap { v -> [Int]? in
-            if case .array(let a) = v { return a.compactMap { if case .number(let x) = $0 { return Int(x) }; return nil } }
-            return nil
-        }) ?? []
-        return DatasetRecord(id: r["id"]!.string!, name: r["name"]!.string!, kind: r["kind"]!.string!,
-                             count: r["count"]!.int!, shape: shape, createdAt: r["created_at"]!.double!)
+    func datasetRow(_ r: SQLiteDatabase.Row) throws -> DatasetRecord {
+        let row = RowReader(table: "datasets", row: r)
+        guard let kind = DataKind(rawValue: try row.text("kind")) else { throw row.corrupt("unknown kind \(try row.text("kind"))") }
+        guard let shape = try row.json("shape").array?.compactMap({ $0.number.map { Int($0) } }), !shape.isEmpty else {
+            throw row.corrupt("shape is not a list of integers")
+        }
+        return DatasetRecord(id: row.id, name: try row.text("name"), kind: kind, count: try row.int("count"), shape: shape,
+                             createdAt: try row.real("created_at"))
     }
 
     public func insert(_ d: DatasetRecord) throws {
         try db.execute("INSERT INTO datasets (id, name, kind, count, shape, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                       [.text(d.id), .text(d.name), .text(d.kind), .integer(Int64(d.count)),
+                       [.text(d.id), .text(d.name), .text(d.kind.rawValue), .integer(Int64(d.count)),
                         .text(JSONValue.array(d.shape.map { .number(Double($0)) }).serialized), .real(d.createdAt)])
     }
 
@@ -186,4 +180,44 @@ public final class SQLiteStore: JobStore, @unchecked Sendable {
     }
 
     public func deleteDataset(_ id: String) throws { try db.execute("DELETE FROM datasets WHERE id = ?", [.text(id)]) }
+}
+
+/// Typed reads of one row, each failure a `CorruptRecord` naming the table, the row and the column.
+struct RowReader {
+    let table: String
+    let row: SQLiteDatabase.Row
+
+    var id: String { row["id"]?.string ?? "?" }
+
+    func corrupt(_ reason: String) -> CorruptRecord { CorruptRecord(table: table, id: id, reason: reason) }
+
+    func text(_ column: String) throws -> String {
+        guard let s = row[column]?.string else { throw corrupt("\(column) is not text") }
+        return s
+    }
+    func optionalText(_ column: String) throws -> String? {
+        guard let v = row[column], v != .null else { return nil }
+        return try text(column)
+    }
+    func real(_ column: String) throws -> Double {
+        guard let x = row[column]?.double, x.isFinite else { throw corrupt("\(column) is not a number") }
+        return x
+    }
+    func optionalReal(_ column: String) throws -> Double? {
+        guard let v = row[column], v != .null else { return nil }
+        return try real(column)
+    }
+    func int(_ column: String) throws -> Int {
+        guard case .integer(let i)? = row[column] else { throw corrupt("\(column) is not an integer") }
+        return Int(i)
+    }
+    func json(_ column: String) throws -> JSONValue {
+        do { return try JSONValue(parsing: try text(column)) } catch let e as JSONValue.ParseError {
+            throw corrupt("\(column) is not JSON (\(e))")
+        }
+    }
+    func optionalJSON(_ column: String) throws -> JSONValue? {
+        guard let v = row[column], v != .null else { return nil }
+        return try json(column)
+    }
 }

@@ -100,7 +100,7 @@ import Testing
     /// The notebook's ScoreNet with the fixture's weights reproduces PyTorch's output to 1e-4 relative.
     @Test func scoreNetMatchesPyTorch() throws {
         let f = try Fixtures.load("scorenet_mnist")
-        var model = ScoreModel(architecture: .unet(.init()), schedule: .ve(VESDE(sigmaMin: 0.01, sigmaMax: 22)), seed: 0)
+        var model = ScoreModel(architecture: .unet(.init()), schedule: .sde(VESDE(sigmaMin: 0.01, sigmaMax: 22)), seed: 0)
         try model.parameters.load(from: f.tensors)
         #expect(Set(model.parameters.names) == Set(f.tensors.keys.filter { !$0.hasPrefix("input.") && !$0.hasPrefix("output.") }))
         let x = f["input.x"]!, t = f["input.t"]!

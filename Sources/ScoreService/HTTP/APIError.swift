@@ -18,7 +18,7 @@ struct APIError: Error {
     var response: HTTPResponse {
         var e: [String: JSONValue] = ["code": .string(code), "message": .string(message)]
         if let field { e["field"] = .string(field) }
-        var r = json(status, ["error": .object(e)])
+        var r = jsonResponse(status, ["error": .object(e)])
         for (k, v) in headers { r.headers.add(k, v) }
         return r
     }
@@ -40,7 +40,7 @@ struct APIError: Error {
 }
 
 /// A JSON response.
-func json(_ status: Int, _ value: JSONValue, headers extra: [(String, String)] = []) -> HTTPResponse {
+func jsonResponse(_ status: Int, _ value: JSONValue, headers extra: [(String, String)] = []) -> HTTPResponse {
     var h = HTTPHeaders()
     h.add("Content-Type", "application/json")
     for (k, v) in extra { h.add(k, v) }

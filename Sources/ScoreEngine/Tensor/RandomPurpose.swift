@@ -1,0 +1,19 @@
+/// The purposes random streams are derived for (`Philox.derived`, or mixed into a seed): each names one use of
+/// a seed, so that the draws for one purpose never depend on those of another. Changing a value changes every
+/// result that depends on it (trained models, samples), so they are fixed.
+public enum RandomPurpose {
+    /// Minibatch indices of a training run.
+    public static let minibatches: UInt64 = 0x7EA1
+    /// The key of the per-step, per-shard noise streams of a training run (mixed into the seed).
+    public static let trainingNoise: UInt64 = 0x5A4D
+    /// A model's initial parameters.
+    public static let initialization: UInt64 = 0x1417
+    /// Points drawn from a built-in generator for training.
+    public static let trainingData: UInt64 = 0xDA7A
+    /// Fresh reference draws of a built-in data set for evaluation.
+    public static let evaluationData: UInt64 = 0xE7A1
+    /// The random directions of the sliced Wasserstein distance.
+    public static let slices: UInt64 = 0x5D1CE
+    /// Uniform dequantisation of 8-bit images (mixed into the seed).
+    public static let dequantization: UInt64 = 0xDE9A
+}

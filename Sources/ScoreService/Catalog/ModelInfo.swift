@@ -1,0 +1,54 @@
+import Foundation
+import ScoreEngine
+
+/// What the store keeps of a trained model (the `info` column of its record), in the shape the API shows:
+///
+///     {"dataset": "swiss_roll", "kind": "points", "data_shape": [2],
+///      "schedule": "ve", "perturbation": {"type": "ve", "sigma_min": 0.01, "sigma_max": 15.8},
+///      "architecture": {"type": "mlp", …}, "parameter_count": 35458,
+///      "recipe": {…the training request's effective fields…},
+///      "steps": 5000, "final_loss": 0.93, "train_seconds": 5.1}
+///
+/// The samplers a model takes and their defaults are not stored: they are derived from the registry when the
+/// model is shown (`samplers`), so a sampler added later applies to models trained before it.
+struct ModelInfo: Sendable {
+    let json: JSONValue
+
+    init(_ json: JSONValue) { self.json = json }
+
+    init(model: ScoreModel, recipe: TrainingRecipe, dataShape: [Int], steps: Int, finalLoss: Double, seconds: Double) {
+        json = [
+            "dataset": .string(recipe.dataset),
+            "kind": .string(DataKind(itemShape: dataShape).rawValue),
+            "data_shape": .array(dataShape.map { .number(Double($0)) }),
+            "schedule": .string(model.schedule.name),
+            "perturbation": model.schedule.json,
+            "architecture": model.architecture.json,
+            "parameter_count": .number(Double(model.parameters.trainableScalarCount)),
+            "recipe": RecipeSchema.echo(recipe),
+            "steps": .number(Double(steps)),
+            "final_loss": finalLoss.isFinite ? .number(finalLoss) : .null,
+            "train_seconds": .number((seconds * 100).rounded() / 100),
+        ]
+    }
+
+    var dataset: String? { json["dataset"]?.string }
+    var preset: String? { json["recipe"]?["preset"]?.string }
+
+    /// The model's sample space, from the record alone.
+    var space: DescribedSpace? {
+        guard let p = json["perturbation"], let schedule = try? NoiseSchedule(json: p),
+              let shape = json["data_shape"]?.array?.compactMap({ $0.number.map { Int($0) } }) else { return nil }
+        return DescribedSpace(schedule: schedule, sampleShape: shape)
+    }
+
+    /// The samplers that apply, the default, and each one's resolved defaults (the preset's settings over the
+    /// sampler's own), as a request would send them.
+    var samplers: [String: JSONValue] {
+        guard let space else { return ["samplers": [], "default_sampler": .null, "sampler_defaults": [:]] }
+        let preset = self.preset.flatMap(Presets.named)
+        return ["samplers": .array(SamplerRegistry.supported(by: space).map { .string($0.name) }),
+                "default_sampler": SamplerRegistry.defaultEntry(for: space, preset: preset).map { .string($0.name) } ?? .null,
+                "sampler_defaults": .object(SamplerRegistry.defaults(for: space, preset: preset))]
+    }
+}

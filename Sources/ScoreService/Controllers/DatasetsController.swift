@@ -1,0 +1,111 @@
+import Foundation
+import HTTPServer
+import ScoreEngine
+
+/// Data sets: `GET /datasets`, `POST /datasets` (uploads), `GET /datasets/{id}`, `DELETE /datasets/{id}`,
+/// `GET /datasets/{id}/points`.
+struct DatasetsController: RouteCollection {
+    let store: any RecordStore
+    let datasets: DatasetCatalog
+
+    /// Media types of image-set uploads.
+    static let imageTypes = ["application/octet-stream", "image/x-portable-graymap", "application/gzip", "application/x-gzip"]
+
+    static let uploadParameters: [Parameter] = [
+        Parameter("name", .text(maxLength: 100), default: .value("upload"), help: "a name to show beside the id"),
+    ]
+    static let pointsParameters: [Parameter] = [
+        Parameter("n", .integer(1...100_000), default: .value(1000), help: "at most this many points"),
+        Parameter("seed", .integer(0...Int(Int32.max)), default: .value(0), help: "seed of a built-in generator's draw"),
+    ]
+
+    func register(on r: Router) {
+        r.add("GET", "/datasets") { _, _ in try list() }
+        r.add("POST", "/datasets", query: { DatasetsController.uploadParameters }) { req, _ in try upload(req) }
+        r.add("GET", "/datasets/{id}") { _, p in try get(p["id"]!) }
+        r.add("DELETE", "/datasets/{id}") { _, p in try remove(p["id"]!) }
+        r.add("GET", "/datasets/{id}/points", query: { DatasetsController.pointsParameters }) { req, p in try points(p["id"]!, req) }
+    }
+
+    static func json(_ d: DatasetRecord) -> JSONValue {
+        ["id": .string(d.id), "name": .string(d.name), "builtin": false, "kind": .string(d.kind.rawValue), "count": .number(Double(d.count)),
+         "shape": .array(d.shape.map { .number(Double($0)) }), "created_at": Timestamp.json(d.createdAt), "links": links(d.id, d.kind)]
+    }
+
+    static func builtinJSON(_ name: String) -> JSONValue {
+        let kind = BuiltinDatasets.kind(name)!
+        var o: [String: JSONValue] = ["id": .string(name), "name": .string(name), "builtin": true, "kind": .string(kind.rawValue),
+                                      "shape": .array(BuiltinDatasets.itemShape(name)!.map { .number(Double($0)) }), "links": links(name, kind)]
+        if let n = BuiltinDatasets.count(name) { o["count"] = .number(Double(n)) }
+        return .object(o)
+    }
+
+    static func links(_ id: String, _ kind: DataKind) -> JSONValue {
+        kind == .images ? ["self": .string("/datasets/\(id)")] : ["self": .string("/datasets/\(id)"), "points": .string("/datasets/\(id)/points")]
+    }
+
+    func list() throws -> HTTPResponse {
+        let builtins = BuiltinDatasets.names.map(DatasetsController.builtinJSON)
+        return jsonResponse(200, ["datasets": .array(builtins + (try store.datasets().map(DatasetsController.json)))])
+    }
+
+    func get(_ id: String) throws -> HTTPResponse {
+        if BuiltinDatasets.kind(id) != nil { return jsonResponse(200, DatasetsController.builtinJSON(id)) }
+        guard let d = try store.dataset(id) else { throw APIError.notFound("no data set \(id)") }
+        return jsonResponse(200, DatasetsController.json(d))
+    }
+
+    /// `POST /datasets?name=…`: a point cloud as JSON (`{"points": [[x, y], …]}`) or CSV (`text/csv`), or an
+    /// image set as IDX or binary PGM (P5, several images back to back), either possibly gzip-compressed
+    /// (`application/octet-stream`, `image/x-portable-graymap`, `application/gzip`).
+    func upload(_ req: HTTPRequest) throws -> HTTPResponse {
+        var q = try req.fields()
+        let name = try q.take(DatasetsController.uploadParameters).string("name")
+        try q.finish()
+        let ct = req.headers["Content-Type"]?.lowercased() ?? "application/json"
+        guard !req.body.isEmpty else { throw InvalidParameter("body", "is empty") }
+        let data: Tensor
+        var kind = DataKind.points
+        do {
+            if DatasetsController.imageTypes.contains(where: { ct.hasPrefix($0) }) {
+                do { data = try ImageCodec.read(req.body, limits: .init(maxImages: 100_000, maxSide: 128)) } catch let e as ImageCodec.Invalid {
+                    throw InvalidParameter("body", e.description)
+                }
+                kind = .images
+            } else if ct.hasPrefix("text/csv") {
+                guard let text = String(validating: req.body, as: UTF8.self) else { throw PointCloud.Invalid("not UTF-8 text") }
+                data = try PointCloud.parseCSV(text)
+            } else if ct.hasPrefix("application/json") {
+                data = try PointCloud.parseJSON(req.body)
+            } else {
+                throw APIError(status: 415, code: "unsupported_media_type",
+                               message: "send points as application/json or text/csv, images as \(DatasetsController.imageTypes.joined(separator: ", "))")
+            }
+        } catch let e as PointCloud.Invalid {
+            throw InvalidParameter("body", e.description)
+        }
+        let rec = try datasets.add(name: name, kind: kind, data: data)
+        return jsonResponse(201, DatasetsController.json(rec), headers: [("Location", "/datasets/\(rec.id)")])
+    }
+
+    func remove(_ id: String) throws -> HTTPResponse {
+        if BuiltinDatasets.kind(id) != nil { throw APIError.conflict("built-in data sets cannot be deleted") }
+        guard try store.dataset(id) != nil else { throw APIError.notFound("no data set \(id)") }
+        try datasets.remove(id)
+        return HTTPResponse(status: 204)
+    }
+
+    /// Up to n points of a data set (fresh draws of a built-in one), for plotting.
+    func points(_ id: String, _ req: HTTPRequest) throws -> HTTPResponse {
+        var q = try req.fields()
+        let v = try q.take(DatasetsController.pointsParameters)
+        try q.finish()
+        guard let kind = try datasets.kind(of: id) else { throw APIError.notFound("no data set \(id)") }
+        if kind == .images { throw APIError.conflict("\(id) holds images, not points") }
+        let n = v.int("n")
+        let x = try datasets.load(id, size: n, seed: UInt64(v.int("seed")))
+        let rows = x.rows(0..<min(n, x.shape[0]))
+        let body = SampleEncoding.json(rows, header: ["dataset": .string(id)])
+        return HTTPResponse(status: 200, contentType: "application/json", body: body)
+    }
+}

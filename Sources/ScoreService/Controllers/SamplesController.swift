@@ -1,0 +1,235 @@
+import Foundation
+import HTTPServer
+import ScoreEngine
+
+/// Sampling and evaluating models: `GET /samples`, `POST /inpaint`, `POST /likelihood`, `GET /samplers`.
+/// A sampling request is resolved here once (the model loaded, the sampler's settings checked and completed,
+/// the sampler built) and handed to its job as it is.
+struct SamplesController: RouteCollection {
+    let store: any RecordStore
+    let models: ModelCache
+    let datasets: DatasetCatalog
+    let submitter: JobSubmitter
+    let runner: JobRunner
+    let hub: JobHub
+    let results: ResultStore
+    let maxSamples: Int
+    let isStopping: @Sendable () -> Bool
+
+    /// What a sampling request samples.
+    static let subjectParameters: [Parameter] = [
+        Parameter("model", .text(maxLength: 100), default: .none("the most recently trained model"), help: "the model's id (GET /models)"),
+        Parameter("target", .choice(AnalyticTarget.all.map(\.name)), default: .none(""),
+                  help: "sample an analytic target instead of a model (the Langevin tutorial's donut)"),
+        Parameter("preset", .choice(Presets.all.map(\.name)), default: .none("the model's training preset, if any"),
+                  help: "apply a preset's sampler settings (GET /presets)"),
+    ]
+
+    static let waitParameter = Parameter("wait", .boolean, default: .value(true),
+                                         help: "answer with the samples when the job ends (false: 202 and the job)")
+
+    /// Every query parameter of `GET /samples` (the samplers' settings each once), for the OpenAPI description.
+    static func queryParameters(maxSamples: Int) -> [Parameter] {
+        subjectParameters + SamplingRequest.parameters(maxSamples: maxSamples) + [waitParameter] + SamplerDocumentation.unionParameters()
+    }
+
+    static let rectParameter = Parameter(
+        "rect", .integerList(0...4096, count: 4...4), default: .none("the mask image in the body"),
+        help: "the region to fill, x,y,width,height (or send a mask as a second PGM in the body)")
+
+    static let likelihoodParameters: [Parameter] = [
+        .required("model", .text(maxLength: 100), help: "the model's id (trained on an SDE)"),
+        Parameter("dataset", .text(maxLength: 200), default: .none("the data set the model was trained on"), help: "the data set"),
+        Parameter("n", .integer(1...100_000), default: .byKind(points: .value(500), images: .value(64)), help: "items evaluated"),
+        Parameter("seed", .integer(0...Int(Int32.max)), default: .value(0), help: "seed of the draws, probes and dequantisation"),
+        Parameter("divergence", .choice(["exact", "hutchinson"]), default: .none("exact up to 64 dimensions, else hutchinson"),
+                  help: "how ∇·s is computed: exactly (one backward pass per dimension) or by Hutchinson's estimator"),
+        Parameter("probe", .choice(Probe.allCases.map(\.rawValue)), default: .value("rademacher"), help: "Hutchinson probes"),
+        Parameter("rtol", .number(.closed(1e-9, 0.1)), default: .value(1e-5), help: "relative tolerance of the ODE solver"),
+        Parameter("atol", .number(.closed(1e-9, 0.1)), default: .value(1e-5), help: "absolute tolerance of the ODE solver"),
+    ]
+
+    func register(on r: Router) {
+        let max = maxSamples
+        r.add("GET", "/samples", query: { SamplesController.queryParameters(maxSamples: max) }) { req, _ in try samples(req) }
+        r.add("POST", "/inpaint", query: { SamplesController.queryParameters(maxSamples: max) + [SamplesController.rectParameter] }) { req, _ in
+            try inpaint(req)
+        }
+        r.add("POST", "/likelihood") { req, _ in try likelihood(req) }
+        r.add("GET", "/samplers") { _, _ in jsonResponse(200, ["samplers": .array(SamplerRegistry.all.map(SamplerDocumentation.describe))]) }
+    }
+
+    /// `GET /samples`: queues a sampling job; by default waits for it and answers with the samples
+    /// (`wait=false`: 202 and the job).
+    func samples(_ req: HTTPRequest) throws -> HTTPResponse {
+        var q = try req.fields()
+        let (prepared, wait) = try prepare(&q, inpaint: nil)
+        try q.finish()
+        return try submit(prepared, wait: wait, req)
+    }
+
+    /// Resolves a sampling request: the subject, the request's own fields, then the sampler's (the preset's
+    /// settings under the sent ones). What remains in `q` was not a sampling field.
+    func prepare(_ q: inout Fields, inpaint: InpaintingParameters?) throws -> (PreparedSampling, wait: Bool) {
+        let subject = try q.take(SamplesController.subjectParameters)
+        let source: any ScoreSource
+        var modelID: String? = nil, target: String? = nil
+        var preset = subject["preset"]?.string.flatMap(Presets.named)
+        if let name = subject["target"]?.string {
+            guard !subject.has("model") else { throw InvalidParameter("target", "give a model or a target, not both") }
+            source = AnalyticTarget.named(name)!
+            target = name
+        } else {
+            let loaded: LoadedModel
+            if let id = subject["model"]?.string {
+                do { loaded = try models.load(id) } catch is ModelCache.Unknown {
+                    throw APIError(status: 404, code: "not_found", message: "model: no model \(id)", field: "model")
+                }
+            } else {
+                guard let latest = try models.latest() else { throw InvalidParameter("model", "is required: no model has been trained yet (POST /train)") }
+                loaded = latest
+            }
+            source = loaded.model
+            modelID = loaded.id
+            if preset == nil { preset = loaded.preset }
+        }
+        let wait = try q.take([SamplesController.waitParameter]).bool("wait")
+        var rest = q.values
+        let request = try SamplingRequest(&rest, source: source, preset: preset, maxSamples: maxSamples)
+        q = Fields(rest)
+        let params = SamplingJobParameters(model: modelID, target: target, preset: preset?.name, sampler: request.sampler.name,
+                                           parameters: request.settings.json, n: request.n, seed: request.seed, format: request.format,
+                                           grid: request.grid, inpaint: inpaint)
+        return (try PreparedSampling(parameters: params, values: request.settings, source: source), wait)
+    }
+
+    func submit(_ prepared: PreparedSampling, wait: Bool, _ req: HTTPRequest) throws -> HTTPResponse {
+        let queued = try submitter.submit(.sample, params: try prepared.parameters.jsonValue, key: nil, prepared: prepared)
+        guard wait else { return submitter.accepted(queued) }
+        var headers = [("X-Job-Id", queued.job.id), ("Content-Location", "/jobs/\(queued.job.id)/result")]
+        if let m = prepared.parameters.model { headers.append(("X-Model-Id", m)) }
+        return try awaitJob(queued.job.id, req, headers: headers)
+    }
+
+    /// `POST /inpaint?model=…&rect=x,y,w,h`: the body is a binary PGM image (optionally gzip-compressed),
+    /// optionally followed by a second PGM of the same size as the mask (white, ≥ ½: known; black: to fill);
+    /// or `rect` gives the region to fill. Answers n completions in which the known pixels are the image's.
+    func inpaint(_ req: HTTPRequest) throws -> HTTPResponse {
+        var q = try req.fields()
+        let rectValues = try q.take([SamplesController.rectParameter])
+        let rect = rectValues["rect"].map { _ in rectValues.ints("rect") }
+        guard !req.body.isEmpty else { throw InvalidParameter("body", "must hold the image as binary PGM") }
+        let images: Tensor
+        do { images = try ImageCodec.read(req.body, limits: .init(maxImages: 2, maxSide: 4096)) } catch let e as ImageCodec.Invalid {
+            throw InvalidParameter("body", e.description)
+        }
+        let shape = Array(images.shape.dropFirst()), d = shape.reduce(1, *)
+        let image = Array(images.scalars[0..<d])
+        var mask: [Float]
+        switch (images.shape[0], rect) {
+        case (2, nil):
+            mask = images.scalars[d..<(2 * d)].map { $0 >= 0.5 ? 1 : 0 }
+        case (1, let r?):
+            let (x0, y0, w, h) = (r[0], r[1], r[2], r[3])
+            guard w >= 1, h >= 1, x0 + w <= shape[2], y0 + h <= shape[1] else {
+                throw InvalidParameter("rect", "must be x,y,width,height inside the \(shape[2])×\(shape[1]) image")
+            }
+            mask = [Float](repeating: 1, count: d)
+            for y in y0..<(y0 + h) { for x in x0..<(x0 + w) { mask[y * shape[2] + x] = 0 } }
+        case (2, _?): throw InvalidParameter("rect", "give a mask image or rect, not both")
+        default: throw InvalidParameter("rect", "is required when the body holds no mask image")
+        }
+        guard mask.contains(0) else { throw InvalidParameter("rect", "the mask leaves nothing to fill") }
+        let (prepared, wait) = try prepare(&q, inpaint: InpaintingParameters(image: image, mask: mask))
+        try q.finish()
+        guard prepared.source.sampleShape == shape else {
+            throw InvalidParameter("body", "the image is \(shape[2])×\(shape[1]); the model's are \(prepared.source.sampleShape.dropFirst().map(String.init).joined(separator: "×"))")
+        }
+        return try submit(prepared, wait: wait, req)
+    }
+
+    /// Waits for a job to end while the client is connected; cancels it if the client leaves. The samples come
+    /// from memory (`ResultStore`), not back from disk.
+    func awaitJob(_ id: String, _ req: HTTPRequest, headers: [(String, String)]) throws -> HTTPResponse {
+        var seen = hub.version(id)
+        while true {
+            guard let j = try store.job(id) else { throw APIError.notFound("job \(id) was deleted") }
+            switch j.status {
+            case .succeeded:
+                return try JobsController.resultResponse(j, results, headers: headers)
+            case .failed:
+                var e = APIError(status: 500, code: "job_failed", message: j.error ?? "the job failed")
+                e.headers = [("X-Job-Id", id), ("Location", "/jobs/\(id)")]
+                throw e
+            case .canceled:
+                throw APIError(status: 409, code: "job_canceled", message: "job \(id) was canceled")
+            case .queued, .running:
+                if isStopping() {
+                    var e = APIError(status: 503, code: "shutting_down", message: "the service is stopping; job \(id) stays queued")
+                    e.headers = [("Location", "/jobs/\(id)"), ("Retry-After", "5")]
+                    throw e
+                }
+                if !req.isClientConnected() {
+                    _ = try? runner.cancel(id)
+                    throw APIError(status: 499, code: "client_closed", message: "the client left")
+                }
+                seen = hub.wait(id, after: seen, timeout: 0.5)
+            }
+        }
+    }
+
+    /// `POST /likelihood`: NLL and bits/dim of n items of a data set under a model (a job).
+    func likelihood(_ req: HTTPRequest) throws -> HTTPResponse {
+        var f = try Fields(json: try req.jsonBody())
+        let modelID = try f.take([SamplesController.likelihoodParameters[0]]).string("model")
+        let loaded: LoadedModel
+        do { loaded = try models.load(modelID) } catch is ModelCache.Unknown {
+            throw APIError(status: 404, code: "not_found", message: "model: no model \(modelID)", field: "model")
+        }
+        let model = loaded.model
+        guard model.schedule.sde != nil else {
+            throw InvalidParameter("model", "the likelihood needs a model trained on an SDE (\(SDERegistry.names.joined(separator: ", "))); this one is \(model.schedule.name)")
+        }
+        let v = try f.take(Array(SamplesController.likelihoodParameters.dropFirst()), kind: model.dataKind)
+        try f.finish()
+        let dataset = v["dataset"]?.string ?? loaded.info.dataset ?? ""
+        guard let shape = try datasets.itemShape(dataset) else { throw InvalidParameter("dataset", "unknown data set \(dataset)") }
+        guard shape == model.sampleShape else {
+            throw InvalidParameter("dataset", "\(dataset) holds items of shape \(shape), the model \(model.sampleShape)")
+        }
+        let d = model.sampleShape.reduce(1, *)
+        let divergence = v["divergence"]?.string ?? (d <= LikelihoodEstimator.maxExactDimension ? "exact" : "hutchinson")
+        if divergence == "exact" && d > LikelihoodEstimator.maxExactDimension {
+            throw InvalidParameter("divergence", "exact needs dimension ≤ \(LikelihoodEstimator.maxExactDimension); use hutchinson")
+        }
+        let params = LikelihoodJobParameters(model: modelID, dataset: dataset, n: v.int("n"), seed: v.int("seed"), divergence: divergence,
+                                             probe: v.string("probe"), rtol: v.double("rtol"), atol: v.double("atol"))
+        return submitter.accepted(try submitter.submit(.likelihood, params: try params.jsonValue, key: try req.idempotencyKey()))
+    }
+}
+
+/// Samplers described for clients and for the OpenAPI description.
+enum SamplerDocumentation {
+    /// One sampler: name, summary, the schedules it applies to, its parameters.
+    static func describe(_ e: SamplerEntry) -> JSONValue {
+        ["name": .string(e.name), "summary": .string(e.summary), "applies_to": .array(e.families.map { .string($0.rawValue) }),
+         "parameters": .array(e.parameters.map { $0.describe() })]
+    }
+
+    /// Every sampler setting once, its help saying which samplers take it and their defaults.
+    static func unionParameters() -> [Parameter] {
+        var order: [String] = [], byKey: [String: [(String, Parameter)]] = [:]
+        for e in SamplerRegistry.all {
+            for p in e.parameters {
+                if byKey[p.key] == nil { order.append(p.key) }
+                byKey[p.key, default: []].append((e.name, p))
+            }
+        }
+        return order.map { key in
+            let uses = byKey[key]!
+            let first = uses[0].1
+            let help = uses.map { name, p in "\(name): \(p.documentation())" }.joined(separator: "; ")
+            return Parameter(key, first.kind, default: .none(""), help: help)
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import HTTPServer
+import ScoreEngine
+
+/// Routes requests by method and path pattern (`/jobs/{id}/events`): 404 for unknown paths, 405 with `Allow`
+/// for known paths with another method, HEAD answered as GET. Handlers throw `APIError`s (and
+/// `InvalidParameter`s, answered as 400 naming the field); anything else becomes a 500. Every request passes
+/// through the middleware chain, outermost first, with the pattern it matched.
+final class Router: HTTPResponder, @unchecked Sendable {
+    typealias Handler = @Sendable (HTTPRequest, [String: String]) throws -> HTTPResponse
+
+    struct Route {
+        let method: String
+        let pattern: String
+        let segments: [Substring]
+        /// The query parameters it takes, for the OpenAPI description (nil: none declared).
+        let query: (@Sendable () -> [Parameter])?
+        let handler: Handler
+    }
+
+    private(set) var routes: [Route] = []
+    private var middleware: [any Middleware] = []
+
+    /// Adds a route; `query` declares its query parameters for the OpenAPI description.
+    func add(_ method: String, _ pattern: String, query: (@Sendable () -> [Parameter])? = nil, _ handler: @escaping Handler) {
+        routes.append(Route(method: method, pattern: pattern, segments: pattern.split(separator: "/"), query: query, handler: handler))
+    }
+
+    func add(_ collection: some RouteCollection) { collection.register(on: self) }
+
+    /// Wraps every request (the first added is the outermost).
+    func use(_ m: any Middleware) { middleware.append(m) }
+
+    /// Every (method, pattern) answered, for the OpenAPI check.
+    var table: [(method: String, pattern: String)] { routes.map { ($0.method, $0.pattern) } }
+
+    static func match(_ route: Route, _ parts: [Substring]) -> [String: String]? {
+        guard route.segments.count == parts.count else { return nil }
+        var params: [String: String] = [:]
+        for (s, p) in zip(route.segments, parts) {
+            if s.first == "{" && s.last == "}" {
+                guard !p.isEmpty else { return nil }
+                params[String(s.dropFirst().dropLast())] = String(p)
+            } else if s != p {
+                return nil
+            }
+        }
+        return params
+    }
+
+    func respond(to request: HTTPRequest) -> HTTPResponse {
+        let parts = request.path.split(separator: "/")
+        let method = request.method == "HEAD" ? "GET" : request.method
+        let candidates = routes.compactMap { r in Router.match(r, parts).map { (r, $0) } }
+        let pattern: String
+        let run: () -> HTTPResponse
+        if let (route, params) = candidates.first(where: { $0.0.method == method }) {
+            pattern = route.pattern
+            run = { Router.answer(request) { try route.handler(request, params) } }
+        } else if !candidates.isEmpty {
+            pattern = candidates[0].0.pattern
+            var allowed = Set(candidates.map(\.0.method))
+            if allowed.contains("GET") { allowed.insert("HEAD") }
+            var e = APIError(status: 405, code: "method_not_allowed", message: "\(request.method) is not allowed on \(request.path)")
+            e.headers = [("Allow", allowed.sorted().joined(separator: ", "))]
+            run = { e.response }
+        } else {
+            pattern = "unmatched"
+            run = { APIError.notFound("no route for \(request.path)").response }
+        }
+        var next = run
+        for m in middleware.reversed() {
+            let inner = next
+            next = { m.respond(to: request, route: pattern, next: inner) }
+        }
+        return next()
+    }
+
+    /// A handler's answer, or its error as JSON.
+    static func answer(_ request: HTTPRequest, _ body: () throws -> HTTPResponse) -> HTTPResponse {
+        do {
+            return try body()
+        } catch let e as APIError {
+            return e.response
+        } catch let e as InvalidParameter {
+            return APIError.invalid(e.field, e.message).response
+        } catch {
+            return APIError(status: 500, code: "internal", message: "\(error)").response
+        }
+    }
+}
+
+/// A set of routes with the dependencies they use (one per resource).
+protocol RouteCollection {
+    func register(on router: Router)
+}
+
+/// Code around every request: given the request and the route pattern it matched, it calls `next` for the
+/// answer (or answers itself).
+protocol Middleware: Sendable {
+    func respond(to request: HTTPRequest, route: String, next: () -> HTTPResponse) -> HTTPResponse
+}

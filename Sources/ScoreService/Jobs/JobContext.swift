@@ -1,0 +1,39 @@
+import Foundation
+import Logging
+import ScoreEngine
+
+/// What a running job may use: the records and files, the catalogs, its compute threads, and its own live
+/// state (progress, stop requests), and whatever the submitting request prepared for it.
+struct JobContext: Sendable {
+    let store: any RecordStore
+    let artifacts: Artifacts
+    let results: ResultStore
+    let models: ModelCache
+    let datasets: DatasetCatalog
+    let logger: Logger
+    let threads: Int
+    let checkpointEverySeconds: Double
+    let live: RunningJob
+    /// Work the request already did (a sampler built, a model loaded); nil after a restart.
+    let prepared: (any Sendable)?
+    let hub: JobHub
+
+    /// Publishes progress (kept in memory; the store gets it at checkpoints and at the end).
+    func report(_ p: JobProgress) {
+        live.progress.withLock { $0 = p }
+        hub.changed(live.id)
+    }
+}
+
+/// A kind of job: runs one claimed job to its outcome.
+protocol JobExecutor: Sendable {
+    func run(_ job: JobRecord, _ context: JobContext) throws -> JobOutcome
+}
+
+enum JobOutcome {
+    case succeeded(JSONValue)
+    case failed(String)
+    case canceled
+    /// Stopped by a shutdown: back to the queue.
+    case interrupted
+}

@@ -1,0 +1,62 @@
+import Foundation
+import ScoreEngine
+
+/// A sampling job's parameters: what to sample (a model, or an analytic target), with which sampler and
+/// settings (resolved: every parameter that applies, defaults filled in), how many, and how to encode them.
+struct SamplingJobParameters: Codable, Sendable, Equatable {
+    var model: String?
+    var target: String?
+    /// The preset whose sampler settings were applied, if any.
+    var preset: String?
+    var sampler: String
+    var parameters: JSONValue
+    var n: Int
+    var seed: Int
+    var format: String
+    var grid: Bool
+    var inpaint: InpaintingParameters?
+}
+
+/// Inpainting: the known image and its mask (1: known, 0: to fill), flattened in the model's sample shape.
+struct InpaintingParameters: Codable, Sendable, Equatable {
+    var image: [Float]
+    var mask: [Float]
+}
+
+/// A likelihood job's parameters.
+struct LikelihoodJobParameters: Codable, Sendable, Equatable {
+    var model: String
+    var dataset: String
+    var n: Int
+    var seed: Int
+    var divergence: String
+    var probe: String
+    var rtol: Double
+    var atol: Double
+}
+
+/// A training job's parameters: the recipe, stored as a request sends it (`RecipeSchema.echo`).
+struct TrainingJobParameters: Sendable {
+    var recipe: TrainingRecipe
+
+    var json: JSONValue { RecipeSchema.echo(recipe) }
+
+    init(recipe: TrainingRecipe) { self.recipe = recipe }
+
+    /// Reads stored parameters back (the data set's kind from the catalog, as for a request).
+    init(json: JSONValue, datasets: DatasetCatalog) throws {
+        recipe = try RecipeSchema.build(try RecipeSchema.flatten(json)) { try datasets.kind(of: $0) }
+    }
+}
+
+extension Encodable {
+    /// The value as JSON (through `JSONEncoder`).
+    var jsonValue: JSONValue {
+        get throws { try JSONValue(parsing: Array(JSONEncoder().encode(self))) }
+    }
+}
+
+extension Decodable {
+    /// A value read from JSON (through `JSONDecoder`).
+    init(json: JSONValue) throws { self = try JSONDecoder().decode(Self.self, from: Data(json.serialized.utf8)) }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import HTTPServer
+import ScoreEngine
+import Synchronization
+
+/// A sampling job's result document: the bytes and how they are encoded.
+struct SampleResult: Sendable {
+    let bytes: [UInt8]
+    /// `json`, or `pgm` (gzip-compressed binary PGM).
+    let format: String
+
+    var fileExtension: String { format == "pgm" ? "pgm.gz" : "json" }
+
+    /// The HTTP answer carrying it.
+    func response(extraHeaders: [(String, String)] = []) -> HTTPResponse {
+        var h = HTTPHeaders()
+        switch format {
+        case "pgm":
+            h.add("Content-Type", "image/x-portable-graymap")
+            h.add("Content-Encoding", "gzip")
+        default:
+            h.add("Content-Type", "application/json")
+        }
+        for (k, v) in extraHeaders { h.add(k, v) }
+        return HTTPResponse(status: 200, headers: h, body: .bytes(bytes))
+    }
+}
+
+/// Sampling results: written to the artifacts (for `GET /jobs/{id}/result` later) and kept in memory for a
+/// while, so that a client waiting on `GET /samples` is answered without reading the file back.
+final class ResultStore: Sendable {
+    let artifacts: Artifacts
+    /// Recent results, newest first, within `memoryBytes` in all.
+    private let recent = Mutex<[(id: String, result: SampleResult)]>([])
+    let memoryBytes: Int
+
+    init(artifacts: Artifacts, memoryBytes: Int = 256 << 20) {
+        self.artifacts = artifacts
+        self.memoryBytes = memoryBytes
+    }
+
+    func store(_ result: SampleResult, job id: String) throws {
+        try artifacts.write(Data(result.bytes), to: artifacts.result(id, result.fileExtension))
+        recent.withLock { r in
+            r.insert((id, result), at: 0)
+            var total = 0
+            r = r.filter { total += $0.result.bytes.count; return total <= memoryBytes }
+        }
+    }
+
+    /// A job's result in `format`, from memory or from its file (nil when it was deleted).
+    func result(job id: String, format: String) -> SampleResult? {
+        if let r = recent.withLock({ r in r.first { $0.id == id }?.result }) { return r }
+        let probe = SampleResult(bytes: [], format: format)
+        return artifacts.read(artifacts.result(id, probe.fileExtension)).map { SampleResult(bytes: Array($0), format: format) }
+    }
+
+    func remove(job id: String) {
+        recent.withLock { $0.removeAll { $0.id == id } }
+        for ext in ["json", "pgm.gz"] { artifacts.remove(artifacts.result(id, ext)) }
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import HTTPServer
+import ScoreEngine
+import Synchronization
+
+/// Jobs as the API shows them: the record with live progress and links, rendered once per version (clients
+/// poll `GET /jobs/{id}`, and each change to a job bumps its version in the hub).
+final class JobRenderer: Sendable {
+    let store: any RecordStore
+    let runner: JobRunner
+    let hub: JobHub
+    /// Rendered bodies by job, with the hub version they show.
+    private let rendered = Mutex<[String: (version: Int, body: [UInt8])]>([:])
+
+    init(store: any RecordStore, runner: JobRunner, hub: JobHub) {
+        self.store = store
+        self.runner = runner
+        self.hub = hub
+    }
+
+    func json(_ j: JobRecord) -> JSONValue {
+        var links: [String: JSONValue] = ["self": .string("/jobs/\(j.id)"), "events": .string("/jobs/\(j.id)/events")]
+        if !j.status.isFinished { links["cancel"] = .string("/jobs/\(j.id)/cancel") }
+        if j.status == .succeeded {
+            if let m = j.result?["model_id"]?.string {
+                links["model"] = .string("/models/\(m)")
+                links["checkpoint"] = .string("/models/\(m)/checkpoint")
+            }
+            if j.kind == .sample { links["result"] = .string("/jobs/\(j.id)/result") }
+        }
+        let progress = (j.status == .running ? runner.liveProgress(j.id) : nil) ?? j.progress
+        return [
+            "id": .string(j.id), "kind": .string(j.kind.rawValue), "status": .string(j.status.rawValue),
+            "params": j.params, "created_at": Timestamp.json(j.createdAt), "started_at": Timestamp.json(j.startedAt),
+            "finished_at": Timestamp.json(j.finishedAt), "progress": progress?.json ?? .null,
+            "error": j.error.map { .string($0) } ?? .null, "result": j.result ?? .null,
+            "attempts": .number(Double(j.attempts)), "links": .object(links),
+        ]
+    }
+
+    /// `GET /jobs/{id}`'s body (render and store reads were most of that request's time before the cache).
+    func body(_ id: String) throws -> [UInt8]? {
+        let version = hub.version(id)
+        if let body = rendered.withLock({ c -> [UInt8]? in
+            guard let e = c[id], e.version == version else { return nil }
+            return e.body
+        }) {
+            return body
+        }
+        guard let job = try store.job(id) else { return nil }
+        let body = Array((json(job).serialized + "\n").utf8)
+        rendered.withLock { c in
+            if c.count > 4096 { c.removeAll() }
+            c[id] = (version, body)
+        }
+        return body
+    }
+
+    func forget(_ id: String) { rendered.withLock { $0[id] = nil } }
+}
+
+/// RFC 3339 UTC timestamps with milliseconds, formatted directly (Foundation's ISO8601DateFormatter goes
+/// through ICU and cost most of a `GET /jobs/{id}`).
+enum Timestamp {
+    static func json(_ t: Double?) -> JSONValue {
+        guard let t, t.isFinite else { return .null }
+        var seconds = time_t(t.rounded(.down))
+        let ms = Int(((t - Double(seconds)) * 1000).rounded(.down))
+        var tmv = tm()
+        gmtime_r(&seconds, &tmv)
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        let msText = ms < 10 ? "00\(ms)" : ms < 100 ? "0\(ms)" : "\(ms)"
+        return .string("\(tmv.tm_year + 1900)-\(two(tmv.tm_mon + 1))-\(two(tmv.tm_mday))T\(two(tmv.tm_hour)):\(two(tmv.tm_min)):\(two(tmv.tm_sec)).\(msText)Z")
+    }
+}

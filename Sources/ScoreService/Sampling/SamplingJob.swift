@@ -1,0 +1,86 @@
+import Foundation
+import ScoreEngine
+
+/// A sampling job, ready to run: what it samples, the sampler built from resolved parameters. A request
+/// prepares it (and the job uses it as it is); after a restart the job prepares it from its stored parameters.
+struct PreparedSampling: Sendable {
+    /// The parameters with the sampler's settings resolved (every one that applies, defaults filled in).
+    let parameters: SamplingJobParameters
+    let source: any ScoreSource
+    let sampler: any Sampler
+
+    /// Builds the sampler from resolved settings, with the known values of an inpainting request.
+    init(parameters p: SamplingJobParameters, values: ParameterValues, source: any ScoreSource) throws {
+        guard let entry = SamplerRegistry.entry(p.sampler) else { throw InvalidParameter("sampler", "unknown sampler \(p.sampler)") }
+        var sampler = entry.make(values, source)
+        if let known = p.inpaint {
+            guard let s = sampler as? any InpaintingSampler else {
+                throw InvalidParameter("sampler", "\(p.sampler) cannot inpaint (use one of \(PreparedSampling.inpainters(for: source).joined(separator: ", ")))")
+            }
+            guard known.image.count == known.mask.count, known.image.count == source.sampleShape.reduce(1, *) else {
+                throw InvalidParameter("body", "the image and mask must have the model's shape \(source.sampleShape)")
+            }
+            sampler = s.inpainting(Inpainting(data: Tensor(shape: source.sampleShape, scalars: known.image),
+                                              mask: Tensor(shape: source.sampleShape, scalars: known.mask)))
+        }
+        var resolved = p
+        resolved.parameters = values.json
+        parameters = resolved
+        self.source = source
+        self.sampler = sampler
+    }
+
+    /// From stored parameters: the model (or target) loaded, the settings resolved again against it.
+    static func prepare(_ p: SamplingJobParameters, models: ModelCache) throws -> PreparedSampling {
+        let source: any ScoreSource
+        if let id = p.model {
+            source = try models.load(id).model
+        } else if let name = p.target, let t = AnalyticTarget.named(name) {
+            source = t
+        } else {
+            throw InvalidParameter("model", "the job names no model or target")
+        }
+        guard let entry = SamplerRegistry.entry(p.sampler) else { throw InvalidParameter("sampler", "unknown sampler \(p.sampler)") }
+        let values = try entry.resolve((p.parameters.object ?? [:]).mapValues { .json($0) }, for: source)
+        return try PreparedSampling(parameters: p, values: values, source: source)
+    }
+
+    /// The samplers that can inpaint for a source.
+    static func inpainters(for source: any SampleSpace) -> [String] {
+        SamplerRegistry.supported(by: source).filter { e in
+            (try? e.resolve([:], for: source)).map { e.make($0, source) is any InpaintingSampler } ?? false
+        }.map(\.name)
+    }
+}
+
+/// Runs a sampling job: the rows split over the lane's threads, progress reported as they advance, the result
+/// encoded as asked and kept (file and memory) for the client.
+struct SamplingJob: JobExecutor {
+    func run(_ job: JobRecord, _ context: JobContext) throws -> JobOutcome {
+        let prepared = try (context.prepared as? PreparedSampling)
+            ?? PreparedSampling.prepare(try SamplingJobParameters(json: job.params), models: context.models)
+        let p = prepared.parameters, shape = prepared.source.sampleShape
+        let started = Date()
+        let control = SamplingControl(totalRows: p.n) { f in
+            let elapsed = Date().timeIntervalSince(started)
+            context.report(JobProgress(step: Int((f * 1000).rounded()), total: 1000, rate: nil,
+                                       etaSeconds: f > 0.01 ? elapsed * (1 - f) / f : nil))
+        }
+        context.live.control.withLock { $0 = control }
+        if context.live.shouldStop { throw CancelledError() }
+        let out = try SamplingRun(sampler: prepared.sampler, count: p.n, seed: UInt64(p.seed), shape: shape, threads: context.threads)
+            .run(prepared.source, shape: shape, control: control)
+        let seconds = Date().timeIntervalSince(started)
+        var header = SampleEncoding.header(sampler: p.sampler, parameters: p.parameters, n: p.n, seed: p.seed, nfe: out.nfe,
+                                           seconds: seconds, shape: shape)
+        header["model"] = p.model.map { .string($0) } ?? .null
+        if let target = p.target { header["target"] = .string(target) }
+        if let preset = p.preset { header["preset"] = .string(preset) }
+        let bytes = p.format == "pgm" ? Gzip.compress(try SampleEncoding.pgm(out.x, grid: p.grid)) : SampleEncoding.json(out.x, header: header)
+        try context.results.store(SampleResult(bytes: bytes, format: p.format), job: job.id)
+        var result = header
+        result["format"] = .string(p.format)
+        result["result"] = .string("/jobs/\(job.id)/result")
+        return .succeeded(.object(result))
+    }
+}
