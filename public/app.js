@@ -6,6 +6,8 @@ const losses = new Map();     // training job id → [[step, loss]]
 const streams = new Map();    // id → EventSource
 let selectedJob = null;
 let models = [];
+let samplers = [];            // GET /samplers: each sampler's declared parameters
+let recipe = null;            // GET /recipe: the training recipe's fields
 
 async function api(method, path, body, type = "application/json") {
   const r = await fetch(path, { method, headers: body ? { "Content-Type": type } : {}, body });
@@ -51,9 +53,99 @@ async function loadModels() {
   fillSamplers();
 }
 
+async function loadRegistries() {
+  samplers = (await (await api("GET", "/samplers")).json()).samplers;
+  recipe = await (await api("GET", "/recipe")).json();
+  const presets = (await (await api("GET", "/presets")).json()).presets;
+  fillSelect("preset-select", [{ name: "", summary: "(none)" }, ...presets], (p) => ({ value: p.name, label: p.name ? `${p.name} — ${p.summary}` : p.summary }));
+  fillSelect("objective-select", [{ name: "" }, ...recipe.objectives], (o) => ({ value: o.name, label: o.name || "(default)" }));
+  fillSelect("sde-select", [{ name: "" }, ...recipe.sdes], (o) => ({ value: o.name, label: o.name || "(default)" }));
+  trainPlaceholders();
+  fillSamplers();
+}
+
+// The train form shows the defaults for the chosen data set's kind as placeholders; only filled fields are sent.
+function trainPlaceholders() {
+  if (!recipe) return;
+  const sel = $("dataset-select");
+  const kind = sel.selectedOptions[0] ? sel.selectedOptions[0].dataset.kind : "points";
+  const form = $("train-form");
+  for (const f of recipe.fields) {
+    const input = form.elements[f.key];
+    if (!input || input.tagName !== "INPUT") continue;
+    const d = kind === "images" ? f.default_images : f.default_points;
+    input.placeholder = d === null || d === undefined ? "" : Array.isArray(d) ? d.join(",") : String(d);
+  }
+  for (const el of document.querySelectorAll(".points-only")) el.hidden = kind === "images";
+}
+
 function fillSamplers() {
   const m = models.find((x) => x.id === $("model-select").value);
-  fillSelect("sampler-select", m ? m.samplers : [], (s) => ({ value: s, label: `${s} — ${m.sampler_defaults[s] || ""}` }));
+  fillSelect("sampler-select", m ? m.samplers : [], (s) => {
+    const entry = samplers.find((e) => e.name === s);
+    return { value: s, label: entry ? `${s} — ${entry.summary}` : s };
+  });
+  if (m && m.default_sampler && !$("sampler-select").dataset.touched) $("sampler-select").value = m.default_sampler;
+  $("sample-form").elements.n.placeholder = m && m.kind === "images" ? "16" : "1000";
+  samplerParams();
+}
+
+// One input per declared parameter of the chosen sampler, the model's default as its placeholder; a parameter
+// whose condition does not hold (rtol with a fixed-step solver) is hidden.
+function samplerParams() {
+  const box = $("sampler-params");
+  const previous = {};
+  for (const el of box.querySelectorAll("[data-key]")) if (el.value !== "") previous[el.dataset.key] = el.value;
+  box.innerHTML = "";
+  const m = models.find((x) => x.id === $("model-select").value);
+  const entry = samplers.find((e) => e.name === $("sampler-select").value);
+  if (!m || !entry) return;
+  const defaults = (m.sampler_defaults || {})[entry.name] || {};
+  for (const p of entry.parameters) {
+    const label = document.createElement("label");
+    label.title = p.help;
+    label.dataset.when = p.when ? JSON.stringify(p.when) : "";
+    label.append(p.key);
+    let input;
+    if (p.type === "choice" || p.type === "boolean") {
+      input = document.createElement("select");
+      const options = p.type === "boolean" ? ["true", "false"] : p.values;
+      const d = defaults[p.key];
+      input.append(new Option(d === undefined ? "(default)" : `(default: ${d})`, ""));
+      for (const v of options) input.append(new Option(v, v));
+    } else {
+      input = document.createElement("input");
+      input.type = p.type === "integer" || p.type === "number" ? "number" : "text";
+      if (p.type === "integer") input.step = "1";
+      if (p.type === "number") input.step = "any";
+      if (p.minimum !== undefined && !p.minimum_exclusive) input.min = p.minimum;
+      if (p.maximum !== undefined) input.max = p.maximum;
+      const d = defaults[p.key];
+      input.placeholder = d === undefined ? (p.default_text || "") : String(d);
+    }
+    input.dataset.key = p.key;
+    if (previous[p.key] !== undefined) input.value = previous[p.key];
+    input.onchange = applyConditions;
+    label.append(input);
+    box.append(label);
+  }
+  applyConditions();
+}
+
+function applyConditions() {
+  const box = $("sampler-params");
+  const m = models.find((x) => x.id === $("model-select").value);
+  const entry = samplers.find((e) => e.name === $("sampler-select").value);
+  const defaults = m && entry ? (m.sampler_defaults || {})[entry.name] || {} : {};
+  const value = (key) => {
+    const el = box.querySelector(`[data-key="${key}"]`);
+    return el && el.value !== "" ? el.value : defaults[key] === undefined ? null : String(defaults[key]);
+  };
+  for (const label of box.querySelectorAll("label")) {
+    if (!label.dataset.when) continue;
+    const when = JSON.parse(label.dataset.when);
+    label.hidden = !when.in.map((v) => (v === null ? null : String(v))).includes(value(when.key));
+  }
 }
 
 function watch(job) {
@@ -187,17 +279,13 @@ function drawImages(images) {
 $("train-form").onsubmit = async (e) => {
   e.preventDefault();
   const f = new FormData(e.target);
-  const sel = $("dataset-select");
-  const images = sel.selectedOptions[0] && sel.selectedOptions[0].dataset.kind === "images";
-  // Image data sets train the U-Net with the image defaults (batch 32, lr 5e-4); the MLP fields do not apply.
-  const body = images
-    ? { dataset: f.get("dataset"), steps: +f.get("steps"), seed: +f.get("seed") }
-    : {
-      dataset: f.get("dataset"), objective: f.get("objective"), steps: +f.get("steps"), batch_size: +f.get("batch_size"),
-      learning_rate: +f.get("learning_rate"), seed: +f.get("seed"),
-      model: { hidden: String(f.get("hidden")).split(",").map((x) => +x.trim()) },
-    };
-  if (!images && body.objective === "dsm") body.sde = f.get("sde");
+  // Only what was filled in: the preset and the data set's defaults (GET /recipe) supply the rest.
+  const body = { dataset: f.get("dataset") };
+  for (const key of ["preset", "objective", "sde"]) if (f.get(key)) body[key] = f.get(key);
+  for (const key of ["steps", "batch_size", "learning_rate", "seed"]) if (f.get(key) !== "") body[key] = Number(f.get(key));
+  if (f.get("hidden") && !$("train-form").querySelector(".points-only").hidden) {
+    body.model = { hidden: String(f.get("hidden")).split(",").map((x) => Number(x.trim())) };
+  }
   try {
     const job = await (await api("POST", "/train", JSON.stringify(body))).json();
     jobs.set(job.id, job); selectedJob = job.id; watch(job); render();
@@ -221,21 +309,27 @@ $("upload-form").onsubmit = async (e) => {
 };
 
 $("model-select").onchange = fillSamplers;
+$("sampler-select").onchange = () => { $("sampler-select").dataset.touched = "1"; samplerParams(); };
+$("dataset-select").onchange = trainPlaceholders;
 
 $("sample-form").onsubmit = async (e) => {
   e.preventDefault();
   const f = new FormData(e.target);
   const m = models.find((x) => x.id === f.get("model"));
   if (!m) return say("sample-message", "train a model first");
-  const q = new URLSearchParams({ model: m.id, sampler: f.get("sampler"), n: f.get("n"), seed: f.get("seed") });
-  for (const k of ["steps", "snr", "rtol"]) if (f.get(k)) q.set(k, f.get(k));
+  const q = new URLSearchParams({ model: m.id, sampler: f.get("sampler") });
+  for (const k of ["n", "seed"]) if (f.get(k) !== "") q.set(k, f.get(k));
+  for (const el of $("sampler-params").querySelectorAll("[data-key]")) {
+    if (el.value !== "" && !el.closest("label").hidden) q.set(el.dataset.key, el.value);
+  }
   say("sample-message", "sampling…", true);
   try {
     const started = performance.now();
     const r = await api("GET", `/samples?${q}`);
     if (m.kind === "images") {
-      drawImages(parsePGM(new Uint8Array(await r.arrayBuffer())));
-      say("sample-message", `${f.get("n")} images in ${((performance.now() - started) / 1000).toFixed(1)} s`, true);
+      const images = parsePGM(new Uint8Array(await r.arrayBuffer()));
+      drawImages(images);
+      say("sample-message", `${images.length} images in ${((performance.now() - started) / 1000).toFixed(1)} s`, true);
     } else {
       const s = await r.json();
       const data = (await (await api("GET", `/datasets/${encodeURIComponent(m.dataset)}/points?n=2000`)).json()).points;
@@ -245,7 +339,7 @@ $("sample-form").onsubmit = async (e) => {
   } catch (err) { say("sample-message", err.message); }
 };
 
-loadDatasets().catch((e) => say("train-message", e.message));
-loadModels().catch(() => {});
+loadDatasets().then(trainPlaceholders).catch((e) => say("train-message", e.message));
+loadModels().then(loadRegistries).catch(() => {});
 refreshJobs().catch(() => {});
 setInterval(() => refreshJobs().catch(() => {}), 10000);
