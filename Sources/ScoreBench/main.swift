@@ -7,6 +7,7 @@ import ScoreEngine
 ///   score-bench toy [--repeats N] [--no-reference]     the 2-D recipes: exact SM, DSM σ = 0.1, Langevin
 ///   score-bench scorenet [--repeats N] [--steps S] [--no-reference]   the MNIST ScoreNet: train images/s, forward ms
 ///   score-bench quality [--data NAME …] [--seed S]      default recipe per data set: sample quality vs the floor
+///   score-bench presets                                  every 2-D preset with its sampler: sample quality vs the floor
 Engine.configure()
 let all = Array(CommandLine.arguments.dropFirst())
 let command = all.first ?? "toy"
@@ -46,6 +47,8 @@ case "quality":
     let names = values("--data")
     QualityTable(datasets: names.isEmpty ? Toy2D.allCases : names.compactMap(Toy2D.init(rawValue:)),
                  seed: UInt64(option("--seed") ?? "0") ?? 0).run()
+case "presets":
+    PresetTable().run()
 case "exact-only":
     var rng = Philox(seed: 0)
     let data = Toy2D.swissRoll.sample(1000, rng: &rng)
@@ -71,6 +74,6 @@ case "langevin-only":
         print(Date().timeIntervalSince(start))
     }
 default:
-    print("usage: score-bench toy [--repeats N] [--no-reference] | quality [--data NAME] [--seed S]")
+    print("usage: score-bench toy [--repeats N] [--no-reference] | scorenet [--repeats N] [--steps S] | quality [--data NAME] [--seed S] | presets | bpd --model CKPT")
     exit(2)
 }

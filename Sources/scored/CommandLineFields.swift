@@ -36,11 +36,22 @@ enum CommandLineFields {
         return out
     }
 
-    /// The declarations as the help lists them.
+    /// The declarations as the help lists them: flag, values, help and default.
     static func help(_ parameters: [(flag: String, parameter: Parameter, note: String?)]) -> String {
         parameters.map { f, p, note in
-            let flag = "--" + f.replacingOccurrences(of: "_", with: "-")
-            return "  \(flag.padding(toLength: 22, withPad: " ", startingAt: 0)) \(p.documentation())\(note.map { " (\($0))" } ?? "")"
+            "--" + f.replacingOccurrences(of: "_", with: "-") + " " + values(p) + ": " + p.documentation() + (note.map { " (\($0))" } ?? "")
         }.joined(separator: "\n")
+    }
+
+    static func values(_ p: Parameter) -> String {
+        switch p.kind {
+        case .integer(let r): return "<\(r.lowerBound)…\(r.upperBound)>"
+        case .number(let r): return "<number in \(r)>"
+        case .boolean: return "<true|false>"
+        case .choice(let options): return "<" + options.joined(separator: "|") + ">"
+        case .integerList(let r, let count):
+            return "<\(count.lowerBound == count.upperBound ? "\(count.lowerBound)" : "\(count.lowerBound)-\(count.upperBound)") integers \(r.lowerBound)…\(r.upperBound), comma-separated>"
+        case .text: return "<text>"
+        }
     }
 }

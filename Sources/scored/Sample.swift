@@ -9,7 +9,7 @@ struct Sample: ParsableCommand {
         discussion: """
             The options are those of GET /samples, checked the same way:
 
-            \(CommandLineFields.help(SamplingRequest.parameters(maxSamples: 1_000_000).map { ($0.key, $0, nil) }))
+            \(CommandLineFields.help(SamplingRequest.parameters(maxSamples: ServiceConfig().maxSamples).map { ($0.key, $0, nil) }))
 
             and the samplers' settings (each sampler takes its own; see GET /samplers):
 
@@ -33,18 +33,14 @@ struct Sample: ParsableCommand {
             source = m
             trainedPreset = meta["recipe"].flatMap { try? JSONValue(parsing: $0) }?["preset"]?.string.flatMap(Presets.named)
         case (nil, let name?):
-            guard let t = AnalyticTarget.named(name) else { throw InvalidParameter("target", "must be one of \(AnalyticTarget.all.map(\.name).joined(separator: ", "))") }
-            source = t
+            source = AnalyticTarget.named(try SamplingRequest.targetParameter.parse(.text(name)).string ?? "")!
         default:
             throw ValidationError("give --model (a checkpoint) or --target (\(AnalyticTarget.all.map(\.name).joined(separator: ", ")))")
         }
         var preset = trainedPreset
-        if let name = self.preset {
-            guard let p = Presets.named(name) else { throw InvalidParameter("preset", "must be one of \(Presets.all.map(\.name).joined(separator: ", "))") }
-            preset = p
-        }
+        if let name = self.preset { preset = Presets.named(try SamplingRequest.presetParameter.parse(.text(name)).string ?? "") }
         var fields = try CommandLineFields.parse(options)
-        let request = try SamplingRequest(&fields, source: source, preset: preset, maxSamples: 1_000_000)
+        let request = try SamplingRequest(&fields, source: source, preset: preset, maxSamples: try ServiceConfig.load(file: nil).maxSamples)
         if let unknown = fields.keys.sorted().first { throw InvalidParameter(unknown, "unknown option") }
         let sampler = request.sampler.make(request.settings, source)
         let started = Date()

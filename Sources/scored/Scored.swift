@@ -29,25 +29,18 @@ func note(_ text: String) {
 /// Data sets on the command line: the built-in ones (MNIST from the configuration's `datasets_dir`, as the
 /// service has it) or files: points as .json or .csv, images as IDX or PGM, optionally gzip-compressed.
 enum LocalData {
-    static func isImageFile(_ name: String) -> Bool {
-        let lower = name.lowercased().replacingOccurrences(of: ".gz", with: "")
-        return lower.hasSuffix(".pgm") || lower.hasSuffix(".idx") || lower.hasSuffix("ubyte")
-    }
-
     /// What a data set holds; nil when it is neither built in nor an existing file.
     static func kind(of name: String) throws -> DataKind? {
         if let k = BuiltinDatasets.kind(name) { return k }
         guard FileManager.default.fileExists(atPath: name) else { return nil }
-        return isImageFile(name) ? .images : .points
+        return DataFormat(fileName: name).kind
     }
 
     static func load(_ name: String, size: Int, seed: UInt64) throws -> Tensor {
         let directory = URL(fileURLWithPath: try ServiceConfig.load(file: nil).datasetsDir)
         if let t = try BuiltinDatasets.load(name, size: size, seed: seed, directory: directory) { return t }
         guard let data = FileManager.default.contents(atPath: name) else { throw InvalidParameter("dataset", "cannot read \(name)") }
-        if isImageFile(name) { return try ImageCodec.read(Array(data)) }
-        if name.lowercased().hasSuffix(".csv") { return try PointCloud.parseCSV(String(decoding: data, as: UTF8.self)) }
-        return try PointCloud.parseJSON(data)
+        return try DataFormat(fileName: name).read(Array(data))
     }
 }
 

@@ -49,7 +49,6 @@ import Testing
     @Test func samplerAddedThroughTheRegistryAlone() throws {
         struct Origin: Sampler {
             let scale: Float
-            var description: String { "origin" }
             func sample(_ score: any ScoreFunction, shape: [Int], first: Int, count: Int, seed: UInt64, control: SamplingControl?) throws -> SampleBatch {
                 var streams = RowStreams(seed: seed, first: first, count: count)
                 return SampleBatch(x: streams.gaussian([count] + shape) * scale, nfe: 0)

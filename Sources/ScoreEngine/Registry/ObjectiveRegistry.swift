@@ -1,5 +1,3 @@
-import Synchronization
-
 /// A training objective as the registry knows it: its name, the data it applies to, its parameters, the
 /// perturbation it trains under (an SDE from `SDERegistry`, whose parameters then apply too, or a schedule of
 /// its own) and the factory of its loss.
@@ -51,7 +49,7 @@ public struct ObjectiveEntry: Sendable {
         for key in given.keys.sorted() where !applicable.contains(key) {
             if ObjectiveRegistry.isObjectiveParameter(key) {
                 let with = sdeName(values).map { " with sde \($0)" } ?? ""
-                throw InvalidParameter(key, "does not apply to objective \(name)\(with)")
+                throw InvalidParameter.doesNotApply(key, "does not apply to objective \(name)\(with)")
             }
             throw unknown(key)
         }
@@ -66,16 +64,13 @@ public struct ObjectiveEntry: Sendable {
     }
 }
 
-/// The registered objectives (score_sde's `losses`). Adding one is a new file with its entry and one line in
-/// `builtin`.
+/// The objectives (score_sde's `losses`). Adding one is a new file with its entry and one line in `all`.
+/// (Unlike samplers, objectives are fixed at build time: the recipe's `objective` field lists them.)
 public enum ObjectiveRegistry {
-    public static let builtin: [ObjectiveEntry] = [
+    public static let all: [ObjectiveEntry] = [
         DenoisingScoreMatching.entry, AnnealedDenoisingScoreMatching.entry, ExactScoreMatching.entry, SlicedScoreMatching.entry,
     ]
 
-    private static let entries = Mutex<[ObjectiveEntry]>(builtin)
-
-    public static var all: [ObjectiveEntry] { entries.withLock { $0 } }
     public static var names: [String] { all.map(\.name) }
     public static func entry(_ name: String) -> ObjectiveEntry? { all.first { $0.name == name } }
 
@@ -87,11 +82,4 @@ public enum ObjectiveRegistry {
     }
 
     public static func isObjectiveParameter(_ key: String) -> Bool { parameters.contains { $0.key == key } }
-
-    /// Adds an entry (or replaces the one of the same name).
-    public static func register(_ e: ObjectiveEntry) {
-        entries.withLock { list in
-            if let i = list.firstIndex(where: { $0.name == e.name }) { list[i] = e } else { list.append(e) }
-        }
-    }
 }

@@ -4,8 +4,22 @@ import Foundation
 public struct InvalidParameter: Error, Equatable, CustomStringConvertible {
     public let field: String
     public let message: String
-    public init(_ field: String, _ message: String) { self.field = field; self.message = message }
+    /// The value may be fine but the field does not apply (to this sampler, objective, data kind).
+    public let inapplicable: Bool
+
+    public init(_ field: String, _ message: String) { self.init(field, message, inapplicable: false) }
+    public init(_ field: String, _ message: String, inapplicable: Bool) {
+        self.field = field
+        self.message = message
+        self.inapplicable = inapplicable
+    }
+
+    public static func doesNotApply(_ field: String, _ message: String) -> InvalidParameter {
+        InvalidParameter(field, message, inapplicable: true)
+    }
+
     public var description: String { "\(field): \(message)" }
+    public static func == (a: InvalidParameter, b: InvalidParameter) -> Bool { a.field == b.field && a.message == b.message }
 }
 
 /// What a data set holds: points in ℝᵈ (the MLP) or images [C, H, W] (the U-Net).

@@ -83,7 +83,7 @@ extension Array where Element == Parameter {
             if given[p.key] != nil {
                 let now = values[c.key].map { $0.string ?? $0.serialized } ?? "unset"
                 let wanted = c.values.map { $0 == .null ? "unset" : $0.string ?? $0.serialized }.joined(separator: " or ")
-                throw InvalidParameter(p.key, "applies to \(owner) only when \(c.key) is \(wanted) (it is \(now))")
+                throw InvalidParameter.doesNotApply(p.key, "applies to \(owner) only when \(c.key) is \(wanted) (it is \(now))")
             }
             values[p.key] = nil
         }

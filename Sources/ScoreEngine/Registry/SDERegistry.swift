@@ -1,5 +1,3 @@
-import Synchronization
-
 /// An SDE as the registry knows it: its name, its parameters and the factory that builds it from them (with
 /// the training data at hand, for settings that default to the data's scale).
 public struct SDEEntry: Sendable {
@@ -22,20 +20,9 @@ public struct SDEEntry: Sendable {
 }
 
 /// The SDEs a model can be trained on, by name (score_sde's `sde_lib`). Adding one is a new file with its
-/// entry and one line in `builtin`.
+/// entry and one line in `all`. (Fixed at build time, like the objectives: dsm's `sde` field lists them.)
 public enum SDERegistry {
-    public static let builtin: [SDEEntry] = [VESDE.entry, VPSDE.entry, SubVPSDE.entry]
-
-    private static let entries = Mutex<[SDEEntry]>(builtin)
-
-    public static var all: [SDEEntry] { entries.withLock { $0 } }
+    public static let all: [SDEEntry] = [VESDE.entry, VPSDE.entry, SubVPSDE.entry]
     public static var names: [String] { all.map(\.name) }
     public static func entry(_ name: String) -> SDEEntry? { all.first { $0.name == name } }
-
-    /// Adds an entry (or replaces the one of the same name).
-    public static func register(_ e: SDEEntry) {
-        entries.withLock { list in
-            if let i = list.firstIndex(where: { $0.name == e.name }) { list[i] = e } else { list.append(e) }
-        }
-    }
 }

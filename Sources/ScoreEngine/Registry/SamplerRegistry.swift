@@ -56,7 +56,7 @@ public struct SamplerEntry: Sendable {
         }
         let values = try parameters.resolve(given, kind: source.dataKind, source: source, owner: "sampler \(name)") { key in
             SamplerRegistry.isSamplerParameter(key)
-                ? InvalidParameter(key, "does not apply to sampler \(name)") : InvalidParameter(key, "unknown field")
+                ? InvalidParameter.doesNotApply(key, "does not apply to sampler \(name)") : InvalidParameter(key, "unknown field")
         }
         try check(values, source)
         return values

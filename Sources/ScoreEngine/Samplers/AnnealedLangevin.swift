@@ -15,8 +15,6 @@ public struct AnnealedLangevinDynamics: Sampler {
         self.denoise = denoise
     }
 
-    public var description: String { "annealed_langevin(levels=\(ladder.levels), T=\(stepsPerLevel), eps=\(epsilon))" }
-
     public func sample(_ score: any ScoreFunction, shape: [Int], first: Int, count: Int, seed: UInt64,
                        control: SamplingControl?) throws -> SampleBatch {
         var streams = RowStreams(seed: seed, first: first, count: count)

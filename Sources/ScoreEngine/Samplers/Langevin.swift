@@ -15,8 +15,6 @@ public struct LangevinDynamics: Sampler {
         self.t = t
     }
 
-    public var description: String { "langevin(eps=\(stepSize), steps=\(steps))" }
-
     public func sample(_ score: any ScoreFunction, shape: [Int], first: Int, count: Int, seed: UInt64,
                        control: SamplingControl?) throws -> SampleBatch {
         var streams = RowStreams(seed: seed, first: first, count: count)

@@ -25,12 +25,6 @@ public struct PredictorCorrectorSampler: Sampler {
         self.denoise = denoise
     }
 
-    public var description: String {
-        var parts = ["steps=\(steps)"]
-        if let corrector { parts.append("snr=\(corrector.snr)") ; parts.append("corrector_steps=\(corrector.steps)") }
-        return "\(predictor?.name ?? "none")+\(corrector == nil ? "none" : "langevin")(\(parts.joined(separator: ", ")))"
-    }
-
     public func sample(_ score: any ScoreFunction, shape: [Int], first: Int, count: Int, seed: UInt64,
                        control: SamplingControl?) throws -> SampleBatch {
         var streams = RowStreams(seed: seed, first: first, count: count)

@@ -15,13 +15,6 @@ public struct ProbabilityFlowODESampler: Sampler {
         self.denoise = denoise
     }
 
-    public var description: String {
-        switch solver.method {
-        case .adaptive(let rtol, let atol): return "ode(\(solver.tableau.name), rtol=\(rtol), atol=\(atol))"
-        case .fixed(let n): return "ode(\(solver.tableau.name), steps=\(n))"
-        }
-    }
-
     public func sample(_ score: any ScoreFunction, shape: [Int], first: Int, count: Int, seed: UInt64,
                        control: SamplingControl?) throws -> SampleBatch {
         var streams = RowStreams(seed: seed, first: first, count: count)

@@ -5,8 +5,6 @@ import Synchronization
 /// takes its random numbers from Philox stream i of `seed` only, so a sample is the same however the rows
 /// are split into chunks, and chunks can run on separate threads.
 public protocol Sampler: Sendable {
-    /// Human-readable name with the parameters that matter.
-    var description: String { get }
     func sample(_ score: any ScoreFunction, shape: [Int], first: Int, count: Int, seed: UInt64,
                 control: SamplingControl?) throws -> SampleBatch
 }

@@ -2,8 +2,7 @@
 public enum Engine {
     /// Sets up a process for the engine: the allocator (below), and OpenBLAS on one thread per call: the
     /// engine runs its own threads over rows of a batch (sampling chunks, training shards), and OpenBLAS's
-    /// threads on top would oversubscribe the cores (measured: Langevin 1000×1000 0.84 s with two BLAS
-    /// threads under two engine threads, 0.65 s with one).
+    /// threads on top would oversubscribe the cores and slow both down.
     public static func configure() {
         configureAllocator()
         Kernels.setBLASThreads(1)
@@ -11,8 +10,7 @@ public enum Engine {
 
     /// Keeps freed memory in the process: glibc would otherwise return the top of the heap to the system
     /// (and serve blocks over 128 KiB by mmap) after each step, then fault the same pages in again on the
-    /// next one; measured as 11 brk calls per training step and more system than user time. Call once at
-    /// start-up.
+    /// next one, spending more time in the kernel than in the step. Call once at start-up.
     public static func configureAllocator() {
         #if os(Linux)
         // <malloc.h>: M_TRIM_THRESHOLD −1, M_TOP_PAD −2, M_MMAP_THRESHOLD −3 (not exported by the Glibc module).

@@ -16,4 +16,7 @@ public enum RandomPurpose {
     public static let slices: UInt64 = 0x5D1CE
     /// Uniform dequantisation of 8-bit images (mixed into the seed).
     public static let dequantization: UInt64 = 0xDE9A
+    /// Added to a likelihood request's seed for the points it draws from a built-in generator, so that they are
+    /// not the draws a training run with the same seed saw.
+    public static let likelihoodDrawsOffset: UInt64 = 1
 }

@@ -6,9 +6,8 @@ import Synchronization
 /// between loops, for work that is split once per training step.
 ///
 /// `DispatchQueue.concurrentPerform` wakes a pool thread for each call and lets it sleep again afterwards;
-/// on this project's machines (virtual CPUs) that wake-up was measured at 15 µs to 70 µs per call, against
-/// 1–2 µs for a worker spinning on an atomic (`score-bench spin`), while a training step of the 2-D recipes
-/// takes about 150 µs. Workers here spin for `spinLimit` after their last loop (giving way to other runnable
+/// on virtual CPUs that wake-up takes tens of microseconds, against one or two for a worker spinning on an
+/// atomic (`score-bench spin` measures both), while a training step of the 2-D recipes takes about 100 µs. Workers here spin for `spinLimit` after their last loop (giving way to other runnable
 /// threads as they poll, so that the HTTP server keeps its latency while a job trains), then park on a
 /// semaphore, so an idle pool costs nothing. One loop runs at a time: a caller that finds the pool busy runs
 /// its loop with `concurrentPerform` instead.

@@ -60,9 +60,9 @@ public enum Presets {
                sampling: .init(sampler: "langevin",
                                parameters: ["langevin": ["step_size": 1e-2, "steps": 1000, "init": "gaussian", "init_std": 1]],
                                n: 10_000)),
-        // NCSN (Song & Ermon 2019): L = 10 noise levels in a geometric sequence from σ₁ = 1 to σ_L = 0.01
-        // (ratio 0.63096), λ(σ) = σ², annealed Langevin dynamics with T = 100 steps per level and ε = 2e-5
-        // (their Algorithm 1 and toy settings). On the swiss roll with this project's MLP and optimiser.
+        // NCSN (Song & Ermon 2019, §5): L = 10 noise levels in a geometric sequence from σ₁ = 1 to σ₁₀ = 0.01
+        // (ratio 0.01^(1/9) ≈ 0.5995), λ(σ) = σ², annealed Langevin dynamics with T = 100 steps per level and
+        // ε = 2e-5 (their Algorithm 1). On the swiss roll with this project's MLP and optimiser.
         Preset(name: "ncsn_swiss_roll", summary: "NCSN: 10 noise levels from 1 to 0.01, annealed Langevin dynamics",
                source: "Song & Ermon 2019, Algorithm 1 and §4", kind: .points,
                recipe: ["dataset": "swiss_roll", "objective": "ncsn", "sigma_min": 0.01, "sigma_max": 1, "levels": 10,

@@ -72,14 +72,15 @@ public enum RecipeSchema {
     }
 
     /// A request body as paths and values: `{"steps": 10, "model": {"hidden": [8]}}` → `steps`, `model.hidden`.
-    /// Nulls read as absent.
+    /// A null stays: `build` reads it as "unset" (it removes a preset's value).
     public static func flatten(_ body: JSONValue) throws -> [String: RawValue] {
         guard let o = body.object else { throw InvalidParameter("body", "must be a JSON object") }
         var out: [String: RawValue] = [:]
-        for (k, v) in o where v != .null {
+        for (k, v) in o {
             if k == "model" {
+                if v == .null { continue }
                 guard let m = v.object else { throw InvalidParameter("model", "must be a JSON object, got \(v.typeName)") }
-                for (mk, mv) in m where mv != .null { out["model.\(mk)"] = .json(mv) }
+                for (mk, mv) in m { out["model.\(mk)"] = .json(mv) }
             } else {
                 out[k] = .json(v)
             }
@@ -88,19 +89,24 @@ public enum RecipeSchema {
     }
 
     /// A recipe from sent fields: the defaults for the data set's kind, then the preset's fields, then `base`
-    /// (both only where they apply to the recipe that results), then the sent ones, which must all apply.
-    /// `kindOf` names what a data set holds (nil: no such data set).
+    /// (both only where they apply to the recipe that results), then the sent ones, which must all apply. A
+    /// field sent as null is unset (a preset's `sigma` removed, say). `kindOf` names what a data set holds (nil:
+    /// no such data set).
     public static func build(_ given: [String: RawValue], base: [String: RawValue] = [:],
                              kindOf: (String) throws -> DataKind?) throws -> TrainingRecipe {
         var given = given
         var fromPreset: [String: RawValue] = [:]
         var preset: Preset? = nil
-        if let raw = given.removeValue(forKey: "preset") ?? base["preset"] {
+        if let raw = given.removeValue(forKey: "preset") ?? base["preset"], raw != .json(.null) {
             let p = Presets.named(try presetParameter.parse(raw).string ?? "")!
             preset = p
             fromPreset = try flatten(p.recipe)
         }
         fromPreset.merge(base.filter { $0.key != "preset" }) { _, b in b }
+        for (k, v) in given where v == .json(.null) {
+            given[k] = nil
+            fromPreset[k] = nil
+        }
         let datasetField = field("dataset")!
         let dataset = try parse(datasetField, given["dataset"] ?? fromPreset["dataset"] ?? .json(.string(TrainingRecipe(bare: ()).dataset))).string!
         guard let kind = try kindOf(dataset) else { throw InvalidParameter("dataset", "unknown data set \(dataset) (see GET /datasets)") }
@@ -112,7 +118,7 @@ public enum RecipeSchema {
         for f in fields {
             if let raw = given.removeValue(forKey: f.path) {
                 guard f.kinds.contains(kind) else {
-                    throw InvalidParameter(f.path, "applies to \(f.kinds.map { "\($0)" }.joined(separator: ", ")) data sets; \(dataset) holds \(kind)")
+                    throw InvalidParameter.doesNotApply(f.path, "applies to \(f.kinds.map { "\($0)" }.joined(separator: ", ")) data sets; \(dataset) holds \(kind)")
                 }
                 f.write(&r, try parse(f, raw))
             } else if let raw = fromPreset.removeValue(forKey: f.path), f.kinds.contains(kind) {
@@ -128,7 +134,7 @@ public enum RecipeSchema {
                     InvalidParameter($0, "unknown field")
                 }
                 break
-            } catch let e as InvalidParameter where presetOwn[e.field] != nil && given[e.field] == nil {
+            } catch let e as InvalidParameter where e.inapplicable && presetOwn[e.field] != nil && given[e.field] == nil {
                 presetOwn[e.field] = nil
             }
         }

@@ -35,17 +35,22 @@ struct ModelInfo: Sendable {
     var dataset: String? { json["dataset"]?.string }
     var preset: String? { json["recipe"]?["preset"]?.string }
 
-    /// The model's sample space, from the record alone.
-    var space: DescribedSpace? {
-        guard let p = json["perturbation"], let schedule = try? NoiseSchedule(json: p),
-              let shape = json["data_shape"]?.array?.compactMap({ $0.number.map { Int($0) } }) else { return nil }
+    /// The model's sample space, from the record alone (`model` names the record in errors).
+    func space(model: String) throws -> DescribedSpace {
+        func corrupt(_ reason: String) -> CorruptRecord { CorruptRecord(table: "models", id: model, reason: reason) }
+        guard let p = json["perturbation"] else { throw corrupt("no perturbation") }
+        let schedule: NoiseSchedule
+        do { schedule = try NoiseSchedule(json: p) } catch { throw corrupt("perturbation: \(error)") }
+        let items = json["data_shape"]?.array ?? []
+        let shape = items.compactMap { $0.number }.filter { $0 >= 1 && $0 == $0.rounded() && $0 <= 1e6 }.map { Int($0) }
+        guard !shape.isEmpty, shape.count == items.count else { throw corrupt("data_shape is not a list of positive integers") }
         return DescribedSpace(schedule: schedule, sampleShape: shape)
     }
 
     /// The samplers that apply, the default, and each one's resolved defaults (the preset's settings over the
     /// sampler's own), as a request would send them.
-    var samplers: [String: JSONValue] {
-        guard let space else { return ["samplers": [], "default_sampler": .null, "sampler_defaults": [:]] }
+    func samplers(model: String) throws -> [String: JSONValue] {
+        let space = try space(model: model)
         let preset = self.preset.flatMap(Presets.named)
         return ["samplers": .array(SamplerRegistry.supported(by: space).map { .string($0.name) }),
                 "default_sampler": SamplerRegistry.defaultEntry(for: space, preset: preset).map { .string($0.name) } ?? .null,

@@ -8,9 +8,6 @@ struct DatasetsController: RouteCollection {
     let store: any RecordStore
     let datasets: DatasetCatalog
 
-    /// Media types of image-set uploads.
-    static let imageTypes = ["application/octet-stream", "image/x-portable-graymap", "application/gzip", "application/x-gzip"]
-
     static let uploadParameters: [Parameter] = [
         Parameter("name", .text(maxLength: 100), default: .value("upload"), help: "a name to show beside the id"),
     ]
@@ -62,28 +59,19 @@ struct DatasetsController: RouteCollection {
         var q = try req.fields()
         let name = try q.take(DatasetsController.uploadParameters).string("name")
         try q.finish()
-        let ct = req.headers["Content-Type"]?.lowercased() ?? "application/json"
+        let ct = req.headers["Content-Type"] ?? "application/json"
         guard !req.body.isEmpty else { throw InvalidParameter("body", "is empty") }
+        guard let format = DataFormat(mediaType: ct) else {
+            throw APIError(status: 415, code: "unsupported_media_type",
+                           message: "send points as application/json or text/csv, images as \(DataFormat.imageMediaTypes.joined(separator: ", "))")
+        }
         let data: Tensor
-        var kind = DataKind.points
-        do {
-            if DatasetsController.imageTypes.contains(where: { ct.hasPrefix($0) }) {
-                do { data = try ImageCodec.read(req.body, limits: .init(maxImages: 100_000, maxSide: 128)) } catch let e as ImageCodec.Invalid {
-                    throw InvalidParameter("body", e.description)
-                }
-                kind = .images
-            } else if ct.hasPrefix("text/csv") {
-                guard let text = String(validating: req.body, as: UTF8.self) else { throw PointCloud.Invalid("not UTF-8 text") }
-                data = try PointCloud.parseCSV(text)
-            } else if ct.hasPrefix("application/json") {
-                data = try PointCloud.parseJSON(req.body)
-            } else {
-                throw APIError(status: 415, code: "unsupported_media_type",
-                               message: "send points as application/json or text/csv, images as \(DatasetsController.imageTypes.joined(separator: ", "))")
-            }
-        } catch let e as PointCloud.Invalid {
+        do { data = try format.read(req.body, imageLimits: .init(maxImages: 100_000, maxSide: 128)) } catch let e as PointCloud.Invalid {
+            throw InvalidParameter("body", e.description)
+        } catch let e as ImageCodec.Invalid {
             throw InvalidParameter("body", e.description)
         }
+        let kind = format.kind
         let rec = try datasets.add(name: name, kind: kind, data: data)
         return jsonResponse(201, DatasetsController.json(rec), headers: [("Location", "/datasets/\(rec.id)")])
     }

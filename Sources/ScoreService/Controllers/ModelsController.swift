@@ -14,17 +14,17 @@ struct ModelsController: RouteCollection {
 
     func register(on r: Router) {
         r.add("GET", "/models", query: { ModelsController.listParameters }) { req, _ in try list(req) }
-        r.add("GET", "/models/{id}") { _, p in jsonResponse(200, ModelsController.json(try record(p["id"]!))) }
+        r.add("GET", "/models/{id}") { _, p in jsonResponse(200, try ModelsController.json(try record(p["id"]!))) }
         r.add("DELETE", "/models/{id}") { _, p in try remove(p["id"]!) }
         r.add("GET", "/models/{id}/checkpoint") { _, p in try checkpoint(p["id"]!) }
     }
 
     /// A model as the API shows it: its record (`ModelInfo`), the samplers it takes with their defaults, links.
-    static func json(_ m: ModelRecord) -> JSONValue {
+    static func json(_ m: ModelRecord) throws -> JSONValue {
         var o: [String: JSONValue] = ["id": .string(m.id), "job_id": .string(m.jobId), "created_at": Timestamp.json(m.createdAt)]
         let info = ModelInfo(m.info)
         for (k, v) in info.json.object ?? [:] { o[k] = v }
-        for (k, v) in info.samplers { o[k] = v }
+        for (k, v) in try info.samplers(model: m.id) { o[k] = v }
         o["links"] = ["self": .string("/models/\(m.id)"), "checkpoint": .string("/models/\(m.id)/checkpoint"),
                       "samples": .string("/samples?model=\(m.id)"), "job": .string("/jobs/\(m.jobId)")]
         return .object(o)
@@ -34,7 +34,7 @@ struct ModelsController: RouteCollection {
         var q = try req.fields()
         let v = try q.take(ModelsController.listParameters)
         try q.finish()
-        return jsonResponse(200, ["models": .array(try store.models(limit: v.int("limit")).map(ModelsController.json))])
+        return jsonResponse(200, ["models": .array(try store.models(limit: v.int("limit")).map { try ModelsController.json($0) })])
     }
 
     func record(_ id: String) throws -> ModelRecord {

@@ -19,10 +19,7 @@ struct SamplesController: RouteCollection {
     /// What a sampling request samples.
     static let subjectParameters: [Parameter] = [
         Parameter("model", .text(maxLength: 100), default: .none("the most recently trained model"), help: "the model's id (GET /models)"),
-        Parameter("target", .choice(AnalyticTarget.all.map(\.name)), default: .none(""),
-                  help: "sample an analytic target instead of a model (the Langevin tutorial's donut)"),
-        Parameter("preset", .choice(Presets.all.map(\.name)), default: .none("the model's training preset, if any"),
-                  help: "apply a preset's sampler settings (GET /presets)"),
+        SamplingRequest.targetParameter, SamplingRequest.presetParameter,
     ]
 
     static let waitParameter = Parameter("wait", .boolean, default: .value(true),
@@ -86,8 +83,12 @@ struct SamplesController: RouteCollection {
                     throw APIError(status: 404, code: "not_found", message: "model: no model \(id)", field: "model")
                 }
             } else {
-                guard let latest = try models.latest() else { throw InvalidParameter("model", "is required: no model has been trained yet (POST /train)") }
-                loaded = latest
+                do {
+                    guard let latest = try models.latest() else { throw InvalidParameter("model", "is required: no model has been trained yet (POST /train)") }
+                    loaded = latest
+                } catch let e as ModelCache.Unknown {
+                    throw APIError(status: 404, code: "not_found", message: "model: the most recent model \(e.id) has no checkpoint", field: "model")
+                }
             }
             source = loaded.model
             modelID = loaded.id

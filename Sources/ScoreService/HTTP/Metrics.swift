@@ -22,7 +22,7 @@ final class Metrics: Sendable {
     }
 
     /// Request counts are kept in shards picked by thread, so that connection threads rarely wait on one
-    /// another (one lock measured as 3% of a request's time under 32 connections); scrapes merge them.
+    /// another under many connections; scrapes merge them.
     private static let shardCount = 8
     private final class Shard: Sendable { let state = Mutex(State()) }
     private let shards = (0..<Metrics.shardCount).map { _ in Shard() }

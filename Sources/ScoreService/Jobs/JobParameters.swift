@@ -35,7 +35,10 @@ struct LikelihoodJobParameters: Codable, Sendable, Equatable {
     var atol: Double
 }
 
-/// A training job's parameters: the recipe, stored as a request sends it (`RecipeSchema.echo`).
+/// A training job's parameters: the recipe, stored as a request sends it (`RecipeSchema.echo`) so that clients
+/// see the effective recipe in the shape they post, and read back through the same schema (not `Codable`:
+/// the schema is the recipe's one declaration). A job whose uploaded data set was deleted before it ran fails
+/// with the schema's "unknown data set".
 struct TrainingJobParameters: Sendable {
     var recipe: TrainingRecipe
 

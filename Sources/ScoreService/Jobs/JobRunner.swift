@@ -76,7 +76,11 @@ final class JobRunner: @unchecked Sendable {
             throw QueueFull(lane: lane)
         }
         if let work { prepared.withLock { $0[job.id] = work } }
-        let r = try deps.store.insert(job)
+        let r: (job: JobRecord, created: Bool)
+        do { r = try deps.store.insert(job) } catch {
+            prepared.withLock { $0[job.id] = nil }
+            throw error
+        }
         if r.created {
             deps.hub.changed(job.id)
             wake(lane)

@@ -8,7 +8,7 @@ struct LikelihoodJob: JobExecutor {
         let p = try LikelihoodJobParameters(json: job.params)
         let model = try context.models.load(p.model).model
         guard let sde = model.schedule.sde else { return .failed("the model was not trained on an SDE") }
-        let all = try context.datasets.load(p.dataset, size: p.n, seed: UInt64(p.seed) &+ 1)
+        let all = try context.datasets.load(p.dataset, size: p.n, seed: UInt64(p.seed) &+ RandomPurpose.likelihoodDrawsOffset)
         let images = model.dataKind == .images
         // Images are 8-bit data in [0, 1]: uniformly dequantised, their bits/dim carry the bin width (8 bits).
         let raw = all.rows(0..<min(p.n, all.shape[0]))
@@ -20,7 +20,8 @@ struct LikelihoodJob: JobExecutor {
         let control = SamplingControl(totalRows: n) { f in context.report(JobProgress(step: Int((f * 1000).rounded()), total: 1000)) }
         context.live.control.withLock { $0 = control }
         let seed = UInt64(p.seed)
-        let chunks = try RowParallel.map(count: n, chunkSize: (n + context.threads - 1) / context.threads, threads: context.threads,
+        let chunkSize = RowParallel.chunkSize(itemShape: model.sampleShape, count: n, threads: context.threads)
+        let chunks = try RowParallel.map(count: n, chunkSize: chunkSize, threads: context.threads,
                                          control: control) { rows in
             try estimator.logLikelihood(model, x.rows(rows), seed: seed, first: rows.lowerBound, control: control)
         }

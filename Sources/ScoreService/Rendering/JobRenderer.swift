@@ -38,7 +38,7 @@ final class JobRenderer: Sendable {
         ]
     }
 
-    /// `GET /jobs/{id}`'s body (render and store reads were most of that request's time before the cache).
+    /// `GET /jobs/{id}`'s body: rendered and read from the store only when the job changed (clients poll it).
     func body(_ id: String) throws -> [UInt8]? {
         let version = hub.version(id)
         if let body = rendered.withLock({ c -> [UInt8]? in
@@ -60,7 +60,7 @@ final class JobRenderer: Sendable {
 }
 
 /// RFC 3339 UTC timestamps with milliseconds, formatted directly (Foundation's ISO8601DateFormatter goes
-/// through ICU and cost most of a `GET /jobs/{id}`).
+/// through ICU, far slower than the rest of a `GET /jobs/{id}`).
 enum Timestamp {
     static func json(_ t: Double?) -> JSONValue {
         guard let t, t.isFinite else { return .null }

@@ -12,6 +12,13 @@ public struct SamplingRequest: Sendable {
     public let format: String
     public let grid: Bool
 
+    public static let targetParameter = Parameter(
+        "target", .choice(AnalyticTarget.all.map(\.name)), default: .none(""),
+        help: "sample an analytic target instead of a model (the Langevin tutorial's donut)")
+    public static let presetParameter = Parameter(
+        "preset", .choice(Presets.all.map(\.name)), default: .none("the model's training preset, if any"),
+        help: "apply a preset's sampler settings (GET /presets)")
+
     /// The request's own fields (the subject and the samplers' settings are declared elsewhere).
     public static func parameters(maxSamples: Int) -> [Parameter] {
         [

@@ -9,6 +9,7 @@ import ScoreEngine
 /// - Model records held the architecture and perturbation in Swift's synthesized enum encoding and the flat
 ///   recipe: they become `ModelInfo`.
 /// A queued job whose recipe cannot be read any more fails, with the reason; finished ones keep what they had.
+/// Rows that were unreadable already are left as they are: reading them afterwards is a `CorruptRecord`.
 enum LegacyRecords {
     static func upgrade(_ db: SQLiteDatabase) throws {
         var uploads: [String: DataKind] = [:]

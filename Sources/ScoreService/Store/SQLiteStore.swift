@@ -117,7 +117,10 @@ public final class SQLiteStore: RecordStore, @unchecked Sendable {
     public func countsByStatus() throws -> [JobStatus: Int] {
         var out: [JobStatus: Int] = [:]
         for r in try db.query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status") {
-            if let s = r["status"]?.string.flatMap(JobStatus.init(rawValue:)) { out[s] = r["n"]?.int ?? 0 }
+            guard let text = r["status"]?.string, let s = JobStatus(rawValue: text) else {
+                throw CorruptRecord(table: "jobs", id: "(status \(r["status"]?.string ?? "?"))", reason: "unknown status")
+            }
+            out[s] = r["n"]?.int ?? 0
         }
         return out
     }
@@ -158,9 +161,9 @@ public final class SQLiteStore: RecordStore, @unchecked Sendable {
     func datasetRow(_ r: SQLiteDatabase.Row) throws -> DatasetRecord {
         let row = RowReader(table: "datasets", row: r)
         guard let kind = DataKind(rawValue: try row.text("kind")) else { throw row.corrupt("unknown kind \(try row.text("kind"))") }
-        guard let shape = try row.json("shape").array?.compactMap({ $0.number.map { Int($0) } }), !shape.isEmpty else {
-            throw row.corrupt("shape is not a list of integers")
-        }
+        let items = try row.json("shape").array ?? []
+        let shape = items.compactMap { $0.number }.filter { $0 >= 1 && $0 <= 1e6 && $0 == $0.rounded() }.map { Int($0) }
+        guard !shape.isEmpty, shape.count == items.count else { throw row.corrupt("shape is not a list of positive integers") }
         return DatasetRecord(id: row.id, name: try row.text("name"), kind: kind, count: try row.int("count"), shape: shape,
                              createdAt: try row.real("created_at"))
     }

@@ -75,6 +75,12 @@ import Testing
         // The preset's fields that do not apply to the objective sent beside it are dropped, not refused.
         let switched = try Self.build(["preset": "ncsn_swiss_roll", "objective": "dsm", "sde": "vp"])
         #expect(switched.objectiveParameters.values == ["sde": "vp", "weighting": "sigma2", "beta_min": 0.1, "beta_max": 20])
+        // A preset's value that is invalid with a sent one is refused, not dropped; null unsets a preset's field.
+        #expect(field(["preset": "ncsn_swiss_roll", "sigma_min": 2]) == "sigma_max")
+        #expect(field(["preset": "tutorial_dsm_donut", "sde": "ve"]) == "sde")
+        let unset = try Self.build(["preset": "tutorial_dsm_donut", "sigma": .null, "sde": "vp"])
+        #expect(unset.objectiveParameters.values == ["sde": "vp", "weighting": "sigma2", "beta_min": 0.1, "beta_max": 20])
+        #expect(unset.hidden == [32, 32, 32] && unset.activation == .relu)
         // The notebook's recipe, as its source gives it.
         let notebook = try Self.build(["preset": "notebook_mnist"])
         #expect(notebook.steps == 93_750 && notebook.learningRate == 1e-4 && notebook.ema == 0 && notebook.channels == [32, 64, 128, 256])
