@@ -52,8 +52,9 @@ let package = Package(
             swiftSettings: engineSettings),
         .executableTarget(name: "ScoreBench", dependencies: ["ScoreEngine"], swiftSettings: engineSettings),
         .testTarget(name: "ScoreEngineTests", dependencies: ["ScoreEngine"], swiftSettings: engineSettings),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
-        .testTarget(name: "ScoreServiceTests", dependencies: ["ScoreService", "ScoreEngine", "HTTPServer", "CSQLite", "scored"],
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"]),
+        .testTarget(name: "ScoreServiceTests", dependencies: ["ScoreService", "ScoreEngine", "HTTPServer", "CSQLite", "scored", "TestSupport"],
                     exclude: ["Fixtures"]),
     ]
 )

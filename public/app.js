@@ -322,22 +322,60 @@ $("sample-form").onsubmit = async (e) => {
   for (const el of $("sampler-params").querySelectorAll("[data-key]")) {
     if (el.value !== "" && !el.closest("label").hidden) q.set(el.dataset.key, el.value);
   }
+  // The job reports previews (points flowing, images emerging from noise) on its event stream while it runs.
+  const entry = samplers.find((x) => x.name === f.get("sampler"));
+  const defaults = (m.sampler_defaults || {})[f.get("sampler")] || {};
+  const steps = Number(q.get("steps") || defaults.steps || 100);
+  if (entry && entry.name !== "ode") q.set("preview_every", String(Math.max(1, Math.floor(steps / 20))));
+  q.set("wait", "false");
   say("sample-message", "sampling…", true);
+  const button = e.target.querySelector("button[type=submit]");
+  button.disabled = true;
+  const started = performance.now();
   try {
-    const started = performance.now();
-    const r = await api("GET", `/samples?${q}`);
+    const job = await (await api("GET", `/samples?${q}`)).json();
+    const data = m.kind === "images" ? null
+      : (await (await api("GET", `/datasets/${encodeURIComponent(m.dataset)}/points?n=2000`)).json()).points;
+    await new Promise((resolve, reject) => {
+      const es = new EventSource(`/jobs/${job.id}/events`);
+      es.addEventListener("preview", (ev) => {
+        const p = JSON.parse(ev.data);
+        if (p.png) drawPNG(p.png); else if (p.points) drawPoints(data, p.points);
+        say("sample-message", `step ${p.step} of ${p.total}…`, true);
+      });
+      es.addEventListener("end", (ev) => {
+        es.close();
+        const end = JSON.parse(ev.data);
+        end.status === "succeeded" ? resolve() : reject(new Error(`the sampling job ${end.status || "ended"}`));
+      });
+      es.onerror = () => { es.close(); reject(new Error("lost the job's event stream")); };
+    });
+    const r = await api("GET", `/jobs/${job.id}/result`);
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
     if (m.kind === "images") {
       const images = parsePGM(new Uint8Array(await r.arrayBuffer()));
       drawImages(images);
-      say("sample-message", `${images.length} images in ${((performance.now() - started) / 1000).toFixed(1)} s`, true);
+      say("sample-message", `${images.length} images in ${seconds} s`, true);
     } else {
       const s = await r.json();
-      const data = (await (await api("GET", `/datasets/${encodeURIComponent(m.dataset)}/points?n=2000`)).json()).points;
       drawPoints(data, s.points);
       say("sample-message", `${s.points.length} samples · ${s.sampler} · NFE ${s.nfe} · ${s.seconds} s`, true);
     }
-  } catch (err) { say("sample-message", err.message); }
+  } catch (err) { say("sample-message", err.message); } finally { button.disabled = false; }
 };
+
+// A preview's PNG (base64) drawn into the plot.
+function drawPNG(base64) {
+  const img = new Image();
+  img.onload = () => {
+    const c = $("plot"), g = c.getContext("2d");
+    g.clearRect(0, 0, c.width, c.height);
+    g.imageSmoothingEnabled = false;
+    const scale = Math.min(c.width / img.width, c.height / img.height);
+    g.drawImage(img, 0, 0, img.width * scale, img.height * scale);
+  };
+  img.src = `data:image/png;base64,${base64}`;
+}
 
 loadDatasets().then(trainPlaceholders).catch((e) => say("train-message", e.message));
 loadModels().then(loadRegistries).catch(() => {});

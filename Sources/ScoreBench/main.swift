@@ -8,6 +8,9 @@ import ScoreEngine
 ///   score-bench scorenet [--repeats N] [--steps S] [--no-reference]   the MNIST ScoreNet: train images/s, forward ms
 ///   score-bench quality [--data NAME …] [--seed S]      default recipe per data set: sample quality vs the floor
 ///   score-bench presets                                  every 2-D preset with its sampler: sample quality vs the floor
+///   score-bench samplers [--data NAME …] [--mnist-model CKPT] [--images N] [--budgets 10,20,50]
+///                                                        quality against NFE for every sampler (points; MNIST FD)
+///   score-bench mnist-features [--epochs N] [--lr L]     trains the MNIST feature network of the Fréchet distance
 Engine.configure()
 let all = Array(CommandLine.arguments.dropFirst())
 let command = all.first ?? "toy"
@@ -47,6 +50,28 @@ case "quality":
     let names = values("--data")
     QualityTable(datasets: names.isEmpty ? Toy2D.allCases : names.compactMap(Toy2D.init(rawValue:)),
                  seed: UInt64(option("--seed") ?? "0") ?? 0).run()
+case "mnist-features":
+    // Trains the feature network of the MNIST Fréchet distance and writes datasets/mnist/features.safetensors.
+    let dir = Reference.repository.appendingPathComponent("datasets/mnist")
+    let images = try! MNIST.load(.train, from: dir), labels = try! MNIST.labels(.train, from: dir)
+    let test = try! MNIST.load(.test, from: dir), testLabels = try! MNIST.labels(.test, from: dir)
+    let epochs = Int(option("--epochs") ?? "5")!, lr = Float(option("--lr") ?? "3e-3")!
+    var net = MNISTFeatureNet(seed: 0)
+    let start = Date()
+    net.train(images, labels: labels, epochs: epochs, learningRate: lr) { e, loss in
+        print(String(format: "epoch %d: loss %.4f (%.0f s)", e, loss, Date().timeIntervalSince(start)))
+    }
+    let accuracy = try! net.accuracy(test, labels: testLabels)
+    print(String(format: "test accuracy %.4f", accuracy))
+    let out = option("--out") ?? dir.appendingPathComponent("features.safetensors").path
+    try! net.checkpoint(metadata: ["epochs": String(epochs), "learning_rate": String(lr), "test_accuracy": String(format: "%.4f", accuracy),
+                                   "command": "score-bench mnist-features --epochs \(epochs) --lr \(lr)"]).write(to: URL(fileURLWithPath: out))
+    print("wrote \(out)")
+case "samplers":
+    let names = values("--data")
+    try! SamplerTable(datasets: names.isEmpty ? [.swissRoll, .moons, .eightGaussians, .checkerboard] : names.compactMap(Toy2D.init(rawValue:)),
+                      mnistModel: option("--mnist-model"), images: Int(option("--images") ?? "1000")!,
+                      budgets: (option("--budgets") ?? "10,20,50").split(separator: ",").map { Int($0)! }).run()
 case "presets":
     PresetTable().run()
 case "exact-only":

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServer
+import TestSupport
 import Testing
 
 /// Echoes the request: method, path, body; `/slow` sleeps; `/stream` writes three chunks.

@@ -54,7 +54,7 @@ import Testing
         let models = http("GET", "\(base)/models").json["models"]?.array ?? []
         #expect(models.count >= 4)
         let swiss = try #require(models.first { $0["id"] == "m_8wd4mg7kkvd2zh" })
-        #expect(swiss["samplers"]?.array?.first == "pc" && swiss["sampler_defaults"]?["pc"]?["steps"] == 500)
+        #expect(swiss["default_sampler"] == "dpm_solver" && swiss["sampler_defaults"]?["pc"]?["steps"] == 500)
         let ckpt = http("GET", "\(base)/models/m_xm9fu2gruhf3pj/checkpoint")
         #expect(ckpt.status == 200 && (try? ScoreModel.load(checkpoint: ckpt.body).model.sampleShape) == [1, 28, 28])
         // Old results are still served, JSON and gzip PGM.

@@ -14,7 +14,7 @@ import Testing
         let h = try Harness()
         let committed = try JSONValue(parsing: Array(Data(contentsOf: Self.document)))
         let generated = h.service.openAPIDocument(skeleton: committed)
-        #expect(generated == committed, "public/openapi.json is out of date: run `scored openapi --write`")
+        #expect(generated == committed, "public/openapi.json is out of date (first difference at \(Self.difference(generated, committed) ?? "?")): run `scored openapi --write`")
         guard let paths = committed["paths"]?.object else { Issue.record("no paths"); return }
         var documented = Set<String>()
         for (path, item) in paths {
@@ -29,6 +29,21 @@ import Testing
         let samples = paths["/samples"]?["get"]?["parameters"]?.array ?? []
         #expect(samples.first { $0["name"] == "sampler" }?["schema"]?["enum"] == .array(SamplerRegistry.names.map { .string($0) }))
         #expect(committed["components"]?["schemas"]?["TrainRequest"]?["properties"]?["model"]?["properties"]?["hidden"]?["maxItems"] == 16)
+    }
+
+    /// The path of the first place two documents differ.
+    static func difference(_ a: JSONValue, _ b: JSONValue, _ path: String = "") -> String? {
+        if a == b { return nil }
+        if let x = a.object, let y = b.object {
+            for k in Set(x.keys).union(y.keys).sorted() {
+                guard let u = x[k], let v = y[k] else { return "\(path)/\(k) (only in one)" }
+                if let d = difference(u, v, "\(path)/\(k)") { return d }
+            }
+        }
+        if let x = a.array, let y = b.array, x.count == y.count {
+            for (i, (u, v)) in zip(x, y).enumerated() { if let d = difference(u, v, "\(path)/\(i)") { return d } }
+        }
+        return path
     }
 
     @Test func validatesAsOpenAPI31() throws {

@@ -28,9 +28,9 @@ import Testing
         let models = http("GET", "\(base)/models").json["models"]?.array ?? []
         #expect(models.contains { $0["id"]?.string == modelID })
         let model = http("GET", "\(base)/models/\(modelID)").json
-        #expect(model["samplers"]?.array?.first == "pc" && model["dataset"] == "swiss_roll")
+        #expect(model["default_sampler"] == "dpm_solver" && model["dataset"] == "swiss_roll")
 
-        for sampler in ["em", "pc", "ode"] {
+        for sampler in ["em", "pc", "ode", "dpm_solver", "heun", "edm", "ddim"] {
             let r = http("GET", "\(base)/samples?model=\(modelID)&sampler=\(sampler)&n=64&seed=3&steps=\(sampler == "ode" ? "" : "100")"
                 .replacingOccurrences(of: "&steps=&", with: "&").replacingOccurrences(of: "&steps=", with: sampler == "ode" ? "" : "&steps="))
             #expect(r.status == 200, "\(sampler): \(r.text.prefix(200))")

@@ -204,6 +204,12 @@ public enum ImageCodec {
     /// The images tiled into one PGM, `columns` across (default: the smallest square grid), with a
     /// `gap`-pixel black border between tiles.
     public static func pgmGrid(_ images: Tensor, columns: Int? = nil, gap: Int = 2) -> [UInt8] {
+        let (pixels, gw, gh) = gridPixels(images, columns: columns, gap: gap)
+        return Array("P5\n\(gw) \(gh)\n255\n".utf8) + pixels
+    }
+
+    /// The grid's 8-bit pixels, row by row, and its width and height.
+    public static func gridPixels(_ images: Tensor, columns: Int? = nil, gap: Int = 2) -> (pixels: [UInt8], width: Int, height: Int) {
         precondition(images.rank == 4 && images.shape[1] == 1)
         let n = images.shape[0], h = images.shape[2], w = images.shape[3]
         let cols = columns ?? Int(Double(n).squareRoot().rounded(.up))
@@ -215,7 +221,7 @@ public enum ImageCodec {
             let y0 = gap + r * (h + gap), x0 = gap + c * (w + gap)
             for y in 0..<h { for x in 0..<w { pixels[(y0 + y) * gw + x0 + x] = byte(images.scalars[(k * h + y) * w + x]) } }
         }
-        return Array("P5\n\(gw) \(gh)\n255\n".utf8) + pixels
+        return (pixels, gw, gh)
     }
 }
 
@@ -239,5 +245,22 @@ public enum MNIST {
             }
         }
         throw ImageCodec.Invalid("no MNIST \(split.rawValue) images in \(directory.path)")
+    }
+
+    /// The labels (0…9) of a split, from `directory` (the gzip IDX label files, dash or dot spelling).
+    public static func labels(_ split: Split, from directory: URL) throws -> [Int] {
+        let stem = split == .train ? "train-labels" : "t10k-labels"
+        for name in ["\(stem)-idx1-ubyte.gz", "\(stem).idx1-ubyte.gz", "\(stem)-idx1-ubyte", "\(stem).idx1-ubyte"] {
+            guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent(name).path) else { continue }
+            var b = Array(data)
+            if b.starts(with: [0x1F, 0x8B]) { b = try Gzip.decompress(b) }
+            guard b.count >= 8, b[0] == 0, b[1] == 0, b[2] == 0x08, b[3] == 1 else { throw ImageCodec.Invalid("IDX labels: bad header") }
+            let n = Int(b[4]) << 24 | Int(b[5]) << 16 | Int(b[6]) << 8 | Int(b[7])
+            guard b.count == 8 + n else { throw ImageCodec.Invalid("IDX labels: \(n) announced, \(b.count - 8) present") }
+            let labels = b[8...].map { Int($0) }
+            guard labels.allSatisfy({ $0 < 10 }) else { throw ImageCodec.Invalid("IDX labels: a label above 9") }
+            return labels
+        }
+        throw ImageCodec.Invalid("no MNIST \(split.rawValue) labels in \(directory.path)")
     }
 }

@@ -84,7 +84,8 @@ public enum PointCloud {
             s += "["
             for j in 0..<d {
                 if j > 0 { s += "," }
-                s += "\(x.scalars[i * d + j])"
+                let v = x.scalars[i * d + j]
+                s += v.isFinite ? "\(v)" : "null"  // a diverged sample stays valid JSON
             }
             s += "]"
         }

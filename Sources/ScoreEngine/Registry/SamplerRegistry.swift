@@ -30,17 +30,20 @@ public struct SamplerEntry: Sendable {
     public let summary: String
     /// The schedule families it samples (`sde` for the reverse-time SDE and the probability-flow ODE).
     public let families: [NoiseSchedule.Family]
+    /// The data it is the default sampler for (among the models it applies to).
+    public let defaultFor: [DataKind]
     public let parameters: [Parameter]
     /// Checks relations between values and the model, naming the field at fault.
     public let check: @Sendable (ParameterValues, any SampleSpace) throws -> Void
     public let make: @Sendable (ParameterValues, any SampleSpace) -> any Sampler
 
-    public init(name: String, summary: String, families: [NoiseSchedule.Family], parameters: [Parameter],
+    public init(name: String, summary: String, families: [NoiseSchedule.Family], defaultFor: [DataKind] = [], parameters: [Parameter],
                 check: @escaping @Sendable (ParameterValues, any SampleSpace) throws -> Void = { _, _ in },
                 make: @escaping @Sendable (ParameterValues, any SampleSpace) -> any Sampler) {
         self.name = name
         self.summary = summary
         self.families = families
+        self.defaultFor = defaultFor
         self.parameters = parameters
         self.check = check
         self.make = make
@@ -63,10 +66,11 @@ public struct SamplerEntry: Sendable {
     }
 }
 
-/// The registered samplers, in the order a model lists them (its default is the first that applies, unless
-/// its training preset names another). Adding a sampler is a new file with its entry and one line in `builtin`.
+/// The registered samplers, in the order a model lists them (its default: its training preset's, else the one
+/// declared the default for its kind of data, else the first that applies). Adding a sampler is a new file with its entry and one line in `builtin`.
 public enum SamplerRegistry {
     public static let builtin: [SamplerEntry] = [
+        DPMSolverPlusPlus.entry, EDMSampler.heun, EDMSampler.euler, EDMSampler.stochastic, DDIMSampler.entry,
         PredictorCorrectorSampler.pc, PredictorCorrectorSampler.em, PredictorCorrectorSampler.reverseDiffusion,
         ProbabilityFlowODESampler.entry, AnnealedLangevinDynamics.entry, LangevinDynamics.entry,
     ]
@@ -113,10 +117,12 @@ public enum SamplerParameters {
 }
 
 extension SamplerRegistry {
-    /// The sampler a request that names none gets: the preset's, when it applies, else the first that applies.
+    /// The sampler a request that names none gets: the preset's, when it applies, else the one that declares
+    /// itself the default for the model's data, else the first that applies.
     public static func defaultEntry(for source: any SampleSpace, preset: Preset? = nil) -> SamplerEntry? {
         if let name = preset?.sampling.sampler, let e = entry(name), e.applies(to: source) { return e }
-        return supported(by: source).first
+        let usable = supported(by: source)
+        return usable.first { $0.defaultFor.contains(source.dataKind) } ?? usable.first
     }
 
     /// Each applicable sampler's resolved defaults for `source` (with the preset's settings over the sampler's own).

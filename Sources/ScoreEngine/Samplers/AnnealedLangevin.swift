@@ -35,6 +35,7 @@ public struct AnnealedLangevinDynamics: Sampler {
                 nfe += 1
             }
             control?.report(first: first, rows: count, fraction: Double(i) / Double(ladder.levels))
+            control?.preview(first: first, step: i, total: ladder.levels) { [x] in (x, nil) }
         }
         if denoise {
             let s = evaluateScore(score, x, [Double](repeating: 0, count: count), tape: tape)

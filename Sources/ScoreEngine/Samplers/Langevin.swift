@@ -30,6 +30,7 @@ public struct LangevinDynamics: Sampler {
             x.addScaled(s, eps)
             x.addScaled(z, noiseScale)
             if k % 10 == 9 { control?.report(first: first, rows: count, fraction: Double(k + 1) / Double(steps)) }
+            control?.preview(first: first, step: k + 1, total: steps) { [x] in (x, nil) }
         }
         control?.report(first: first, rows: count, fraction: 1)
         return SampleBatch(x: x, nfe: steps)

@@ -48,11 +48,16 @@ public struct PredictorCorrectorSampler: Sampler {
                     nfe += 1
                 }
             }
+            var last: (x: Tensor, score: Tensor, t: Double)? = nil
             if let predictor {
                 let s = evaluateScore(score, x, times, tape: tape)
+                last = (x, s, t)
                 (x, mean) = predictor.step(x, score: s, t: t, h: h, sde: sde, noise: streams.gaussian(full))
                 if let inpainting { (x, mean) = inpainting.constrain(x, mean, t: t - h, sde: sde, noise: streams.gaussian(full)) }
                 nfe += 1
+            }
+            control?.preview(first: first, step: k + 1, total: steps) { [mean, last] in
+                (mean, last.map { tweedieDenoise($0.x, score: $0.score, t: $0.t, perturbation: sde) })
             }
             if k % 10 == 9 { control?.report(first: first, rows: count, fraction: Double(k + 1) / Double(steps)) }
         }

@@ -22,19 +22,42 @@ public struct CancelledError: Error, CustomStringConvertible {
     public var description: String { "cancelled" }
 }
 
-/// Progress reporting and cancellation shared by the chunks of one run (thread-safe).
+/// The state of a run between its steps, as the chunk holding row 0 shows it: the current samples (in the
+/// data's space) and, where the sampler has one, the denoised estimate E[x₀ | x_t].
+public struct SamplingPreview: Sendable {
+    public let step: Int
+    public let total: Int
+    public let x: Tensor
+    public let denoised: Tensor?
+}
+
+/// Progress reporting, previews and cancellation shared by the chunks of one run (thread-safe).
 public final class SamplingControl: Sendable {
     private let cancelled = Atomic<Bool>(false)
     /// Done fraction of each chunk, keyed by its first row, weighted by its rows.
     private let done: Mutex<[Int: (rows: Int, fraction: Double)]> = Mutex([:])
     private let onProgress: (@Sendable (Double) -> Void)?
+    private let previewEvery: Int
+    private let onPreview: (@Sendable (SamplingPreview) -> Void)?
     /// Rows in the whole run.
     public let totalRows: Int
 
-    /// `onProgress` receives the completed fraction in [0, 1] (from whichever thread advances it).
-    public init(totalRows: Int, onProgress: (@Sendable (Double) -> Void)? = nil) {
+    /// `onProgress` receives the completed fraction in [0, 1] (from whichever thread advances it);
+    /// `onPreview` the state of the chunk holding row 0 every `previewEvery` steps and at its last.
+    public init(totalRows: Int, previewEvery: Int = 0, onProgress: (@Sendable (Double) -> Void)? = nil,
+                onPreview: (@Sendable (SamplingPreview) -> Void)? = nil) {
         self.totalRows = max(totalRows, 1)
         self.onProgress = onProgress
+        self.previewEvery = previewEvery
+        self.onPreview = onPreview
+    }
+
+    /// Called by samplers after step `step` of `total`; `state` (the samples in the data's space, and the
+    /// denoised estimate if there is one) is evaluated only when a preview is due.
+    public func preview(first: Int, step: Int, total: Int, _ state: () -> (x: Tensor, denoised: Tensor?)) {
+        guard let onPreview, previewEvery > 0, first == 0, step % previewEvery == 0 || step == total else { return }
+        let s = state()
+        onPreview(SamplingPreview(step: step, total: total, x: s.x, denoised: s.denoised))
     }
 
     public func cancel() { cancelled.store(true, ordering: .relaxed) }
@@ -72,14 +95,16 @@ public struct SamplingRun: Sendable {
     }
 
     /// A run with the chunk size `RowParallel.chunkSize` picks for samples of `shape`.
-    public init(sampler: any Sampler, count: Int, seed: UInt64, shape: [Int], threads: Int) {
+    public init(sampler: any Sampler, count: Int, seed: UInt64, shape: [Int], threads: Int, streamed: Bool = false) {
         self.init(sampler: sampler, count: count, seed: seed,
-                  chunkSize: RowParallel.chunkSize(itemShape: shape, count: count, threads: threads), threads: threads)
+                  chunkSize: RowParallel.chunkSize(itemShape: shape, count: count, threads: threads, streamed: streamed), threads: threads)
     }
 
-    public func run(_ score: any ScoreFunction, shape: [Int], control: SamplingControl? = nil) throws -> SampleBatch {
+    /// The rows of every chunk joined; `onChunk` receives each chunk as it finishes (in the order they finish).
+    public func run(_ score: any ScoreFunction, shape: [Int], control: SamplingControl? = nil,
+                    onChunk: (@Sendable (Range<Int>, SampleBatch) -> Void)? = nil) throws -> SampleBatch {
         let sampler = self.sampler, seed = self.seed
-        let parts = try RowParallel.map(count: count, chunkSize: chunkSize, threads: threads, control: control) { rows in
+        let parts = try RowParallel.map(count: count, chunkSize: chunkSize, threads: threads, control: control, onResult: onChunk) { rows in
             try sampler.sample(score, shape: shape, first: rows.lowerBound, count: rows.count, seed: seed, control: control)
         }
         return SampleBatch(x: Tensor.concatenateRows(parts.map(\.x)), nfe: parts.map(\.nfe).max() ?? 0)
@@ -91,10 +116,16 @@ public struct SamplingRun: Sendable {
 public enum RowParallel {
     /// Rows per chunk (a chunk is one batch on one thread): points in chunks of up to 1024; images split
     /// evenly over the threads, at most 32 per chunk (a 28×28 U-Net batch of 32 holds about 60 MB of
-    /// activations while the ODE solver's stages are alive).
-    public static func chunkSize(itemShape: [Int], count: Int, threads: Int) -> Int {
+    /// activations while the ODE solver's stages are alive). Streamed runs take smaller chunks, at least four
+    /// per thread (8 images or 256 points at the least), so the first arrive after a fraction of the run.
+    public static func chunkSize(itemShape: [Int], count: Int, threads: Int, streamed: Bool = false) -> Int {
+        let t = max(threads, 1)
+        if streamed {
+            let floor = itemShape.count > 1 ? 8 : 256
+            return max(1, min(chunkSize(itemShape: itemShape, count: count, threads: threads), max(floor, count / (4 * t))))
+        }
         guard itemShape.count > 1 else { return 1024 }
-        return max(1, min(32, (count + max(threads, 1) - 1) / max(threads, 1)))
+        return max(1, min(32, (count + t - 1) / t))
     }
 
     /// The chunks: at least `threads` when there are enough rows, so every thread has work.
@@ -115,6 +146,7 @@ public enum RowParallel {
     /// Runs `body` on every chunk and returns the results in row order. The first failure cancels the other
     /// chunks (through `control`) and is rethrown.
     public static func map<T: Sendable>(count: Int, chunkSize: Int, threads: Int, control: SamplingControl?,
+                                        onResult: (@Sendable (Range<Int>, T) -> Void)? = nil,
                                         _ body: @Sendable (Range<Int>) throws -> T) throws -> [T] {
         let parts = chunks(count: count, chunkSize: chunkSize, threads: threads)
         let results = Mutex<[Int: Result<T, Error>]>([:])
@@ -124,7 +156,10 @@ public enum RowParallel {
                 let k = next.add(1, ordering: .relaxed).oldValue
                 if k >= parts.count { return }
                 let r = Result { try body(parts[k]) }
-                if case .failure = r { control?.cancel() }
+                switch r {
+                case .failure: control?.cancel()
+                case .success(let value): onResult?(parts[k], value)
+                }
                 results.withLock { $0[k] = r }
             }
         }

@@ -87,12 +87,12 @@ public enum Presets {
         // cores), EMA 0.99: energy distance within 2× the data's floor on every built-in set by Euler–Maruyama.
         Preset(name: "default_points", summary: "this project's defaults for 2-D data (about 5 s of training)",
                source: "this project (docs/benchmarks.md, sample quality)", kind: .points,
-               recipe: ["dataset": "swiss_roll"], sampling: .init(sampler: "pc", parameters: [:], n: nil)),
+               recipe: ["dataset": "swiss_roll"], sampling: .init(sampler: "dpm_solver", parameters: [:], n: nil)),
         // This project's defaults for images: the notebook's U-Net and SDE with Adam 5e-4 after a 500-step warm-up,
         // cosine decay, gradient clipping at 1 and an EMA of 0.999, for 20 000 steps of batch 32 (about 10.7 epochs).
         Preset(name: "default_images", summary: "this project's defaults for MNIST (20 000 steps)",
                source: "this project (docs/benchmarks.md, MNIST)", kind: .images,
-               recipe: ["dataset": "mnist"], sampling: .init(sampler: "pc", parameters: [:], n: nil)),
+               recipe: ["dataset": "mnist"], sampling: .init(sampler: "ddim", parameters: [:], n: nil)),
     ]
 
     public static func named(_ name: String) -> Preset? { all.first { $0.name == name } }

@@ -72,15 +72,16 @@ struct JobsController: RouteCollection {
         return jsonResponse(200, renderer.json(j))
     }
 
-    /// Server-sent events: the job now, then again each time it changes, until it ends (`event: end`).
+    /// Server-sent events: the job now, then again each time it changes (`event: job`), a sampling job's previews
+    /// as they come (`event: preview`, when it was asked for them), until it ends (`event: end`).
     func events(_ id: String) throws -> HTTPResponse {
         _ = try job(id)
         var h = HTTPHeaders()
         h.add("Content-Type", "text/event-stream")
         h.add("Cache-Control", "no-cache")
-        let (store, hub, renderer, isStopping) = (self.store, self.hub, self.renderer, self.isStopping)
+        let (store, hub, renderer, runner, isStopping) = (self.store, self.hub, self.renderer, self.runner, self.isStopping)
         return HTTPResponse(status: 200, headers: h, body: .stream { out in
-            var seen = -1
+            var seen = -1, previewSeen = 0
             while true {
                 let version = seen < 0 ? hub.version(id) : hub.wait(id, after: seen, timeout: 15)
                 guard let j = try store.job(id) else { try out.write("event: end\ndata: {\"deleted\":true}\n\n"); return }
@@ -88,6 +89,10 @@ struct JobsController: RouteCollection {
                     try out.write(": keep-alive\n\n")  // also notices a client that left
                 } else {
                     seen = version
+                    if let p = runner.livePreview(id), p.number != previewSeen {
+                        previewSeen = p.number
+                        try out.write("event: preview\ndata: \(p.body.serialized)\n\n")
+                    }
                     try out.write("event: job\ndata: \(renderer.json(j).serialized)\n\n")
                 }
                 if j.status.isFinished {

@@ -22,12 +22,18 @@ struct SamplesController: RouteCollection {
         SamplingRequest.targetParameter, SamplingRequest.presetParameter,
     ]
 
-    static let waitParameter = Parameter("wait", .boolean, default: .value(true),
-                                         help: "answer with the samples when the job ends (false: 202 and the job)")
+    /// How the answer comes.
+    static let deliveryParameters: [Parameter] = [
+        Parameter("wait", .boolean, default: .value(true), help: "answer with the samples when the job ends (false: 202 and the job)"),
+        Parameter("stream", .boolean, default: .value(false),
+                  help: "stream the samples as they are made: NDJSON lines for json, a multipart/mixed body of PGM parts for pgm; leaving cancels the rest"),
+        Parameter("preview_every", .integer(0...100_000), default: .value(0),
+                  help: "publish a preview event on the job's event stream every this many steps (0: none): the denoised images as a PNG grid, or the points"),
+    ]
 
     /// Every query parameter of `GET /samples` (the samplers' settings each once), for the OpenAPI description.
     static func queryParameters(maxSamples: Int) -> [Parameter] {
-        subjectParameters + SamplingRequest.parameters(maxSamples: maxSamples) + [waitParameter] + SamplerDocumentation.unionParameters()
+        subjectParameters + SamplingRequest.parameters(maxSamples: maxSamples) + deliveryParameters + SamplerDocumentation.unionParameters()
     }
 
     static let rectParameter = Parameter(
@@ -60,14 +66,21 @@ struct SamplesController: RouteCollection {
     /// (`wait=false`: 202 and the job).
     func samples(_ req: HTTPRequest) throws -> HTTPResponse {
         var q = try req.fields()
-        let (prepared, wait) = try prepare(&q, inpaint: nil)
+        let (prepared, delivery) = try prepare(&q, inpaint: nil)
         try q.finish()
-        return try submit(prepared, wait: wait, req)
+        return try submit(prepared, delivery, req)
+    }
+
+    /// How the answer is delivered, checked against the request.
+    struct Delivery {
+        var wait: Bool
+        var stream: Bool
+        var previewEvery: Int
     }
 
     /// Resolves a sampling request: the subject, the request's own fields, then the sampler's (the preset's
     /// settings under the sent ones). What remains in `q` was not a sampling field.
-    func prepare(_ q: inout Fields, inpaint: InpaintingParameters?) throws -> (PreparedSampling, wait: Bool) {
+    func prepare(_ q: inout Fields, inpaint: InpaintingParameters?) throws -> (PreparedSampling, Delivery) {
         let subject = try q.take(SamplesController.subjectParameters)
         let source: any ScoreSource
         var modelID: String? = nil, target: String? = nil
@@ -94,22 +107,75 @@ struct SamplesController: RouteCollection {
             modelID = loaded.id
             if preset == nil { preset = loaded.preset }
         }
-        let wait = try q.take([SamplesController.waitParameter]).bool("wait")
+        // Inpainting without a sampler named: the default if it can inpaint, else the first that can.
+        if inpaint != nil, q["sampler"] == nil, let entry = SamplerRegistry.defaultEntry(for: source, preset: preset),
+           !PreparedSampling.inpainters(for: source).contains(entry.name), let first = PreparedSampling.inpainters(for: source).first {
+            q = Fields(q.values.merging(["sampler": .text(first)]) { a, _ in a })
+        }
+        let d = try q.take(SamplesController.deliveryParameters)
+        let delivery = Delivery(wait: d.bool("wait"), stream: d.bool("stream"), previewEvery: d.int("preview_every"))
         var rest = q.values
         let request = try SamplingRequest(&rest, source: source, preset: preset, maxSamples: maxSamples)
         q = Fields(rest)
+        if delivery.stream {
+            guard delivery.wait else { throw InvalidParameter("stream", "needs wait=true: the samples come in the answer") }
+            if request.grid { throw InvalidParameter("grid", "does not apply to streamed samples (each group comes as it is made)") }
+        }
         let params = SamplingJobParameters(model: modelID, target: target, preset: preset?.name, sampler: request.sampler.name,
                                            parameters: request.settings.json, n: request.n, seed: request.seed, format: request.format,
-                                           grid: request.grid, inpaint: inpaint)
-        return (try PreparedSampling(parameters: params, values: request.settings, source: source), wait)
+                                           grid: request.grid, inpaint: inpaint, previewEvery: delivery.previewEvery > 0 ? delivery.previewEvery : nil,
+                                           stream: delivery.stream ? true : nil)
+        var prepared = try PreparedSampling(parameters: params, values: request.settings, source: source)
+        if delivery.stream { prepared.stream = SampleStream() }
+        return (prepared, delivery)
     }
 
-    func submit(_ prepared: PreparedSampling, wait: Bool, _ req: HTTPRequest) throws -> HTTPResponse {
+    func submit(_ prepared: PreparedSampling, _ delivery: Delivery, _ req: HTTPRequest) throws -> HTTPResponse {
         let queued = try submitter.submit(.sample, params: try prepared.parameters.jsonValue, key: nil, prepared: prepared)
-        guard wait else { return submitter.accepted(queued) }
+        guard delivery.wait else { return submitter.accepted(queued) }
         var headers = [("X-Job-Id", queued.job.id), ("Content-Location", "/jobs/\(queued.job.id)/result")]
         if let m = prepared.parameters.model { headers.append(("X-Model-Id", m)) }
+        if let stream = prepared.stream { return streamed(queued.job.id, stream, format: prepared.parameters.format, headers: headers) }
         return try awaitJob(queued.job.id, req, headers: headers)
+    }
+
+    /// The samples as they are made, group by group (`StreamFraming`); a client that leaves cancels the job.
+    func streamed(_ id: String, _ stream: SampleStream, format: String, headers: [(String, String)]) -> HTTPResponse {
+        var h = HTTPHeaders()
+        h.add("Content-Type", StreamFraming.contentType(format))
+        h.add("Cache-Control", "no-cache")
+        for (k, v) in headers where k != "Content-Location" { h.add(k, v) }
+        let (runner, isStopping) = (self.runner, self.isStopping)
+        return HTTPResponse(status: 200, headers: h, body: .stream { out in
+            var taken = 0
+            do {
+                while true {
+                    let (groups, end) = stream.next(after: taken, timeout: 0.5)
+                    for g in groups {
+                        try out.write(try StreamFraming.group(g.rows, g.x, format: format))
+                        taken += 1
+                    }
+                    switch end {
+                    case .success(let header)?:
+                        try out.write(StreamFraming.summary(header, format: format))
+                        return
+                    case .failure(let error)?:
+                        let canceled = error is CancelledError
+                        try out.write(StreamFraming.failure(canceled ? "job_canceled" : "job_failed", canceled ? "job \(id) was canceled" : "\(error)", format: format))
+                        return
+                    case nil:
+                        if !out.isConnected { throw CancelledError() }
+                        if isStopping() {
+                            try out.write(StreamFraming.failure("shutting_down", "the service is stopping; job \(id) stays queued", format: format))
+                            return
+                        }
+                    }
+                }
+            } catch {
+                _ = try? runner.cancel(id)  // the client left: the rest is not needed
+                throw error
+            }
+        })
     }
 
     /// `POST /inpaint?model=…&rect=x,y,w,h`: the body is a binary PGM image (optionally gzip-compressed),
@@ -141,12 +207,12 @@ struct SamplesController: RouteCollection {
         default: throw InvalidParameter("rect", "is required when the body holds no mask image")
         }
         guard mask.contains(0) else { throw InvalidParameter("rect", "the mask leaves nothing to fill") }
-        let (prepared, wait) = try prepare(&q, inpaint: InpaintingParameters(image: image, mask: mask))
+        let (prepared, delivery) = try prepare(&q, inpaint: InpaintingParameters(image: image, mask: mask))
         try q.finish()
         guard prepared.source.sampleShape == shape else {
             throw InvalidParameter("body", "the image is \(shape[2])×\(shape[1]); the model's are \(prepared.source.sampleShape.dropFirst().map(String.init).joined(separator: "×"))")
         }
-        return try submit(prepared, wait: wait, req)
+        return try submit(prepared, delivery, req)
     }
 
     /// Waits for a job to end while the client is connected; cancels it if the client leaves. The samples come

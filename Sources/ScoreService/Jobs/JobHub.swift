@@ -48,6 +48,8 @@ final class RunningJob: Sendable {
     let progress = Mutex<JobProgress?>(nil)
     /// Cancels a sampler's loop.
     let control: Mutex<SamplingControl?> = Mutex(nil)
+    /// The latest preview of a sampling job and its number (the event stream sends each once).
+    let preview: Mutex<(number: Int, body: JSONValue)?> = Mutex(nil)
 
     init(id: String) { self.id = id }
 

@@ -15,6 +15,15 @@ struct SamplingJobParameters: Codable, Sendable, Equatable {
     var format: String
     var grid: Bool
     var inpaint: InpaintingParameters?
+    /// Preview events every this many steps (nil or 0: none).
+    var previewEvery: Int?
+    /// The answer streams the samples as they are made.
+    var stream: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case model, target, preset, sampler, parameters, n, seed, format, grid, inpaint
+        case previewEvery = "preview_every", stream
+    }
 }
 
 /// Inpainting: the known image and its mask (1: known, 0: to fill), flattened in the model's sample shape.

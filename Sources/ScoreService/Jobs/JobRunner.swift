@@ -115,6 +115,11 @@ final class JobRunner: @unchecked Sendable {
         return try deps.store.job(id)
     }
 
+    /// The latest preview of a running job.
+    func livePreview(_ id: String) -> (number: Int, body: JSONValue)? {
+        running.withLock { $0[id] }?.preview.withLock { $0 }
+    }
+
     /// The freshest progress of a running job.
     func liveProgress(_ id: String) -> JobProgress? {
         running.withLock { $0[id] }?.progress.withLock { $0 }

@@ -8,6 +8,9 @@ struct PreparedSampling: Sendable {
     let parameters: SamplingJobParameters
     let source: any ScoreSource
     let sampler: any Sampler
+    /// Where the groups of a streamed request go as they finish (in memory only: after a restart the job runs
+    /// without its client).
+    var stream: SampleStream? = nil
 
     /// Builds the sampler from resolved settings, with the known values of an inpainting request.
     init(parameters p: SamplingJobParameters, values: ParameterValues, source: any ScoreSource) throws {
@@ -59,17 +62,37 @@ struct SamplingJob: JobExecutor {
     func run(_ job: JobRecord, _ context: JobContext) throws -> JobOutcome {
         let prepared = try (context.prepared as? PreparedSampling)
             ?? PreparedSampling.prepare(try SamplingJobParameters(json: job.params), models: context.models)
+        do {
+            let (outcome, header) = try sample(job, prepared, context)
+            prepared.stream?.finish(.success(header))
+            return outcome
+        } catch {
+            prepared.stream?.finish(.failure(error))
+            throw error
+        }
+    }
+
+    func sample(_ job: JobRecord, _ prepared: PreparedSampling, _ context: JobContext) throws -> (JobOutcome, [String: JSONValue]) {
         let p = prepared.parameters, shape = prepared.source.sampleShape
         let started = Date()
-        let control = SamplingControl(totalRows: p.n) { f in
+        let live = context.live
+        let control = SamplingControl(totalRows: p.n, previewEvery: p.previewEvery ?? 0, onProgress: { f in
             let elapsed = Date().timeIntervalSince(started)
             context.report(JobProgress(step: Int((f * 1000).rounded()), total: 1000, rate: nil,
                                        etaSeconds: f > 0.01 ? elapsed * (1 - f) / f : nil))
-        }
-        context.live.control.withLock { $0 = control }
-        if context.live.shouldStop { throw CancelledError() }
-        let out = try SamplingRun(sampler: prepared.sampler, count: p.n, seed: UInt64(p.seed), shape: shape, threads: context.threads)
-            .run(prepared.source, shape: shape, control: control)
+        }, onPreview: { preview in
+            let body = SamplingJob.previewJSON(preview, kind: DataKind(itemShape: shape))
+            live.preview.withLock { $0 = (($0?.number ?? 0) + 1, body) }
+            context.hub.changed(live.id)
+        })
+        live.control.withLock { $0 = control }
+        if live.shouldStop { throw CancelledError() }
+        let stream = prepared.stream
+        let run = SamplingRun(sampler: prepared.sampler, count: p.n, seed: UInt64(p.seed), shape: shape, threads: context.threads,
+                              streamed: stream != nil)
+        var onChunk: (@Sendable (Range<Int>, SampleBatch) -> Void)? = nil
+        if let stream { onChunk = { rows, batch in stream.push(rows, batch.x) } }
+        let out = try run.run(prepared.source, shape: shape, control: control, onChunk: onChunk)
         let seconds = Date().timeIntervalSince(started)
         var header = SampleEncoding.header(sampler: p.sampler, parameters: p.parameters, n: p.n, seed: p.seed, nfe: out.nfe,
                                            seconds: seconds, shape: shape)
@@ -81,6 +104,22 @@ struct SamplingJob: JobExecutor {
         var result = header
         result["format"] = .string(p.format)
         result["result"] = .string("/jobs/\(job.id)/result")
-        return .succeeded(.object(result))
+        return (.succeeded(.object(result)), header)
+    }
+
+    /// A preview event's body: for images the denoised estimate (else the state) of up to 16 samples as a PNG
+    /// grid at twice its size, base64; for points up to 500 current positions.
+    static func previewJSON(_ p: SamplingPreview, kind: DataKind) -> JSONValue {
+        var o: [String: JSONValue] = ["step": .number(Double(p.step)), "total": .number(Double(p.total))]
+        let x = p.denoised ?? p.x
+        if kind == .images, x.rank == 4, x.shape[1] == 1 {
+            let shown = x.rows(0..<min(16, x.shape[0]))
+            o["png"] = .string(Data(PNG.grid(shown, scale: 2)).base64EncodedString())
+            o["denoised"] = .bool(p.denoised != nil)
+        } else {
+            let rows = p.x.rows(0..<min(500, p.x.shape[0]))
+            o["points"] = (try? JSONValue(parsing: PointCloud.json(rows.reshaped([rows.shape[0], rows.count / max(rows.shape[0], 1)])))) ?? .null
+        }
+        return .object(o)
     }
 }

@@ -14,10 +14,11 @@ import Testing
     static let none = DescribedSpace(schedule: .none, sampleShape: [2])
 
     @Test func applicability() {
-        #expect(Self.names(Self.ve) == ["pc", "em", "reverse_diffusion", "ode", "langevin"])
+        #expect(Self.names(Self.ve) == ["dpm_solver", "heun", "euler", "edm", "ddim", "pc", "em", "reverse_diffusion", "ode", "langevin"])
         #expect(Self.names(Self.ladder) == ["annealed_langevin", "langevin"])
         #expect(Self.names(Self.none) == ["langevin"])
-        #expect(SamplerRegistry.defaultEntry(for: Self.ve)?.name == "pc")
+        #expect(SamplerRegistry.defaultEntry(for: Self.ve)?.name == "dpm_solver")
+        #expect(SamplerRegistry.defaultEntry(for: Self.vpImages)?.name == "ddim")
         #expect(SamplerRegistry.defaultEntry(for: Self.none, preset: Presets.named("tutorial_exact_swiss_roll"))?.name == "langevin")
         #expect(SamplerRegistry.defaultEntry(for: Self.ve, preset: Presets.named("tutorial_exact_swiss_roll"))?.name == "langevin")
         let refused = #expect(throws: InvalidParameter.self) { try SamplerRegistry.entry("pc")!.resolve([:], for: Self.none) }

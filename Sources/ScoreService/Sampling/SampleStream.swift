@@ -1,0 +1,73 @@
+import Foundation
+import HTTPServer
+import ScoreEngine
+
+/// The groups of rows of a streamed sampling job, handed over as they finish to the response that streams
+/// them (`GET /samples?stream=true`), then the run's summary or its failure.
+final class SampleStream: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var groups: [(rows: Range<Int>, x: Tensor)] = []
+    private var end: Result<[String: JSONValue], Error>? = nil
+
+    func push(_ rows: Range<Int>, _ x: Tensor) {
+        condition.lock()
+        groups.append((rows, x))
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func finish(_ result: Result<[String: JSONValue], Error>) {
+        condition.lock()
+        if end == nil { end = result }
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The groups after the first `taken`, and the end if it came; waits up to `timeout` for either.
+    func next(after taken: Int, timeout: Double) -> (groups: [(rows: Range<Int>, x: Tensor)], end: Result<[String: JSONValue], Error>?) {
+        condition.lock()
+        defer { condition.unlock() }
+        let deadline = Date().addingTimeInterval(timeout)
+        while groups.count <= taken && end == nil {
+            if !condition.wait(until: deadline) { break }
+        }
+        return (Array(groups[min(taken, groups.count)...]), groups.count > taken ? nil : end)
+    }
+}
+
+/// How a streamed answer frames its groups: NDJSON for JSON (one `{"first": i, "points": […]}` line per group,
+/// then `{"done": true, …the run's summary…}`), and for PGM a `multipart/mixed` body with one part of images
+/// per group (`X-First-Row` names its first row) and a last JSON part with the summary.
+enum StreamFraming {
+    static let boundary = "scored-samples"
+
+    static func contentType(_ format: String) -> String {
+        format == "pgm" ? "multipart/mixed; boundary=\(boundary)" : "application/x-ndjson"
+    }
+
+    static func group(_ rows: Range<Int>, _ x: Tensor, format: String) throws -> [UInt8] {
+        if format == "pgm" {
+            return Array("--\(boundary)\r\nContent-Type: image/x-portable-graymap\r\nX-First-Row: \(rows.lowerBound)\r\n\r\n".utf8)
+                + (try SampleEncoding.pgm(x, grid: false)) + Array("\r\n".utf8)
+        }
+        return SampleEncoding.json(x, header: ["first": .number(Double(rows.lowerBound))])
+    }
+
+    static func summary(_ header: [String: JSONValue], format: String) -> [UInt8] {
+        var o = header
+        o["done"] = true
+        let line = JSONValue.object(o).serialized + "\n"
+        if format == "pgm" {
+            return Array("--\(boundary)\r\nContent-Type: application/json\r\n\r\n\(line)\r\n--\(boundary)--\r\n".utf8)
+        }
+        return Array(line.utf8)
+    }
+
+    static func failure(_ code: String, _ message: String, format: String) -> [UInt8] {
+        let line = JSONValue.object(["error": ["code": .string(code), "message": .string(message)]]).serialized + "\n"
+        if format == "pgm" {
+            return Array("--\(boundary)\r\nContent-Type: application/json\r\n\r\n\(line)\r\n--\(boundary)--\r\n".utf8)
+        }
+        return Array(line.utf8)
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import ScoreEngine
+import Testing
+
+/// The few-step samplers, driven by the exact score of Gaussian data (whose probability-flow map and marginals
+/// are known in closed form): the deterministic ones converge to the exact flow at their order (halving the
+/// step divides the error by about 2 for Euler and DDIM, 4 for Heun and DPM-Solver++ 2M), 3M is more accurate
+/// than 2M at every budget, and every one reproduces the data's mean and covariance within tolerances set by
+/// the sample size.
+@Suite struct FastSamplerTests {
+    static let rotation = [cos(0.4), -sin(0.4), sin(0.4), cos(0.4)]
+    static func gaussian(_ sde: any SDE) -> GaussianScore {
+        GaussianScore(mean: [1, -0.5], rotation: rotation, variances: [0.25, 0.04], perturbation: sde)
+    }
+    static let sdes: [String: any SDE] = ["ve": VESDE(sigmaMin: 0.01, sigmaMax: 5), "vp": VPSDE(), "subvp": SubVPSDE()]
+
+    static func sampler(_ name: String, _ sde: any SDE, _ settings: [String: String]) throws -> any Sampler {
+        let space = DescribedSpace(schedule: .sde(sde), sampleShape: [2])
+        let entry = try #require(SamplerRegistry.entry(name))
+        return entry.make(try entry.resolve(settings.mapValues { .text($0) }, for: space), space)
+    }
+
+    /// The scheme's exact answer as its steps shrink: the prior draw carried by the exact flow to ε, then the
+    /// exact denoiser there (every one of these samplers ends with D at σ̃(ε)).
+    static func exact(_ g: GaussianScore, _ sde: any SDE, rows: Int, seed: UInt64, epsilon: Double) -> Tensor {
+        var streams = RowStreams(seed: seed, first: 0, count: rows)
+        let prior = sde.priorSample([rows, 2], streams: &streams)
+        let atEpsilon = g.flow(prior, from: sde.T, to: epsilon)
+        let s = evaluateScore(g, atEpsilon, [Double](repeating: epsilon, count: rows), tape: Tape(recording: false))
+        return tweedieDenoise(atEpsilon, score: s, t: epsilon, perturbation: sde)
+    }
+
+    static func error(_ name: String, _ sde: any SDE, steps: Int, _ extra: [String: String] = [:]) throws -> Double {
+        let g = gaussian(sde)
+        let s = try sampler(name, sde, extra.merging(["steps": String(steps)]) { a, _ in a })
+        let x = try s.sample(g, shape: [2], first: 0, count: 64, seed: 5, control: nil).x
+        let ref = exact(g, sde, rows: 64, seed: 5, epsilon: 1e-3)
+        var e = 0.0
+        for i in 0..<x.count { e = max(e, Double(abs(x.scalars[i] - ref.scalars[i]))) }
+        return e
+    }
+
+    @Test(arguments: ["ve", "vp"])
+    func convergenceOrders(sde name: String) throws {
+        let sde = Self.sdes[name]!
+        // (sampler, settings, budgets whose steps double, the error ratio expected for each halving)
+        let cases: [(String, [String: String], [Int], ClosedRange<Double>)] = [
+            ("euler", [:], [16, 32, 64], 1.6...2.6),
+            ("ddim", [:], [16, 32, 64], 1.6...2.6),
+            ("heun", [:], [15, 31, 63], 3.2...5.5),
+            ("dpm_solver", ["order": "2"], [16, 32, 64], 3.2...5.5),
+        ]
+        // 3M's update (as DPM-Solver's code and k-diffusion write it) weighs the second difference by φ₃ of a
+        // half-size difference, so on these schedules it converges at second order too, from far lower errors.
+        let two = try [16, 32, 64].map { try Self.error("dpm_solver", sde, steps: $0, ["order": "2"]) }
+        let three = try [16, 32, 64].map { try Self.error("dpm_solver", sde, steps: $0, ["order": "3"]) }
+        #expect(zip(three, two).allSatisfy { $0 < $1 } && three[2] < three[0] / 3, "\(name): 3M \(three), 2M \(two)")
+        for (sampler, extra, budgets, expected) in cases {
+            let errors = try budgets.map { try Self.error(sampler, sde, steps: $0, extra) }
+            for k in 1..<errors.count {
+                let ratio = errors[k - 1] / errors[k]
+                #expect(expected.contains(ratio), "\(name) \(sampler) \(extra): errors \(errors), ratio \(ratio)")
+            }
+        }
+    }
+
+    /// With budgets large enough that discretisation is negligible (the convergence test measures it), every
+    /// fast sampler, deterministic or stochastic, reproduces the data distribution (t = 0: they end at σ = 0)
+    /// within 5 standard errors of the sample moments. VE with σ_max = 50, so that its prior N(0, σ_max²) is p_T
+    /// to within a tenth of the tolerance (as in SamplerMomentTests).
+    @Test(arguments: ["ve", "vp", "subvp"])
+    func moments(sde name: String) throws {
+        let sde: any SDE = name == "ve" ? VESDE(sigmaMin: 0.01, sigmaMax: 50) : Self.sdes[name]!
+        let g = Self.gaussian(sde)
+        let cases: [(String, [String: String])] = [
+            ("dpm_solver", [:]), ("dpm_solver", ["order": "3"]), ("heun", [:]), ("euler", [:]), ("edm", [:]),
+            ("ddim", [:]), ("ddim", ["eta": "1"]),
+        ]
+        for (sampler, extra) in cases {
+            let s = try Self.sampler(sampler, sde, extra.merging(["steps": "400"]) { a, _ in a })
+            let out = try SamplingRun(sampler: s, count: 4000, seed: 21, chunkSize: 1000).run(g, shape: [2])
+            expectMoments(out.x, mean: g.mean(at: 0), covariance: g.covariance(at: 0), "\(sampler) \(extra) \(name)")
+        }
+        // The budget is exact: Heun reports 2N − 1 evaluations for N steps, the others one per step.
+        let g2 = Self.gaussian(sde)
+        #expect(try Self.sampler("heun", sde, ["steps": "20"]).sample(g2, shape: [2], first: 0, count: 4, seed: 1, control: nil).nfe == 19)
+        #expect(try Self.sampler("dpm_solver", sde, ["steps": "7"]).sample(g2, shape: [2], first: 0, count: 4, seed: 1, control: nil).nfe == 7)
+        #expect(try Self.sampler("ddim", sde, ["steps": "5", "eta": "1"]).sample(g2, shape: [2], first: 0, count: 4, seed: 1, control: nil).nfe == 5)
+    }
+}
