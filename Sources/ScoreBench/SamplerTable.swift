@@ -18,7 +18,7 @@ struct SamplerTable {
 
     /// (sampler, settings, label) at one budget; the references at their own budgets.
     func configurations(_ budget: Int) -> [(String, [String: RawValue], String)] {
-        [("dpm_solver", ["steps": .text("\(budget)")], "dpm_solver 2M"),
+        [("dpm_solver", ["steps": .text("\(budget)"), "order": .text("2")], "dpm_solver 2M"),
          ("dpm_solver", ["steps": .text("\(budget)"), "order": .text("3")], "dpm_solver 3M"),
          ("heun", ["steps": .text("\(budget)")], "heun"),
          ("euler", ["steps": .text("\(budget)")], "euler"),

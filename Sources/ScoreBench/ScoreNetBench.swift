@@ -47,6 +47,7 @@ struct ScoreNetBench {
         let ours = median(train), fw = median(two)
         print(String(format: "scored   train %.1f images/s   forward batch 64: %.1f ms/NFE (2 threads), %.1f ms (1 thread)",
                      ours, fw, median(one)))
+        ScoreNetProfile.run(images: images, model: model, trainRate: ours, forwardMillis: fw)
         guard reference else { return }
         // torch_scorenet.py reads uncompressed IDX.
         let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("scored-mnist-idx")

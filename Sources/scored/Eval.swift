@@ -50,6 +50,10 @@ struct Eval: ParsableCommand {
         }
         guard x.shape[0] >= 2 else { throw ValidationError("the Fréchet distance needs at least two images") }
         let directory = URL(fileURLWithPath: try ServiceConfig.load(file: nil).datasetsDir)
+        let weights = directory.appendingPathComponent("mnist/features.safetensors")
+        guard FileManager.default.fileExists(atPath: weights.path) else {
+            throw ValidationError("the MNIST feature network is not at \(weights.path): run from the repository or set SCORED_DATASETS_DIR to its datasets directory")
+        }
         let net = try MNISTFeatureNet.load(directory: directory)
         let score = try FrechetScore(net: net, testImages: MNIST.load(.test, from: directory.appendingPathComponent("mnist")))
         let d = try score.distance(x)

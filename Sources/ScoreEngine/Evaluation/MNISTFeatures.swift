@@ -145,8 +145,11 @@ public struct FrechetScore: Sendable {
         reference = FeatureStatistics(try net.features(of: testImages))
     }
 
+    /// The distance of images as they are delivered: clamped to [0, 1] and rounded to 8-bit levels (as PGM and
+    /// PNG carry them), so that a sampler is scored on what a client receives.
     public func distance(_ images: Tensor) throws -> Double {
-        FeatureStatistics(try net.features(of: images)).frechetDistance(to: reference)
+        let delivered = images.mapScalars { (Swift.min(Swift.max($0.isNaN ? 0 : $0, 0), 1) * 255).rounded() / 255 }
+        return FeatureStatistics(try net.features(of: delivered)).frechetDistance(to: reference)
     }
 
     /// The floor at n: real training images (`count` of them, from a seeded draw) against the test set.
