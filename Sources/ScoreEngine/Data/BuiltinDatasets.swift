@@ -34,4 +34,21 @@ public enum BuiltinDatasets {
         if let split = images[name] { return try MNIST.load(split, from: directory.appendingPathComponent("mnist")) }
         return nil
     }
+
+    /// The number of classes of a built-in set with labels (MNIST's digits, the parts of some 2-D sets).
+    public static func classes(_ name: String) -> Int? {
+        if let toy = Toy2D(rawValue: name) { return toy.classes }
+        return images[name] != nil ? 10 : nil
+    }
+
+    /// The labels of the items `load` gives for the same arguments; nil for sets without labels.
+    public static func labels(_ name: String, size: Int, seed: UInt64, directory: URL) throws -> [Int]? {
+        if let toy = Toy2D(rawValue: name) {
+            guard toy.classes != nil else { return nil }
+            var rng = Philox(seed: seed).derived(RandomPurpose.trainingData)
+            return toy.sampleLabelled(size, rng: &rng).labels
+        }
+        if let split = images[name] { return try MNIST.labels(split, from: directory.appendingPathComponent("mnist")) }
+        return nil
+    }
 }

@@ -36,21 +36,8 @@ public struct MNISTFeatureNet: Sendable {
 
     public func logits(_ x: Var, _ p: [Var]) -> Var { head(features(x, p), p) }
 
-    /// Mean cross-entropy of the labels, −log softmax(logits)[label], with the row maximum (a constant) taken
-    /// out of the log-sum-exp.
-    public func loss(_ x: Var, labels: [Int], _ p: [Var]) -> Var {
-        let z = logits(x, p)
-        let n = z.shape[0], k = z.shape[1]
-        var maxima = [Float](repeating: 0, count: n), onehot = [Float](repeating: 0, count: n * k)
-        for i in 0..<n {
-            maxima[i] = (0..<k).map { z.value.scalars[i * k + $0] }.max() ?? 0
-            onehot[i * k + labels[i]] = 1
-        }
-        let shifted = z - z.tape.constant(Tensor(shape: [n, 1], scalars: maxima))
-        let logSumExp = shifted.apply(.exp).sum(to: [n, 1]).apply(.log)
-        let picked = (shifted * z.tape.constant(Tensor(shape: [n, k], scalars: onehot))).sum(to: [n, 1])
-        return (logSumExp - picked).sum() * (1 / Float(n))
-    }
+    /// Mean cross-entropy of the labels.
+    public func loss(_ x: Var, labels: [Int], _ p: [Var]) -> Var { crossEntropy(logits(x, p), labels: labels) }
 
     /// Features of many images, in batches over `threads` threads (no gradients).
     public func features(of images: Tensor, threads: Int = 2) throws -> Tensor {

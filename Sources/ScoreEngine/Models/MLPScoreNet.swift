@@ -16,6 +16,8 @@ public struct MLPScoreNet: ScoreNetwork {
         public var conditioning: Conditioning
         /// σ_d, the data's scale for the input preconditioning of `ScoreModel` (nil: none).
         public var dataScale: Double?
+        /// Width of the output: nil for a score (the input's dimension), the number of classes for a classifier.
+        public var outputs: Int? = nil
 
         public enum Conditioning: String, Sendable, CaseIterable {
             /// γ(t) concatenated to the input only.
@@ -53,7 +55,7 @@ public struct MLPScoreNet: ScoreNetwork {
             ? GaussianFourierProjection(embedName, features: config.timeFeatures, scale: config.fourierScale,
                                         in: &parameters, rng: &rng)
             : nil
-        let widths = [config.dimension + config.timeFeatures] + config.hidden + [config.dimension]
+        let widths = [config.dimension + config.timeFeatures] + config.hidden + [config.outputs ?? config.dimension]
         layers = (0..<(widths.count - 1)).map { i in
             Linear("\(prefix).\(2 * i)", widths[i], widths[i + 1], in: &parameters, rng: &rng)
         }

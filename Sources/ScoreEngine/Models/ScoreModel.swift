@@ -1,10 +1,12 @@
 /// Which network a model uses. Encoded as a tagged object: `{"type": "mlp", "dimension": 2, "hidden": […],
 /// "activation": "silu", "conditioning": "layers", "time_features": 32, "fourier_scale": 4, "data_scale": 1.4}`
 /// or `{"type": "unet", "image_shape": [1, 28, 28], "channels": […], "time_features": 256, "fourier_scale": 8,
-/// "data_scale": null}`.
-public enum Architecture: Sendable, Equatable {
+/// "data_scale": null}`, or for a noise-conditional classifier `{"type": "classifier", "classes": 10, "body": …}`
+/// with the MLP or the U-Net (whose encoder half it uses) as its body.
+public indirect enum Architecture: Sendable, Equatable {
     case mlp(MLPScoreNet.Config)
     case unet(UNetScoreNet.Config)
+    case classifier(ClassifierNet.Config)
 
     public var json: JSONValue {
         switch self {
@@ -17,6 +19,13 @@ public enum Architecture: Sendable, Equatable {
             return ["type": "unet", "image_shape": c.imageShape.json, "channels": c.channels.json,
                     "time_features": .number(Double(c.embedDim)), "fourier_scale": .number(Double(c.fourierScale)),
                     "data_scale": c.dataScale.map { .number($0) } ?? .null]
+        case .classifier(let c):
+            let body: Architecture
+            switch c.body {
+            case .mlp(let m): body = .mlp(m)
+            case .encoder(let u): body = .unet(u)
+            }
+            return ["type": "classifier", "classes": .number(Double(c.classes)), "body": body.json]
         }
     }
 
@@ -58,6 +67,14 @@ public enum Architecture: Sendable, Equatable {
                                         dataScale: dataScale)
             if let problem = c.problem { throw Invalid(description: "unet: \(problem)") }
             self = .unet(c)
+        case "classifier":
+            guard let b = o["body"] else { throw Invalid(description: "classifier: a body is needed") }
+            let classes = try int("classes", 2...65_536)
+            switch try Architecture(json: b) {
+            case .mlp(let m): self = .classifier(.init(classes: classes, body: .mlp(m)))
+            case .unet(let u): self = .classifier(.init(classes: classes, body: .encoder(u)))
+            case .classifier: throw Invalid(description: "classifier: the body must be an mlp or a unet")
+            }
         default:
             throw Invalid(description: "unknown architecture \(type)")
         }
@@ -68,7 +85,14 @@ public enum Architecture: Sendable, Equatable {
         switch self {
         case .mlp(let c): return c.dataScale
         case .unet(let c): return c.dataScale
+        case .classifier(let c): return c.dataScale
         }
+    }
+
+    /// The number of classes of a classifier; nil for a score network.
+    public var classes: Int? {
+        if case .classifier(let c) = self { return c.classes }
+        return nil
     }
 
     /// Shape of one data point.
@@ -76,6 +100,7 @@ public enum Architecture: Sendable, Equatable {
         switch self {
         case .mlp(let c): return [c.dimension]
         case .unet(let c): return c.imageShape
+        case .classifier(let c): return c.sampleShape
         }
     }
 }
@@ -85,6 +110,9 @@ public enum Architecture: Sendable, Equatable {
 /// perturbation's std, so the network's target is the unit-scale −z (Song & Ermon 2020, technique 3); with a
 /// data scale σ_d, c_in(t) = 1/√(m(t)²σ_d² + σ(t)²) makes its input unit-scale at every noise level
 /// (Karras et al. 2022, the preconditioning c_in), else c_in = 1.
+///
+/// A noise-conditional classifier is stored, trained and loaded the same way (architecture `.classifier`): its
+/// output is the logits of p_t(y | x) of the preconditioned input, not divided by σ(t).
 public struct ScoreModel: Sendable {
     public let architecture: Architecture
     public let schedule: NoiseSchedule
@@ -103,12 +131,18 @@ public struct ScoreModel: Sendable {
         case .unet(let c):
             network = UNetScoreNet(c, parameters: &params, rng: &rng)
             self.architecture = .unet(c)
+        case .classifier(let c):
+            network = ClassifierNet(c, parameters: &params, rng: &rng)
+            self.architecture = .classifier(c)
         }
         self.schedule = schedule
         self.parameters = params
     }
 
     public var sampleShape: [Int] { architecture.sampleShape }
+
+    /// Whether this is a noise-conditional classifier rather than a score model.
+    public var isClassifier: Bool { architecture.classes != nil }
 
     /// s_θ(x, t) with the parameters bound as `p` (variables when training).
     public func score(_ x: Var, t: Var, parameters p: [Var]) -> Var {
@@ -122,6 +156,7 @@ public struct ScoreModel: Sendable {
             }
             input = x * Tensor(shape: rows, scalars: c)
         }
+        if isClassifier { return network(input, t, p) }
         let sigma = perturbation.std(t.value).reshaped(rows)
         return network(input, t, p) / sigma
     }
@@ -133,5 +168,14 @@ extension ScoreModel: ScoreSource {
         let tape = x.tape
         let p = parameters.bind(to: tape, training: false)
         return score(x, t: tape.constant(Tensor(shape: [t.count], scalars: t.map { Float($0) })), parameters: p)
+    }
+}
+
+extension ScoreModel: NoiseConditionalClassifier {
+    public var classes: Int { architecture.classes ?? 0 }
+
+    public func logits(_ x: Var, t: [Double]) -> Var {
+        precondition(isClassifier, "logits of a score model")
+        return score(x, t: t)
     }
 }

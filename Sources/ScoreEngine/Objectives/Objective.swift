@@ -1,7 +1,23 @@
+/// What a `Trainer` minimises: a loss for one batch of data (and its labels, for objectives that need them).
+/// `model(x, t)` is the network's output (`ScoreModel.score`) with its parameters as taped variables; the loss
+/// is a rank-0 `Var` whose gradient with respect to them trains the model.
+public protocol TrainingObjective: Sendable {
+    /// Whether the data's labels are needed (then `labels` holds one per row of `batch`).
+    var needsLabels: Bool { get }
+    func loss(model: (Var, Var) -> Var, batch x: Tensor, labels: [Int]?, tape: Tape, rng: inout Philox) -> Var
+}
+
 /// A score-matching loss for one batch of data. `score(x, t)` is the model with its parameters as taped
-/// variables; the loss is a rank-0 `Var` whose gradient with respect to them trains the model.
-public protocol ScoreMatchingObjective: Sendable {
+/// variables.
+public protocol ScoreMatchingObjective: TrainingObjective {
     func loss(score: (Var, Var) -> Var, batch x: Tensor, tape: Tape, rng: inout Philox) -> Var
+}
+
+extension ScoreMatchingObjective {
+    public var needsLabels: Bool { false }
+    public func loss(model: (Var, Var) -> Var, batch x: Tensor, labels: [Int]?, tape: Tape, rng: inout Philox) -> Var {
+        loss(score: model, batch: x, tape: tape, rng: &rng)
+    }
 }
 
 /// How probe vectors v are drawn for sliced score matching and the Hutchinson trace estimator.

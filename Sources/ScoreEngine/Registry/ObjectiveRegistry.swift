@@ -12,13 +12,13 @@ public struct ObjectiveEntry: Sendable {
     public let check: @Sendable (ParameterValues) throws -> Void
     /// The schedule when it does not train on an SDE.
     public let schedule: @Sendable (ParameterValues, _ data: Tensor?) -> NoiseSchedule
-    public let make: @Sendable (ParameterValues, NoiseSchedule) -> any ScoreMatchingObjective
+    public let make: @Sendable (ParameterValues, NoiseSchedule) -> any TrainingObjective
 
     public init(name: String, summary: String, kinds: [DataKind] = DataKind.allCases, parameters: [Parameter],
                 sdeName: @escaping @Sendable (ParameterValues) -> String? = { _ in nil },
                 check: @escaping @Sendable (ParameterValues) throws -> Void = { _ in },
                 schedule: @escaping @Sendable (ParameterValues, Tensor?) -> NoiseSchedule = { _, _ in .none },
-                make: @escaping @Sendable (ParameterValues, NoiseSchedule) -> any ScoreMatchingObjective) {
+                make: @escaping @Sendable (ParameterValues, NoiseSchedule) -> any TrainingObjective) {
         self.name = name
         self.summary = summary
         self.kinds = kinds
@@ -69,6 +69,7 @@ public struct ObjectiveEntry: Sendable {
 public enum ObjectiveRegistry {
     public static let all: [ObjectiveEntry] = [
         DenoisingScoreMatching.entry, AnnealedDenoisingScoreMatching.entry, ExactScoreMatching.entry, SlicedScoreMatching.entry,
+        NoiseConditionalClassification.entry,
     ]
 
     public static var names: [String] { all.map(\.name) }

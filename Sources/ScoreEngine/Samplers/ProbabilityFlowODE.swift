@@ -23,9 +23,9 @@ public struct ProbabilityFlowODESampler: Sampler {
         let sde = self.sde
         var (x, nfe) = try solver.solve(x0, from: sde.T, to: epsilon, progress: {
             control?.report(first: first, rows: count, fraction: $0)
-        }) { x, t, _ in
+        }) { x, t, rows in
             try control?.check()
-            return sde.probabilityFlow(x, score: evaluateScore(score, x, t, tape: tape), t: t)
+            return sde.probabilityFlow(x, score: evaluateScore(rows.count == count ? score : score.restricted(to: rows), x, t, tape: tape), t: t)
         }
         if denoise {
             let s = evaluateScore(score, x, [Double](repeating: epsilon, count: count), tape: tape)

@@ -105,7 +105,8 @@ public struct SamplingRun: Sendable {
                     onChunk: (@Sendable (Range<Int>, SampleBatch) -> Void)? = nil) throws -> SampleBatch {
         let sampler = self.sampler, seed = self.seed
         let parts = try RowParallel.map(count: count, chunkSize: chunkSize, threads: threads, control: control, onResult: onChunk) { rows in
-            try sampler.sample(score, shape: shape, first: rows.lowerBound, count: rows.count, seed: seed, control: control)
+            let s = score.restricted(to: Array(rows))
+            return try sampler.sample(s, shape: shape, first: rows.lowerBound, count: rows.count, seed: seed, control: control)
         }
         return SampleBatch(x: Tensor.concatenateRows(parts.map(\.x)), nfe: parts.map(\.nfe).max() ?? 0)
     }

@@ -10,10 +10,12 @@ import Foundation
 public final class Trainer {
     public let recipe: TrainingRecipe
     public let data: Tensor
+    /// The data's labels (0…K−1), for objectives that need them (the classifier).
+    public let labels: [Int]?
     public private(set) var model: ScoreModel
     public private(set) var ema: EMA?
     public private(set) var adam: Adam
-    public let objective: any ScoreMatchingObjective
+    public let objective: any TrainingObjective
     public private(set) var step = 0
     /// Mean loss over the steps since the last call to `takeMeanLoss()`.
     private var lossSum: Double = 0
@@ -27,14 +29,23 @@ public final class Trainer {
     public var threads: Int = 2
     private let workers: [ShardWorker]
 
-    public init(recipe: TrainingRecipe, data: Tensor, architecture: Architecture? = nil) throws {
+    public init(recipe: TrainingRecipe, data: Tensor, labels: [Int]? = nil, architecture: Architecture? = nil) throws {
         let recipe = try recipe.validated()
         guard data.rank >= 2, data.shape[0] >= 1 else { throw InvalidParameter("dataset", "has no points") }
         self.recipe = recipe
         self.data = data
         let schedule = recipe.schedule(data: data)
-        let arch = try architecture ?? Trainer.architecture(recipe, data: data)
         objective = recipe.makeObjective(schedule)
+        if objective.needsLabels {
+            guard let labels else {
+                throw InvalidParameter("dataset", "\(recipe.dataset) has no labels; objective \(recipe.objective) needs a labelled data set")
+            }
+            guard labels.count == data.shape[0], labels.allSatisfy({ $0 >= 0 }), Set(labels).count >= 2 else {
+                throw InvalidParameter("dataset", "\(recipe.dataset): objective \(recipe.objective) needs one label per item and two classes at least")
+            }
+        }
+        self.labels = objective.needsLabels ? labels : nil
+        let arch = try architecture ?? Trainer.architecture(recipe, data: data, classes: self.labels.map { ($0.max() ?? 0) + 1 })
         if objective is ExactScoreMatching, data.count / data.shape[0] > ExactScoreMatching.maxDimension {
             throw InvalidParameter("objective", "exact score matching needs data of dimension ≤ \(ExactScoreMatching.maxDimension)")
         }
@@ -53,12 +64,13 @@ public final class Trainer {
         let n = recipe.batchSize, rows = data.shape[0]
         let indices = (0..<n).map { _ in rng.index(below: rows) }
         let k = min(Trainer.shards, n)
-        let m = model, objective = self.objective, data = self.data
+        let m = model, objective = self.objective, data = self.data, labels = self.labels
         let step = UInt64(self.step), key = noiseKey
         let work: @Sendable (Int) -> Void = { [workers] s in
             let lo = s * n / k, hi = (s + 1) * n / k
             var noise = Philox(seed: key, stream: step &* UInt64(Trainer.shards) &+ UInt64(s))
-            workers[s].run(model: m, objective: objective, batch: data.rows(at: Array(indices[lo..<hi])),
+            let rows = Array(indices[lo..<hi])
+            workers[s].run(model: m, objective: objective, batch: data.rows(at: rows), labels: labels.map { l in rows.map { l[$0] } },
                            weight: Float(hi - lo) / Float(n), rng: &noise)
         }
         if threads > 1 && k > 1 {
@@ -109,8 +121,19 @@ public final class Trainer {
         }
     }
 
-    /// The network a recipe builds for its data: the MLP for points [n, d], the U-Net for images [n, C, H, W].
-    public static func architecture(_ recipe: TrainingRecipe, data: Tensor) throws -> Architecture {
+    /// The network a recipe builds for its data: the MLP for points [n, d], the U-Net for images [n, C, H, W];
+    /// with `classes`, a classifier of that many classes on the same body (the U-Net's encoder half).
+    public static func architecture(_ recipe: TrainingRecipe, data: Tensor, classes: Int? = nil) throws -> Architecture {
+        let body = try scoreArchitecture(recipe, data: data)
+        guard let classes else { return body }
+        switch body {
+        case .mlp(let c): return .classifier(.init(classes: classes, body: .mlp(c)))
+        case .unet(let c): return .classifier(.init(classes: classes, body: .encoder(c)))
+        case .classifier: return body
+        }
+    }
+
+    static func scoreArchitecture(_ recipe: TrainingRecipe, data: Tensor) throws -> Architecture {
         let scale = recipe.preconditioning ? data.rmsScale : nil
         guard DataKind(itemShape: Array(data.shape.dropFirst())) == recipe.kind else {
             throw InvalidParameter("dataset", "holds \(DataKind(itemShape: Array(data.shape.dropFirst()))), the recipe is for \(recipe.kind)")
@@ -154,12 +177,13 @@ public final class Trainer {
     }
 
     /// Continues a run from `state()` output, with the same recipe and data.
-    public static func resume(from state: Data, recipe: TrainingRecipe, data: Tensor, architecture: Architecture? = nil) throws -> Trainer {
+    public static func resume(from state: Data, recipe: TrainingRecipe, data: Tensor, labels: [Int]? = nil,
+                              architecture: Architecture? = nil) throws -> Trainer {
         let file = try Safetensors.read(state)
         guard file.metadata["format"] == "scored-training-state/1", let rngJSON = file.metadata["rng"],
               let step = file.metadata["step"].flatMap(Int.init), let adamStep = file.metadata["adam_step"].flatMap(Int.init)
         else { throw StateError(description: "not a training state") }
-        let t = try Trainer(recipe: recipe, data: data, architecture: architecture)
+        let t = try Trainer(recipe: recipe, data: data, labels: labels, architecture: architecture)
         func section(_ prefix: String) -> [String: Tensor] {
             var out: [String: Tensor] = [:]
             for (k, v) in file.tensors where k.hasPrefix(prefix) { out[String(k.dropFirst(prefix.count))] = v }
@@ -186,10 +210,10 @@ final class ShardWorker: @unchecked Sendable {
     var gradients: [Tensor?] = []
 
     /// The shard's loss and gradients, both scaled by `weight` (its share of the batch).
-    func run(model: ScoreModel, objective: any ScoreMatchingObjective, batch: Tensor, weight: Float, rng: inout Philox) {
+    func run(model: ScoreModel, objective: any TrainingObjective, batch: Tensor, labels: [Int]?, weight: Float, rng: inout Philox) {
         tape.reset()
         let p = model.parameters.bind(to: tape, training: true)
-        let l = objective.loss(score: { model.score($0, t: $1, parameters: p) }, batch: batch, tape: tape, rng: &rng)
+        let l = objective.loss(model: { model.score($0, t: $1, parameters: p) }, batch: batch, labels: labels, tape: tape, rng: &rng)
         let trainable = (0..<p.count).filter { model.parameters.trainable[$0] }
         let g = tape.gradients(of: l, wrt: trainable.map { p[$0] })
         gradients = [Tensor?](repeating: nil, count: p.count)

@@ -84,7 +84,7 @@ public struct TrainingRecipe: Sendable, Equatable {
     }
 
     /// The objective for a schedule.
-    public func makeObjective(_ schedule: NoiseSchedule) -> any ScoreMatchingObjective {
+    public func makeObjective(_ schedule: NoiseSchedule) -> any TrainingObjective {
         objectiveEntry.make(objectiveParameters, schedule)
     }
 }
