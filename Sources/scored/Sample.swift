@@ -18,6 +18,7 @@ struct Sample: ParsableCommand {
 
     @Option(help: "Checkpoint written by `scored train` (or downloaded from GET /models/{id}/checkpoint).") var model: String?
     @Option(help: "Sample an analytic target instead of a model: \(AnalyticTarget.all.map(\.name).joined(separator: ", ")).") var target: String?
+    @Option(help: "A noise-conditional classifier's checkpoint (trained with --objective classifier on the model's SDE): sample the classes of --label.") var classifier: String?
     @Option(help: "Apply a preset's sampler settings (default: the checkpoint's training preset, if any).") var preset: String?
     @Option(help: "Compute threads.") var threads = 2
     @Option(name: [.short, .long], help: "Write here instead of standard output.") var out: String?
@@ -40,23 +41,28 @@ struct Sample: ParsableCommand {
         var preset = trainedPreset
         if let name = self.preset { preset = Presets.named(try SamplingRequest.presetParameter.parse(.text(name)).string ?? "") }
         var fields = try CommandLineFields.parse(options)
-        let request = try SamplingRequest(&fields, source: source, preset: preset, maxSamples: try ServiceConfig.load(file: nil).maxSamples)
+        let guide = try classifier.map { try ScoreModel.load(checkpoint: Data(contentsOf: URL(fileURLWithPath: $0))).model }
+        let request = try SamplingRequest(&fields, source: source, preset: preset, maxSamples: try ServiceConfig.load(file: nil).maxSamples,
+                                          classifier: guide)
         if let unknown = fields.keys.sorted().first { throw InvalidParameter(unknown, "unknown option") }
         let sampler = request.sampler.make(request.settings, source)
         let started = Date()
         let bar = ProgressLine(total: 100)
-        let control = SamplingControl(totalRows: request.n) { f in bar.update(step: Int(f * 100), loss: nil, unit: "%") }
+        let control = SamplingControl(totalRows: request.rows) { f in bar.update(step: Int(f * 100), loss: nil, unit: "%") }
         let shape = source.sampleShape
-        let result = try SamplingRun(sampler: sampler, count: request.n, seed: UInt64(request.seed), shape: shape, threads: threads)
-            .run(source, shape: shape, control: control)
+        let result = try SamplingRun(sampler: sampler, count: request.rows, seed: UInt64(request.seed), shape: shape, threads: threads)
+            .run(request.score(source, classifier: guide), shape: shape, control: control)
         let seconds = Date().timeIntervalSince(started)
         let bytes: [UInt8]
         if request.format == "pgm" {
-            let pgm = try SampleEncoding.pgm(result.x, grid: request.grid)
+            let pgm = try SampleEncoding.pgm(result.x, grid: request.grid, columns: request.gridColumns)
             bytes = gzip ? Gzip.compress(pgm) : pgm
         } else {
-            var header = SampleEncoding.header(sampler: request.sampler.name, parameters: request.settings.json, n: request.n,
+            var header = SampleEncoding.header(sampler: request.sampler.name, parameters: request.settings.json, n: request.rows,
                                                seed: request.seed, nfe: result.nfe, seconds: seconds, shape: shape)
+            if let labels = request.labels, let classifier {
+                header.merge(SampleEncoding.guidanceHeader(classifier: classifier, labels: labels, perLabel: request.n, guidance: request.guidance)) { _, b in b }
+            }
             if let model { header["model"] = .string(model) }
             if let target { header["target"] = .string(target) }
             bytes = SampleEncoding.json(result.x, header: header)
@@ -66,6 +72,6 @@ struct Sample: ParsableCommand {
         } else {
             FileHandle.standardOutput.write(Data(bytes))
         }
-        note(String(format: "%d samples (%@, NFE %d, %.2f s)%@", request.n, request.sampler.name, result.nfe, seconds, out.map { " written to \($0)" } ?? ""))
+        note(String(format: "%d samples (%@, NFE %d, %.2f s)%@", request.rows, request.sampler.name, result.nfe, seconds, out.map { " written to \($0)" } ?? ""))
     }
 }

@@ -37,10 +37,28 @@ enum LocalData {
     }
 
     static func load(_ name: String, size: Int, seed: UInt64) throws -> Tensor {
-        let directory = URL(fileURLWithPath: try ServiceConfig.load(file: nil).datasetsDir)
-        if let t = try BuiltinDatasets.load(name, size: size, seed: seed, directory: directory) { return t }
+        try loadLabelled(name, size: size, seed: seed, labelsFile: nil).data
+    }
+
+    static var builtinDirectory: URL { get throws { URL(fileURLWithPath: try ServiceConfig.load(file: nil).datasetsDir) } }
+
+    /// The data and its labels: a built-in set's, a CSV `label` column or JSON `labels`, or for images an
+    /// IDX label file given beside them.
+    static func loadLabelled(_ name: String, size: Int, seed: UInt64, labelsFile: String?) throws -> (data: Tensor, labels: [Int]?) {
+        let directory = try builtinDirectory
+        if let t = try BuiltinDatasets.load(name, size: size, seed: seed, directory: directory) {
+            if labelsFile != nil { throw InvalidParameter("labels", "built-in data sets have their own labels") }
+            return (t, try BuiltinDatasets.labels(name, size: size, seed: seed, directory: directory))
+        }
         guard let data = FileManager.default.contents(atPath: name) else { throw InvalidParameter("dataset", "cannot read \(name)") }
-        return try DataFormat(fileName: name).read(Array(data))
+        var (x, labels) = try DataFormat(fileName: name).readLabelled(Array(data))
+        if let labelsFile {
+            guard let bytes = FileManager.default.contents(atPath: labelsFile) else { throw InvalidParameter("labels", "cannot read \(labelsFile)") }
+            let l = try ImageCodec.idxLabels(Array(bytes))
+            guard l.count == x.shape[0] else { throw InvalidParameter("labels", "\(l.count) labels for \(x.shape[0]) items") }
+            labels = l
+        }
+        return (x, labels)
     }
 }
 

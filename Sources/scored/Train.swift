@@ -21,6 +21,7 @@ struct Train: ParsableCommand {
     @Option(help: "Start from a named recipe; the options given beside it override it.") var preset: String?
     @Option(name: [.short, .long], help: "Checkpoint to write.") var out = "model.safetensors"
     @Option(help: "Compute threads.") var threads = 2
+    @Option(help: "Labels of an image file (an IDX label file, gzip or not), for --objective classifier.") var labels: String?
     @Argument(parsing: .allUnrecognized, help: "Recipe fields as --name value.") var fields: [String] = []
 
     func recipe() throws -> TrainingRecipe {
@@ -32,8 +33,8 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let recipe = try recipe()
-        let data = try LocalData.load(recipe.dataset, size: recipe.datasetSize, seed: recipe.seed)
-        let trainer = try Trainer(recipe: recipe, data: data)
+        let (data, labels) = try LocalData.loadLabelled(recipe.dataset, size: recipe.datasetSize, seed: recipe.seed, labelsFile: self.labels)
+        let trainer = try Trainer(recipe: recipe, data: data, labels: labels)
         trainer.threads = threads
         note("training \(recipe.objective) on \(recipe.dataset) (\(data.shape[0]) \(recipe.kind)), schedule \(trainer.model.schedule.name), \(trainer.model.parameters.trainableScalarCount) parameters")
         let bar = ProgressLine(total: recipe.steps)
@@ -43,9 +44,21 @@ struct Train: ParsableCommand {
             return true
         }
         let seconds = Date().timeIntervalSince(started)
-        let meta = ["recipe": RecipeSchema.echo(recipe).serialized, "steps": String(trainer.step),
+        var meta = ["recipe": RecipeSchema.echo(recipe).serialized, "steps": String(trainer.step),
                     "final_loss": String(trainer.lastLoss), "train_seconds": String(format: "%.2f", seconds)]
-        try trainer.samplingModel.checkpoint(metadata: meta).write(to: URL(fileURLWithPath: out), options: .atomic)
+        let model = trainer.samplingModel
+        if model.isClassifier, let sde = model.schedule.sde {
+            let held = try BuiltinDatasets.heldOut(recipe.dataset, count: 2000, seed: recipe.seed, directory: try LocalData.builtinDirectory)
+                ?? labels.map { l in (data.rows(0..<min(2000, data.shape[0])), Array(l.prefix(2000)), "the training data") }
+            if let held {
+                let acc = try NoiseConditionalClassification.accuracy(model, sde: sde, data: held.0, labels: held.1,
+                                                                      times: [0.01, 0.1, 0.25, 0.5, 1].map { $0 * sde.T }, seed: recipe.seed &+ 17, threads: threads)
+                let text = acc.map { String(format: "t=%.3g %.3f", $0.t, $0.accuracy) }.joined(separator: ", ")
+                note("accuracy on \(held.2) (\(held.1.count)): \(text)")
+                meta["accuracy"] = text
+            }
+        }
+        try model.checkpoint(metadata: meta).write(to: URL(fileURLWithPath: out), options: .atomic)
         note(String(format: "wrote %@ (%d steps in %.1f s, %.0f steps/s)", out, trainer.step, seconds, Double(trainer.step) / seconds))
     }
 }

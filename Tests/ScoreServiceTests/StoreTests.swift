@@ -31,7 +31,7 @@ enum SQLiteFile {
     @Test func queueOrderClaimsAndCounts() throws {
         let (s, path) = try Self.store()
         defer { try? FileManager.default.removeItem(atPath: path) }
-        #expect(try s.schemaVersion == 2)
+        #expect(try s.schemaVersion == 3)
         for (id, kind, t) in [("b", JobKind.train, 2.0), ("a", .train, 1.0), ("c", .sample, 0.5)] {
             #expect(try s.insert(Self.job(id, kind, at: t)).created)
         }

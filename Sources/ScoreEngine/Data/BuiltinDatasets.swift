@@ -51,4 +51,19 @@ public enum BuiltinDatasets {
         if let split = images[name] { return try MNIST.labels(split, from: directory.appendingPathComponent("mnist")) }
         return nil
     }
+
+    /// Labelled data to measure a classifier trained on a built-in set with: MNIST's test images for MNIST, a
+    /// fresh draw (another seed) for a 2-D generator with classes; nil for sets without labels.
+    public static func heldOut(_ name: String, count: Int, seed: UInt64, directory: URL) throws -> (data: Tensor, labels: [Int], source: String)? {
+        if images[name] != nil {
+            let dir = directory.appendingPathComponent("mnist")
+            let test = try MNIST.load(.test, from: dir), labels = try MNIST.labels(.test, from: dir)
+            let k = min(count, test.shape[0])
+            return (test.rows(0..<k), Array(labels.prefix(k)), "mnist_test")
+        }
+        let other = seed &+ 0x9E37_79B9
+        guard let labels = try labels(name, size: count, seed: other, directory: directory),
+              let data = try load(name, size: count, seed: other, directory: directory) else { return nil }
+        return (data, labels, "\(name), a fresh draw")
+    }
 }

@@ -30,12 +30,21 @@ public enum DataFormat: Sendable, Equatable {
     /// The data: [n, d] points or [n, C, H, W] images; malformed input throws `PointCloud.Invalid` or
     /// `ImageCodec.Invalid` with the reason.
     public func read(_ bytes: [UInt8], imageLimits: ImageCodec.Limits = .init()) throws -> Tensor {
+        try readLabelled(bytes, imageLimits: imageLimits).data
+    }
+
+    /// The data and its labels where the format carries them (a CSV `label` column, JSON `labels`; image
+    /// sets get theirs separately, as an IDX label file).
+    public func readLabelled(_ bytes: [UInt8], imageLimits: ImageCodec.Limits = .init()) throws -> (data: Tensor, labels: [Int]?) {
         switch self {
-        case .images: return try ImageCodec.read(bytes, limits: imageLimits)
+        case .images: return (try ImageCodec.read(bytes, limits: imageLimits), nil)
         case .csv:
             guard let text = String(validating: bytes, as: UTF8.self) else { throw PointCloud.Invalid("not UTF-8 text") }
-            return try PointCloud.parseCSV(text)
-        case .json: return try PointCloud.parseJSON(bytes)
+            let r = try PointCloud.parseCSVLabelled(text)
+            return (r.points, r.labels)
+        case .json:
+            let r = try PointCloud.parseJSONLabelled(bytes)
+            return (r.points, r.labels)
         }
     }
 }

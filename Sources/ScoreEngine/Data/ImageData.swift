@@ -97,6 +97,21 @@ public enum ImageCodec {
         throw Invalid("not an IDX file or binary PGM (P5) image set")
     }
 
+    /// An IDX label file (gzip-compressed or not): unsigned bytes in one dimension, as MNIST's.
+    public static func idxLabels(_ bytes: [UInt8], maxCount: Int = 10_000_000) throws -> [Int] {
+        var b = bytes
+        if Gzip.isCompressed(b) {
+            do { b = try Gzip.decompress(b, limit: maxCount + 8) } catch { throw Invalid("gzip: \(error)") }
+        }
+        guard b.count >= 8, b[0] == 0, b[1] == 0, b[2] == 0x08, b[3] == 1 else {
+            throw Invalid("IDX labels: expected unsigned bytes in one dimension (magic 0x00000801)")
+        }
+        let n = Int(b[4]) << 24 | Int(b[5]) << 16 | Int(b[6]) << 8 | Int(b[7])
+        guard n <= maxCount else { throw Invalid("IDX labels: more than \(maxCount)") }
+        guard b.count == 8 + n else { throw Invalid("IDX labels: \(n) announced, \(b.count - 8) present") }
+        return b[8...].map { Int($0) }
+    }
+
     /// An IDX file of unsigned bytes with 3 dimensions (n, rows, columns) → [n, 1, rows, columns] / 255.
     public static func idx(_ b: [UInt8], limits: Limits = Limits()) throws -> Tensor {
         guard b.count >= 4, b[0] == 0, b[1] == 0 else { throw Invalid("IDX: bad magic number") }
@@ -252,12 +267,7 @@ public enum MNIST {
         let stem = split == .train ? "train-labels" : "t10k-labels"
         for name in ["\(stem)-idx1-ubyte.gz", "\(stem).idx1-ubyte.gz", "\(stem)-idx1-ubyte", "\(stem).idx1-ubyte"] {
             guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent(name).path) else { continue }
-            var b = Array(data)
-            if b.starts(with: [0x1F, 0x8B]) { b = try Gzip.decompress(b) }
-            guard b.count >= 8, b[0] == 0, b[1] == 0, b[2] == 0x08, b[3] == 1 else { throw ImageCodec.Invalid("IDX labels: bad header") }
-            let n = Int(b[4]) << 24 | Int(b[5]) << 16 | Int(b[6]) << 8 | Int(b[7])
-            guard b.count == 8 + n else { throw ImageCodec.Invalid("IDX labels: \(n) announced, \(b.count - 8) present") }
-            let labels = b[8...].map { Int($0) }
+            let labels = try ImageCodec.idxLabels(Array(data))
             guard labels.allSatisfy({ $0 < 10 }) else { throw ImageCodec.Invalid("IDX labels: a label above 9") }
             return labels
         }

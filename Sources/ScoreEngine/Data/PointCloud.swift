@@ -19,13 +19,28 @@ public enum PointCloud {
     }
 
     public static func parseJSON(_ data: some Collection<UInt8>, limits: Limits = Limits()) throws -> Tensor {
+        try parseJSONLabelled(data, limits: limits).points
+    }
+
+    /// Labels: `{"points": …, "labels": [0, 2, …]}` (one integer per point).
+    public static func parseJSONLabelled(_ data: some Collection<UInt8>, limits: Limits = Limits()) throws -> (points: Tensor, labels: [Int]?) {
         let value: JSONValue
         do { value = try JSONValue(parsing: data) } catch let e as JSONValue.ParseError { throw Invalid(e.description) }
         let rowsValue: [JSONValue]
+        var labels: [Int]? = nil
         switch value {
         case .object(let o):
             guard case .array(let p)? = o["points"] else { throw Invalid("expected an object with an array \"points\"") }
             rowsValue = p
+            if let l = o["labels"] {
+                guard case .array(let items) = l else { throw Invalid("labels must be an array of integers") }
+                labels = try items.enumerated().map { i, v in
+                    guard let x = v.number, x == x.rounded(), x >= 0, x <= Double(maxLabel) else {
+                        throw Invalid("label \(i) is not an integer in 0…\(maxLabel)")
+                    }
+                    return Int(x)
+                }
+            }
         case .array(let a): rowsValue = a
         default: throw Invalid("expected {\"points\": [[x, y], …]} or an array of points")
         }
@@ -37,24 +52,50 @@ public enum PointCloud {
                 return x
             }
         }
-        return try tensor(rows, limits)
+        let points = try tensor(rows, limits)
+        if let labels, labels.count != rows.count { throw Invalid("\(labels.count) labels for \(rows.count) points") }
+        return (points, labels)
     }
 
+    /// The largest label accepted.
+    public static let maxLabel = 65_535
+
     public static func parseCSV(_ text: String, limits: Limits = Limits()) throws -> Tensor {
+        try parseCSVLabelled(text, limits: limits).points
+    }
+
+    /// Labels: a header line naming one column `label` (integers), the others the coordinates.
+    public static func parseCSVLabelled(_ text: String, limits: Limits = Limits()) throws -> (points: Tensor, labels: [Int]?) {
         var rows: [[Double]] = []
+        var labelColumn: Int? = nil
+        var labels: [Int] = []
         for (lineNumber, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" }).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty { continue }
             let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
             let values = fields.map { Double($0) }
             if values.contains(where: { $0 == nil }) {
-                if rows.isEmpty && lineNumber == 0 { continue }  // a header line
+                if rows.isEmpty && lineNumber == 0 {  // a header line
+                    let names = fields.map { $0.lowercased() }
+                    if names.filter({ $0 == "label" }).count > 1 { throw Invalid("line 1: more than one label column") }
+                    labelColumn = names.firstIndex(of: "label")
+                    continue
+                }
                 throw Invalid("line \(lineNumber + 1): not a comma-separated list of numbers")
             }
-            rows.append(values.map { $0! })
+            var row = values.map { $0! }
+            if let c = labelColumn {
+                guard c < row.count else { throw Invalid("line \(lineNumber + 1): no label column") }
+                let l = row.remove(at: c)
+                guard l == l.rounded(), l >= 0, l <= Double(maxLabel) else {
+                    throw Invalid("line \(lineNumber + 1): the label is not an integer in 0…\(maxLabel)")
+                }
+                labels.append(Int(l))
+            }
+            rows.append(row)
             if rows.count > limits.maxPoints { break }
         }
-        return try tensor(rows, limits)
+        return (try tensor(rows, limits), labelColumn == nil ? nil : labels)
     }
 
     static func tensor(_ rows: [[Double]], _ limits: Limits) throws -> Tensor {

@@ -27,6 +27,7 @@ public struct NoiseConditionalClassification: TrainingObjective {
     public static let entry = ObjectiveEntry(
         name: "classifier",
         summary: "a noise-conditional classifier p_t(y | x(t)) of a labelled data set, on the SDE of the score model it will guide (cross-entropy)",
+        needsLabels: true,
         parameters: [
             Parameter("sde", .choice(SDERegistry.names), default: .value("ve"), help: "the SDE (the score model's)"),
         ],

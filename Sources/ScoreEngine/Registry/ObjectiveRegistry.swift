@@ -6,6 +6,8 @@ public struct ObjectiveEntry: Sendable {
     public let summary: String
     public let kinds: [DataKind]
     public let parameters: [Parameter]
+    /// Whether it trains on the data's labels (then the data set must have them).
+    public let needsLabels: Bool
     /// The SDE it trains on, when it trains on one (its `sde` parameter): nil otherwise.
     public let sdeName: @Sendable (ParameterValues) -> String?
     /// Checks relations between values, naming the field at fault.
@@ -14,7 +16,7 @@ public struct ObjectiveEntry: Sendable {
     public let schedule: @Sendable (ParameterValues, _ data: Tensor?) -> NoiseSchedule
     public let make: @Sendable (ParameterValues, NoiseSchedule) -> any TrainingObjective
 
-    public init(name: String, summary: String, kinds: [DataKind] = DataKind.allCases, parameters: [Parameter],
+    public init(name: String, summary: String, kinds: [DataKind] = DataKind.allCases, needsLabels: Bool = false, parameters: [Parameter],
                 sdeName: @escaping @Sendable (ParameterValues) -> String? = { _ in nil },
                 check: @escaping @Sendable (ParameterValues) throws -> Void = { _ in },
                 schedule: @escaping @Sendable (ParameterValues, Tensor?) -> NoiseSchedule = { _, _ in .none },
@@ -22,6 +24,7 @@ public struct ObjectiveEntry: Sendable {
         self.name = name
         self.summary = summary
         self.kinds = kinds
+        self.needsLabels = needsLabels
         self.parameters = parameters
         self.sdeName = sdeName
         self.check = check

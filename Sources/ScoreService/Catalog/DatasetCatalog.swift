@@ -58,14 +58,56 @@ final class DatasetCatalog: @unchecked Sendable {
         return t
     }
 
+    /// The labels of the items `load` gives for the same arguments (nil for a set without labels): built-in
+    /// sets with classes, uploads stored with a `labels` tensor.
+    func labels(_ name: String, size: Int, seed: UInt64) throws -> [Int]? {
+        if BuiltinDatasets.kind(name) != nil {
+            return try BuiltinDatasets.labels(name, size: size, seed: seed, directory: builtinDirectory)
+        }
+        guard let rec = try store.dataset(name), let data = artifacts.read(artifacts.dataset(name)) else { throw Unknown(name: name) }
+        guard rec.classes != nil else { return nil }
+        return try Safetensors.read(data)["labels"].map { $0.scalars.map { Int($0) } }
+    }
+
+    /// Labelled data to measure a classifier trained on `name` with: a built-in set's held-out data
+    /// (`BuiltinDatasets.heldOut`), else the upload's own items (`source` says which).
+    func heldOut(_ name: String, count: Int, seed: UInt64) throws -> (data: Tensor, labels: [Int], source: String)? {
+        if BuiltinDatasets.kind(name) != nil { return try BuiltinDatasets.heldOut(name, count: count, seed: seed, directory: builtinDirectory) }
+        let data = try load(name, size: count, seed: seed)
+        guard let labels = try labels(name, size: count, seed: seed) else { return nil }
+        let k = min(count, data.shape[0])
+        return (data.rows(0..<k), Array(labels.prefix(k)), "\(name), the training data")
+    }
+
     /// Stores an upload; returns its record.
-    func add(name: String, kind: DataKind, data: Tensor) throws -> DatasetRecord {
+    func add(name: String, kind: DataKind, data: Tensor, labels: [Int]? = nil) throws -> DatasetRecord {
         let rec = DatasetRecord(id: newID("d"), name: name, kind: kind, count: data.shape[0],
-                                shape: Array(data.shape.dropFirst()), createdAt: Date().timeIntervalSince1970)
-        try artifacts.write(Safetensors.write([("data", data)], metadata: ["name": name, "kind": kind.rawValue]),
+                                shape: Array(data.shape.dropFirst()), createdAt: Date().timeIntervalSince1970,
+                                classes: labels.map { ($0.max() ?? 0) + 1 })
+        var tensors = [("data", data)]
+        if let labels { tensors.append(("labels", Tensor(shape: [labels.count], scalars: labels.map { Float($0) }))) }
+        try artifacts.write(Safetensors.write(tensors, metadata: ["name": name, "kind": kind.rawValue]),
                             to: artifacts.dataset(rec.id))
         try store.insert(rec)
         return rec
+    }
+
+    /// Sets (or replaces) the labels of an upload: one per item.
+    func setLabels(_ labels: [Int], dataset id: String) throws -> DatasetRecord {
+        guard var rec = try store.dataset(id), let bytes = artifacts.read(artifacts.dataset(id)),
+              let data = try Safetensors.read(bytes)["data"] else { throw Unknown(name: id) }
+        guard labels.count == rec.count else { throw InvalidParameter("body", "\(labels.count) labels for the \(rec.count) items of \(id)") }
+        try artifacts.write(Safetensors.write([("data", data), ("labels", Tensor(shape: [labels.count], scalars: labels.map { Float($0) }))],
+                                              metadata: ["name": rec.name, "kind": rec.kind.rawValue]), to: artifacts.dataset(id))
+        rec.classes = (labels.max() ?? 0) + 1
+        try store.setClasses(rec.classes, dataset: id)
+        return rec
+    }
+
+    /// The number of classes of a data set's labels, nil when it has none (or there is no such set).
+    func classes(_ name: String) throws -> Int? {
+        if BuiltinDatasets.kind(name) != nil { return BuiltinDatasets.classes(name) }
+        return try store.dataset(name)?.classes
     }
 
     func remove(_ id: String) throws {

@@ -16,8 +16,9 @@ struct ModelInfo: Sendable {
 
     init(_ json: JSONValue) { self.json = json }
 
-    init(model: ScoreModel, recipe: TrainingRecipe, dataShape: [Int], steps: Int, finalLoss: Double, seconds: Double) {
-        json = [
+    init(model: ScoreModel, recipe: TrainingRecipe, dataShape: [Int], steps: Int, finalLoss: Double, seconds: Double,
+         accuracy: JSONValue? = nil) {
+        var o: [String: JSONValue] = [
             "dataset": .string(recipe.dataset),
             "kind": .string(DataKind(itemShape: dataShape).rawValue),
             "data_shape": .array(dataShape.map { .number(Double($0)) }),
@@ -29,8 +30,18 @@ struct ModelInfo: Sendable {
             "steps": .number(Double(steps)),
             "final_loss": finalLoss.isFinite ? .number(finalLoss) : .null,
             "train_seconds": .number((seconds * 100).rounded() / 100),
+            "role": .string(model.isClassifier ? "classifier" : "score"),
         ]
+        if model.isClassifier {
+            o["classes"] = .number(Double(model.classes))
+            o["accuracy"] = accuracy ?? .null
+        }
+        json = .object(o)
     }
+
+    /// Whether the model is a noise-conditional classifier (its architecture says so; records from before
+    /// classifiers have none).
+    var isClassifier: Bool { json["architecture"]?["type"]?.string == "classifier" }
 
     var dataset: String? { json["dataset"]?.string }
     var preset: String? { json["recipe"]?["preset"]?.string }
@@ -50,6 +61,7 @@ struct ModelInfo: Sendable {
     /// The samplers that apply, the default, and each one's resolved defaults (the preset's settings over the
     /// sampler's own), as a request would send them.
     func samplers(model: String) throws -> [String: JSONValue] {
+        if isClassifier { return ["samplers": [], "default_sampler": .null, "sampler_defaults": [:]] }
         let space = try space(model: model)
         let preset = self.preset.flatMap(Presets.named)
         return ["samplers": .array(SamplerRegistry.supported(by: space).map { .string($0.name) }),

@@ -21,18 +21,21 @@ struct DatasetsController: RouteCollection {
         r.add("POST", "/datasets", query: { DatasetsController.uploadParameters }) { req, _ in try upload(req) }
         r.add("GET", "/datasets/{id}") { _, p in try get(p["id"]!) }
         r.add("DELETE", "/datasets/{id}") { _, p in try remove(p["id"]!) }
+        r.add("PUT", "/datasets/{id}/labels") { req, p in try setLabels(p["id"]!, req) }
         r.add("GET", "/datasets/{id}/points", query: { DatasetsController.pointsParameters }) { req, p in try points(p["id"]!, req) }
     }
 
     static func json(_ d: DatasetRecord) -> JSONValue {
         ["id": .string(d.id), "name": .string(d.name), "builtin": false, "kind": .string(d.kind.rawValue), "count": .number(Double(d.count)),
-         "shape": .array(d.shape.map { .number(Double($0)) }), "created_at": Timestamp.json(d.createdAt), "links": links(d.id, d.kind)]
+         "shape": .array(d.shape.map { .number(Double($0)) }), "classes": d.classes.map { .number(Double($0)) } ?? .null,
+         "created_at": Timestamp.json(d.createdAt), "links": links(d.id, d.kind)]
     }
 
     static func builtinJSON(_ name: String) -> JSONValue {
         let kind = BuiltinDatasets.kind(name)!
         var o: [String: JSONValue] = ["id": .string(name), "name": .string(name), "builtin": true, "kind": .string(kind.rawValue),
-                                      "shape": .array(BuiltinDatasets.itemShape(name)!.map { .number(Double($0)) }), "links": links(name, kind)]
+                                      "shape": .array(BuiltinDatasets.itemShape(name)!.map { .number(Double($0)) }), "links": links(name, kind),
+                                      "classes": BuiltinDatasets.classes(name).map { .number(Double($0)) } ?? .null]
         if let n = BuiltinDatasets.count(name) { o["count"] = .number(Double(n)) }
         return .object(o)
     }
@@ -52,9 +55,11 @@ struct DatasetsController: RouteCollection {
         return jsonResponse(200, DatasetsController.json(d))
     }
 
-    /// `POST /datasets?name=…`: a point cloud as JSON (`{"points": [[x, y], …]}`) or CSV (`text/csv`), or an
-    /// image set as IDX or binary PGM (P5, several images back to back), either possibly gzip-compressed
-    /// (`application/octet-stream`, `image/x-portable-graymap`, `application/gzip`).
+    /// `POST /datasets?name=…`: a point cloud as JSON (`{"points": [[x, y], …]}`, optionally `"labels": [0, 1, …]`)
+    /// or CSV (`text/csv`, optionally a header naming a `label` column), or an image set as IDX or binary PGM (P5,
+    /// several images back to back), either possibly gzip-compressed (`application/octet-stream`,
+    /// `image/x-portable-graymap`, `application/gzip`); an image set's labels come separately
+    /// (`PUT /datasets/{id}/labels`).
     func upload(_ req: HTTPRequest) throws -> HTTPResponse {
         var q = try req.fields()
         let name = try q.take(DatasetsController.uploadParameters).string("name")
@@ -65,16 +70,39 @@ struct DatasetsController: RouteCollection {
             throw APIError(status: 415, code: "unsupported_media_type",
                            message: "send points as application/json or text/csv, images as \(DataFormat.imageMediaTypes.joined(separator: ", "))")
         }
-        let data: Tensor
-        do { data = try format.read(req.body, imageLimits: .init(maxImages: 100_000, maxSide: 128)) } catch let e as PointCloud.Invalid {
+        let data: Tensor, labels: [Int]?
+        do { (data, labels) = try format.readLabelled(req.body, imageLimits: .init(maxImages: 100_000, maxSide: 128)) } catch let e as PointCloud.Invalid {
             throw InvalidParameter("body", e.description)
         } catch let e as ImageCodec.Invalid {
             throw InvalidParameter("body", e.description)
         }
         let kind = format.kind
-        let rec = try datasets.add(name: name, kind: kind, data: data)
+        let rec = try datasets.add(name: name, kind: kind, data: data, labels: labels)
         return jsonResponse(201, DatasetsController.json(rec), headers: [("Location", "/datasets/\(rec.id)")])
     }
+
+    /// `PUT /datasets/{id}/labels`: an upload's labels, one per item, as an IDX label file (unsigned bytes, as
+    /// MNIST's, gzip-compressed or not) or JSON `{"labels": [0, 3, …]}`.
+    func setLabels(_ id: String, _ req: HTTPRequest) throws -> HTTPResponse {
+        if BuiltinDatasets.kind(id) != nil { throw APIError.conflict("built-in data sets have their labels") }
+        guard try store.dataset(id) != nil else { throw APIError.notFound("no data set \(id)") }
+        guard !req.body.isEmpty else { throw InvalidParameter("body", "is empty") }
+        let labels: [Int]
+        if (req.headers["Content-Type"] ?? "").lowercased().hasPrefix("application/json") {
+            var f = try Fields(json: try req.jsonBody())
+            let v = try f.take([DatasetsController.labelsParameter])
+            try f.finish()
+            labels = v.ints("labels")
+        } else {
+            do { labels = try ImageCodec.idxLabels(req.body, maxCount: 1_000_000) } catch let e as ImageCodec.Invalid {
+                throw InvalidParameter("body", e.description)
+            }
+        }
+        return jsonResponse(200, DatasetsController.json(try datasets.setLabels(labels, dataset: id)))
+    }
+
+    static let labelsParameter = Parameter.required("labels", .integerList(0...PointCloud.maxLabel, count: 1...1_000_000),
+                                                    help: "one label per item")
 
     func remove(_ id: String) throws -> HTTPResponse {
         if BuiltinDatasets.kind(id) != nil { throw APIError.conflict("built-in data sets cannot be deleted") }

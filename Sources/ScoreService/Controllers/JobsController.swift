@@ -37,6 +37,11 @@ struct JobsController: RouteCollection {
     /// parameters are the effective recipe.
     func train(_ req: HTTPRequest) throws -> HTTPResponse {
         let recipe = try RecipeSchema.build(try RecipeSchema.flatten(try req.jsonBody())) { try datasets.kind(of: $0) }
+        if recipe.objectiveEntry.needsLabels, try datasets.classes(recipe.dataset) == nil {
+            throw InvalidParameter("dataset", "\(recipe.dataset) has no labels; objective \(recipe.objective) needs a labelled data set "
+                                   + "(built in: \(BuiltinDatasets.names.filter { BuiltinDatasets.classes($0) != nil }.joined(separator: ", ")); "
+                                   + "uploads: a CSV label column, JSON labels, or PUT /datasets/{id}/labels)")
+        }
         let params = TrainingJobParameters(recipe: recipe).json
         return submitter.accepted(try submitter.submit(.train, params: params, key: try req.idempotencyKey()))
     }

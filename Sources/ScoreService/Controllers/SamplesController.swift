@@ -18,7 +18,9 @@ struct SamplesController: RouteCollection {
 
     /// What a sampling request samples.
     static let subjectParameters: [Parameter] = [
-        Parameter("model", .text(maxLength: 100), default: .none("the most recently trained model"), help: "the model's id (GET /models)"),
+        Parameter("model", .text(maxLength: 100), default: .none("the most recently trained score model"), help: "the model's id (GET /models)"),
+        Parameter("classifier", .text(maxLength: 100), default: .none("unconditional"),
+                  help: "a noise-conditional classifier's id (a model trained with objective classifier on the model's SDE): sample the classes in label"),
         SamplingRequest.targetParameter, SamplingRequest.presetParameter,
     ]
 
@@ -107,6 +109,12 @@ struct SamplesController: RouteCollection {
             modelID = loaded.id
             if preset == nil { preset = loaded.preset }
         }
+        var classifier: ScoreModel? = nil
+        if let id = subject["classifier"]?.string {
+            do { classifier = try models.load(id).model } catch is ModelCache.Unknown {
+                throw APIError(status: 404, code: "not_found", message: "classifier: no model \(id)", field: "classifier")
+            }
+        }
         // Inpainting without a sampler named: the default if it can inpaint, else the first that can.
         if inpaint != nil, q["sampler"] == nil, let entry = SamplerRegistry.defaultEntry(for: source, preset: preset),
            !PreparedSampling.inpainters(for: source).contains(entry.name), let first = PreparedSampling.inpainters(for: source).first {
@@ -115,7 +123,7 @@ struct SamplesController: RouteCollection {
         let d = try q.take(SamplesController.deliveryParameters)
         let delivery = Delivery(wait: d.bool("wait"), stream: d.bool("stream"), previewEvery: d.int("preview_every"))
         var rest = q.values
-        let request = try SamplingRequest(&rest, source: source, preset: preset, maxSamples: maxSamples)
+        let request = try SamplingRequest(&rest, source: source, preset: preset, maxSamples: maxSamples, classifier: classifier)
         q = Fields(rest)
         if delivery.stream {
             guard delivery.wait else { throw InvalidParameter("stream", "needs wait=true: the samples come in the answer") }
@@ -124,8 +132,9 @@ struct SamplesController: RouteCollection {
         let params = SamplingJobParameters(model: modelID, target: target, preset: preset?.name, sampler: request.sampler.name,
                                            parameters: request.settings.json, n: request.n, seed: request.seed, format: request.format,
                                            grid: request.grid, inpaint: inpaint, previewEvery: delivery.previewEvery > 0 ? delivery.previewEvery : nil,
-                                           stream: delivery.stream ? true : nil)
-        var prepared = try PreparedSampling(parameters: params, values: request.settings, source: source)
+                                           stream: delivery.stream ? true : nil, classifier: subject["classifier"]?.string, labels: request.labels,
+                                           guidance: request.labels != nil ? request.guidance : nil)
+        var prepared = try PreparedSampling(parameters: params, values: request.settings, source: source, classifier: classifier)
         if delivery.stream { prepared.stream = SampleStream() }
         return (prepared, delivery)
     }
@@ -254,6 +263,7 @@ struct SamplesController: RouteCollection {
             throw APIError(status: 404, code: "not_found", message: "model: no model \(modelID)", field: "model")
         }
         let model = loaded.model
+        if model.isClassifier { throw InvalidParameter("model", "\(modelID) is a classifier; the likelihood is a score model's") }
         guard model.schedule.sde != nil else {
             throw InvalidParameter("model", "the likelihood needs a model trained on an SDE (\(SDERegistry.names.joined(separator: ", "))); this one is \(model.schedule.name)")
         }

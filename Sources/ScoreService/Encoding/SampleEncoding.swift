@@ -19,10 +19,16 @@ public enum SampleEncoding {
         return Array(s.utf8)
     }
 
-    /// Binary PGM of grey-scale images [n, 1, H, W]: n images, or one grid.
-    public static func pgm(_ x: Tensor, grid: Bool) throws -> [UInt8] {
+    /// Binary PGM of grey-scale images [n, 1, H, W]: n images, or one grid (of `columns` columns if given).
+    public static func pgm(_ x: Tensor, grid: Bool, columns: Int? = nil) throws -> [UInt8] {
         guard x.rank == 4, x.shape[1] == 1 else { throw Unsupported(description: "format pgm needs grey-scale images") }
-        return grid ? ImageCodec.pgmGrid(x) : ImageCodec.pgm(x)
+        return grid ? ImageCodec.pgmGrid(x, columns: columns) : ImageCodec.pgm(x)
+    }
+
+    /// The header fields of class-conditional samples: the rows hold `perLabel` samples of each label in turn.
+    public static func guidanceHeader(classifier: String, labels: [Int], perLabel: Int, guidance: Double) -> [String: JSONValue] {
+        ["classifier": .string(classifier), "labels": .array(labels.map { .number(Double($0)) }),
+         "n_per_label": .number(Double(perLabel)), "guidance": .number(guidance)]
     }
 
     /// The figures of a run as the documents' header shows them.

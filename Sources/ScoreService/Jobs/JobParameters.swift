@@ -19,11 +19,18 @@ struct SamplingJobParameters: Codable, Sendable, Equatable {
     var previewEvery: Int?
     /// The answer streams the samples as they are made.
     var stream: Bool?
+    /// Class-conditional sampling: the classifier's id, the labels (n samples of each) and the guidance scale.
+    var classifier: String? = nil
+    var labels: [Int]? = nil
+    var guidance: Double? = nil
 
     enum CodingKeys: String, CodingKey {
         case model, target, preset, sampler, parameters, n, seed, format, grid, inpaint
-        case previewEvery = "preview_every", stream
+        case previewEvery = "preview_every", stream, classifier, labels, guidance
     }
+
+    /// The samples drawn: n, or n of each label.
+    var rows: Int { n * (labels?.count ?? 1) }
 }
 
 /// Inpainting: the known image and its mask (1: known, 0: to fill), flattened in the model's sample shape.

@@ -9,13 +9,15 @@ struct TrainingJob: JobExecutor {
         let recipe = try TrainingJobParameters(json: job.params, datasets: context.datasets).recipe
         let artifacts = context.artifacts
         let data = try context.datasets.load(recipe.dataset, size: recipe.datasetSize, seed: recipe.seed)
+        let labels = recipe.makeObjective(recipe.schedule(data: data)).needsLabels
+            ? try context.datasets.labels(recipe.dataset, size: recipe.datasetSize, seed: recipe.seed) : nil
         let stateURL = artifacts.state(job.id)
         let trainer: Trainer
         if let state = artifacts.read(stateURL) {
-            trainer = try Trainer.resume(from: state, recipe: recipe, data: data)
+            trainer = try Trainer.resume(from: state, recipe: recipe, data: data, labels: labels)
             context.logger.info("resuming training", metadata: ["job": "\(job.id)", "step": "\(trainer.step)"])
         } else {
-            trainer = try Trainer(recipe: recipe, data: data)
+            trainer = try Trainer(recipe: recipe, data: data, labels: labels)
         }
         trainer.threads = context.threads
         let started = Date(), startStep = trainer.step
@@ -60,15 +62,29 @@ struct TrainingJob: JobExecutor {
         let model = trainer.samplingModel
         let modelID = newID("m")
         let seconds = Date().timeIntervalSince(started)
+        let accuracy = model.isClassifier ? try TrainingJob.accuracy(model, recipe: recipe, context) : nil
         let info = ModelInfo(model: model, recipe: recipe, dataShape: Array(data.shape.dropFirst()), steps: trainer.step,
-                             finalLoss: Double(trainer.lastLoss), seconds: seconds)
+                             finalLoss: Double(trainer.lastLoss), seconds: seconds, accuracy: accuracy)
         try artifacts.write(model.checkpoint(metadata: ["model_id": modelID, "job_id": job.id, "info": info.json.serialized,
                                                         "recipe": RecipeSchema.echo(recipe).serialized]),
                             to: artifacts.checkpoint(modelID))
         try context.store.insert(ModelRecord(id: modelID, jobId: job.id, createdAt: Date().timeIntervalSince1970, info: info.json))
         artifacts.remove(stateURL)
         context.report(JobProgress(step: trainer.step, total: recipe.steps, loss: Double(trainer.lastLoss), rate: nil, etaSeconds: 0))
-        return .succeeded(["model_id": .string(modelID), "steps": .number(Double(trainer.step)),
-                           "final_loss": .number(Double(trainer.lastLoss)), "seconds": .number((seconds * 100).rounded() / 100)])
+        var result: [String: JSONValue] = ["model_id": .string(modelID), "steps": .number(Double(trainer.step)),
+                                           "final_loss": .number(Double(trainer.lastLoss)), "seconds": .number((seconds * 100).rounded() / 100)]
+        if let accuracy { result["accuracy"] = accuracy }
+        return .succeeded(.object(result))
+    }
+
+    /// A classifier's accuracy on held-out labelled data perturbed to several times (fractions of T).
+    static func accuracy(_ model: ScoreModel, recipe: TrainingRecipe, _ context: JobContext) throws -> JSONValue? {
+        guard let sde = model.schedule.sde,
+              let held = try context.datasets.heldOut(recipe.dataset, count: 2000, seed: recipe.seed) else { return nil }
+        let times = [0.01, 0.1, 0.25, 0.5, 1].map { $0 * sde.T }
+        let acc = try NoiseConditionalClassification.accuracy(model, sde: sde, data: held.data, labels: held.labels, times: times,
+                                                              seed: recipe.seed &+ 17, threads: context.threads)
+        return ["data": .string(held.source), "n": .number(Double(held.labels.count)),
+                "by_t": .array(acc.map { ["t": .number($0.t), "accuracy": .number(($0.accuracy * 10_000).rounded() / 10_000)] })]
     }
 }

@@ -7,13 +7,15 @@ struct PreparedSampling: Sendable {
     /// The parameters with the sampler's settings resolved (every one that applies, defaults filled in).
     let parameters: SamplingJobParameters
     let source: any ScoreSource
+    /// What the sampler follows: the source's score, or the score guided by the classifier.
+    let score: any ScoreFunction
     let sampler: any Sampler
     /// Where the groups of a streamed request go as they finish (in memory only: after a restart the job runs
     /// without its client).
     var stream: SampleStream? = nil
 
     /// Builds the sampler from resolved settings, with the known values of an inpainting request.
-    init(parameters p: SamplingJobParameters, values: ParameterValues, source: any ScoreSource) throws {
+    init(parameters p: SamplingJobParameters, values: ParameterValues, source: any ScoreSource, classifier: ScoreModel? = nil) throws {
         guard let entry = SamplerRegistry.entry(p.sampler) else { throw InvalidParameter("sampler", "unknown sampler \(p.sampler)") }
         var sampler = entry.make(values, source)
         if let known = p.inpaint {
@@ -31,6 +33,14 @@ struct PreparedSampling: Sendable {
         parameters = resolved
         self.source = source
         self.sampler = sampler
+        if let labels = p.labels {
+            guard let classifier else { throw InvalidParameter("classifier", "the job's classifier \(p.classifier ?? "") is missing") }
+            try SamplingRequest.check(classifier: classifier, field: "classifier", against: source)
+            score = GuidedScore(base: source, classifier: classifier, labels: labels.flatMap { [Int](repeating: $0, count: p.n) },
+                                scale: p.guidance ?? 1)
+        } else {
+            score = source
+        }
     }
 
     /// From stored parameters: the model (or target) loaded, the settings resolved again against it.
@@ -45,7 +55,8 @@ struct PreparedSampling: Sendable {
         }
         guard let entry = SamplerRegistry.entry(p.sampler) else { throw InvalidParameter("sampler", "unknown sampler \(p.sampler)") }
         let values = try entry.resolve((p.parameters.object ?? [:]).mapValues { .json($0) }, for: source)
-        return try PreparedSampling(parameters: p, values: values, source: source)
+        let classifier = try p.classifier.map { try models.load($0).model }
+        return try PreparedSampling(parameters: p, values: values, source: source, classifier: classifier)
     }
 
     /// The samplers that can inpaint for a source.
@@ -76,7 +87,7 @@ struct SamplingJob: JobExecutor {
         let p = prepared.parameters, shape = prepared.source.sampleShape
         let started = Date()
         let live = context.live
-        let control = SamplingControl(totalRows: p.n, previewEvery: p.previewEvery ?? 0, onProgress: { f in
+        let control = SamplingControl(totalRows: p.rows, previewEvery: p.previewEvery ?? 0, onProgress: { f in
             let elapsed = Date().timeIntervalSince(started)
             context.report(JobProgress(step: Int((f * 1000).rounded()), total: 1000, rate: nil,
                                        etaSeconds: f > 0.01 ? elapsed * (1 - f) / f : nil))
@@ -88,18 +99,21 @@ struct SamplingJob: JobExecutor {
         live.control.withLock { $0 = control }
         if live.shouldStop { throw CancelledError() }
         let stream = prepared.stream
-        let run = SamplingRun(sampler: prepared.sampler, count: p.n, seed: UInt64(p.seed), shape: shape, threads: context.threads,
+        let run = SamplingRun(sampler: prepared.sampler, count: p.rows, seed: UInt64(p.seed), shape: shape, threads: context.threads,
                               streamed: stream != nil)
         var onChunk: (@Sendable (Range<Int>, SampleBatch) -> Void)? = nil
         if let stream { onChunk = { rows, batch in stream.push(rows, batch.x) } }
-        let out = try run.run(prepared.source, shape: shape, control: control, onChunk: onChunk)
+        let out = try run.run(prepared.score, shape: shape, control: control, onChunk: onChunk)
         let seconds = Date().timeIntervalSince(started)
-        var header = SampleEncoding.header(sampler: p.sampler, parameters: p.parameters, n: p.n, seed: p.seed, nfe: out.nfe,
+        var header = SampleEncoding.header(sampler: p.sampler, parameters: p.parameters, n: p.rows, seed: p.seed, nfe: out.nfe,
                                            seconds: seconds, shape: shape)
+        if let labels = p.labels, let classifier = p.classifier {
+            header.merge(SampleEncoding.guidanceHeader(classifier: classifier, labels: labels, perLabel: p.n, guidance: p.guidance ?? 1)) { _, b in b }
+        }
         header["model"] = p.model.map { .string($0) } ?? .null
         if let target = p.target { header["target"] = .string(target) }
         if let preset = p.preset { header["preset"] = .string(preset) }
-        let bytes = p.format == "pgm" ? Gzip.compress(try SampleEncoding.pgm(out.x, grid: p.grid)) : SampleEncoding.json(out.x, header: header)
+        let bytes = p.format == "pgm" ? Gzip.compress(try SampleEncoding.pgm(out.x, grid: p.grid, columns: p.labels != nil ? p.n : nil)) : SampleEncoding.json(out.x, header: header)
         try context.results.store(SampleResult(bytes: bytes, format: p.format), job: job.id)
         var result = header
         result["format"] = .string(p.format)

@@ -99,8 +99,11 @@ public struct DatasetRecord: Sendable, Equatable {
     /// Shape of one item.
     public var shape: [Int]
     public var createdAt: Double
+    /// The number of classes of its labels (0…classes−1), nil when it has none.
+    public var classes: Int?
 
-    public init(id: String, name: String, kind: DataKind, count: Int, shape: [Int], createdAt: Double) {
+    public init(id: String, name: String, kind: DataKind, count: Int, shape: [Int], createdAt: Double, classes: Int? = nil) {
+        self.classes = classes
         self.id = id
         self.name = name
         self.kind = kind
@@ -146,6 +149,8 @@ public protocol RecordStore: Sendable {
     func expiredModels(before: Double) throws -> [ModelRecord]
 
     func insert(_ dataset: DatasetRecord) throws
+    /// Records that a data set's labels were set (its class count).
+    func setClasses(_ classes: Int?, dataset id: String) throws
     func dataset(_ id: String) throws -> DatasetRecord?
     func datasets() throws -> [DatasetRecord]
     func deleteDataset(_ id: String) throws

@@ -164,14 +164,21 @@ public final class SQLiteStore: RecordStore, @unchecked Sendable {
         let items = try row.json("shape").array ?? []
         let shape = items.compactMap { $0.number }.filter { $0 >= 1 && $0 <= 1e6 && $0 == $0.rounded() }.map { Int($0) }
         guard !shape.isEmpty, shape.count == items.count else { throw row.corrupt("shape is not a list of positive integers") }
+        var classes: Int? = nil
+        if let v = r["classes"], v != .null { classes = try row.int("classes") }
         return DatasetRecord(id: row.id, name: try row.text("name"), kind: kind, count: try row.int("count"), shape: shape,
-                             createdAt: try row.real("created_at"))
+                             createdAt: try row.real("created_at"), classes: classes)
     }
 
     public func insert(_ d: DatasetRecord) throws {
-        try db.execute("INSERT INTO datasets (id, name, kind, count, shape, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        try db.execute("INSERT INTO datasets (id, name, kind, count, shape, created_at, classes) VALUES (?, ?, ?, ?, ?, ?, ?)",
                        [.text(d.id), .text(d.name), .text(d.kind.rawValue), .integer(Int64(d.count)),
-                        .text(JSONValue.array(d.shape.map { .number(Double($0)) }).serialized), .real(d.createdAt)])
+                        .text(JSONValue.array(d.shape.map { .number(Double($0)) }).serialized), .real(d.createdAt),
+                        d.classes.map { .integer(Int64($0)) } ?? .null])
+    }
+
+    public func setClasses(_ classes: Int?, dataset id: String) throws {
+        try db.execute("UPDATE datasets SET classes = ? WHERE id = ?", [classes.map { .integer(Int64($0)) } ?? .null, .text(id)])
     }
 
     public func dataset(_ id: String) throws -> DatasetRecord? {

@@ -33,6 +33,9 @@ enum StoreMigrations {
         Migration(version: 2, summary: "job parameters and model records in their documented shapes (recipes as requests send them, tagged architectures and perturbations)") { db in
             try LegacyRecords.upgrade(db)
         },
+        Migration(version: 3, summary: "uploaded data sets may carry labels: their number of classes") { db in
+            try db.executeUnlocked("ALTER TABLE datasets ADD COLUMN classes INTEGER")
+        },
     ]
 
     static var latest: Int { all.last!.version }
