@@ -11,6 +11,8 @@ import ScoreEngine
 ///   score-bench samplers [--data NAME …] [--mnist-model CKPT] [--images N] [--budgets 10,20,50]
 ///                                                        quality against NFE for every sampler (points; MNIST FD)
 ///   score-bench mnist-features [--epochs N] [--lr L]     trains the MNIST feature network of the Fréchet distance
+///   score-bench guidance --mnist-model CKPT --classifier CKPT [--n 100] [--scales 1,2,4] [--sampler ddim] [--grid PNG]
+///                                                        class-conditional MNIST: recognition rate per digit
 Engine.configure()
 let all = Array(CommandLine.arguments.dropFirst())
 let command = all.first ?? "toy"
@@ -74,6 +76,13 @@ case "samplers":
                       budgets: (option("--budgets") ?? "10,20,50").split(separator: ",").map { Int($0)! }).run()
 case "presets":
     PresetTable().run()
+case "guidance":
+    guard let model = option("--mnist-model"), let classifier = option("--classifier") else {
+        print("score-bench guidance --mnist-model CKPT --classifier CKPT [--n 100] [--scales 1,2,4] [--sampler ddim] [--grid PNG]"); exit(2)
+    }
+    try! GuidanceBench(model: model, classifier: classifier, n: Int(option("--n") ?? "100")!,
+                       scales: (option("--scales") ?? "1,2,4").split(separator: ",").map { Double($0)! },
+                       samplerName: option("--sampler") ?? "ddim", grid: option("--grid")).run()
 case "exact-only":
     var rng = Philox(seed: 0)
     let data = Toy2D.swissRoll.sample(1000, rng: &rng)

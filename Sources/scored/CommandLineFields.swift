@@ -51,6 +51,8 @@ enum CommandLineFields {
         case .choice(let options): return "<" + options.joined(separator: "|") + ">"
         case .integerList(let r, let count):
             return "<\(count.lowerBound == count.upperBound ? "\(count.lowerBound)" : "\(count.lowerBound)-\(count.upperBound)") integers \(r.lowerBound)…\(r.upperBound), comma-separated>"
+        case .numberList(let count):
+            return "<\(count.lowerBound == count.upperBound ? "\(count.lowerBound)" : "\(count.lowerBound)-\(count.upperBound)") numbers, comma-separated>"
         case .text: return "<text>"
         }
     }

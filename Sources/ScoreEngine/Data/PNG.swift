@@ -19,8 +19,8 @@ public enum PNG {
     }
 
     /// Images [n, 1, H, W] in [0, 1] as one PNG grid (`ImageCodec.gridPixels`).
-    public static func grid(_ images: Tensor, scale: Int = 1) -> [UInt8] {
-        let (pixels, w, h) = ImageCodec.gridPixels(images)
+    public static func grid(_ images: Tensor, columns: Int? = nil, scale: Int = 1) -> [UInt8] {
+        let (pixels, w, h) = ImageCodec.gridPixels(images, columns: columns)
         guard scale > 1 else { return grey(pixels, width: w, height: h) }
         var big = [UInt8](repeating: 0, count: w * h * scale * scale)
         for y in 0..<(h * scale) { for x in 0..<(w * scale) { big[y * w * scale + x] = pixels[(y / scale) * w + x / scale] } }

@@ -57,6 +57,45 @@ public enum PointCloud {
         return (points, labels)
     }
 
+    /// Points with unknown coordinates, for imputation: JSON `{"points": [[0.5, null], …]}` (or a bare array)
+    /// with null where a coordinate is unknown. Returns the values (0 where unknown) and the mask (1: known),
+    /// both [n, d].
+    public static func parsePartial(_ data: some Collection<UInt8>, limits: Limits = Limits()) throws -> (values: Tensor, mask: Tensor) {
+        let value: JSONValue
+        do { value = try JSONValue(parsing: data) } catch let e as JSONValue.ParseError { throw Invalid(e.description) }
+        let rowsValue: [JSONValue]
+        switch value {
+        case .object(let o):
+            guard o.keys.allSatisfy({ $0 == "points" }), let p = o["points"]?.array else {
+                throw Invalid("expected {\"points\": [[x, null], …]} (null: a coordinate to impute)")
+            }
+            rowsValue = p
+        case .array(let a): rowsValue = a
+        default: throw Invalid("expected {\"points\": [[x, null], …]} (null: a coordinate to impute)")
+        }
+        guard !rowsValue.isEmpty else { throw Invalid("no points") }
+        guard rowsValue.count <= limits.maxPoints else { throw Invalid("more than \(limits.maxPoints) points") }
+        var values: [Float] = [], mask: [Float] = []
+        var d = 0
+        for (i, r) in rowsValue.enumerated() {
+            guard let coords = r.array else { throw Invalid("point \(i) is not an array") }
+            if i == 0 {
+                d = coords.count
+                guard d >= 1 && d <= limits.maxDimension else { throw Invalid("dimension \(d) is outside 1…\(limits.maxDimension)") }
+            }
+            guard coords.count == d else { throw Invalid("point \(i) has \(coords.count) coordinates, the first has \(d)") }
+            for (j, c) in coords.enumerated() {
+                switch c {
+                case .null: values.append(0); mask.append(0)
+                case .number(let x) where x.isFinite && abs(x) <= 1e30: values.append(Float(x)); mask.append(1)
+                default: throw Invalid("point \(i), coordinate \(j) is neither a finite number nor null")
+                }
+            }
+        }
+        let n = rowsValue.count
+        return (Tensor(shape: [n, d], scalars: values), Tensor(shape: [n, d], scalars: mask))
+    }
+
     /// The largest label accepted.
     public static let maxLabel = 65_535
 

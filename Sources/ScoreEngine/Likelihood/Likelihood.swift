@@ -19,7 +19,10 @@ public struct LikelihoodEstimator: Sendable {
     /// Largest dimension for the exact divergence.
     public static let maxExactDimension = 64
 
-    public init(sde: any SDE, solver: ODESolver = ODESolver(), epsilon: Double = 1e-5, divergence: Divergence = .exact) {
+    /// The time the integration starts from (the data's), unless told otherwise.
+    public static let defaultEpsilon = 1e-5
+
+    public init(sde: any SDE, solver: ODESolver = ODESolver(), epsilon: Double = LikelihoodEstimator.defaultEpsilon, divergence: Divergence = .exact) {
         self.sde = sde
         self.solver = solver
         self.epsilon = epsilon

@@ -59,6 +59,8 @@ public struct Parameter: Sendable {
         case boolean
         case choice([String])
         case integerList(ClosedRange<Int>, count: ClosedRange<Int>)
+        /// Finite numbers (|x| ≤ 10³⁰), as many as `count` allows.
+        case numberList(count: ClosedRange<Int>)
         case text(maxLength: Int)
     }
 
@@ -126,6 +128,12 @@ public struct Parameter: Sendable {
                 return x
             }
             return try list(xs, r, count)
+        case (.numberList(let count), .array(let a)):
+            let xs = try a.map { e -> Double in
+                guard case .number(let x) = e else { throw rangeError() }
+                return x
+            }
+            return try numbers(xs, count)
         case (.text(let maxLength), .string(let s)):
             guard !s.isEmpty, s.count <= maxLength else { throw InvalidParameter(key, "must be 1 to \(maxLength) characters") }
             return v
@@ -156,6 +164,12 @@ public struct Parameter: Sendable {
                 return x
             }
             return try list(xs, r, count)
+        case .numberList(let count):
+            let xs = try s.split(separator: ",", omittingEmptySubsequences: false).map { part -> Double in
+                guard let x = Double(part.trimmingCharacters(in: .whitespaces)) else { throw rangeError() }
+                return x
+            }
+            return try numbers(xs, count)
         }
     }
 
@@ -163,6 +177,11 @@ public struct Parameter: Sendable {
         guard count.contains(xs.count), xs.allSatisfy({ $0 == $0.rounded() && $0 >= Double(r.lowerBound) && $0 <= Double(r.upperBound) }) else {
             throw rangeError()
         }
+        return .array(xs.map { .number($0) })
+    }
+
+    private func numbers(_ xs: [Double], _ count: ClosedRange<Int>) throws -> JSONValue {
+        guard count.contains(xs.count), xs.allSatisfy({ $0.isFinite && abs($0) <= 1e30 }) else { throw rangeError() }
         return .array(xs.map { .number($0) })
     }
 
@@ -178,6 +197,9 @@ public struct Parameter: Sendable {
         case .integerList(let r, let count):
             let n = count.lowerBound == count.upperBound ? "\(count.lowerBound)" : "\(count.lowerBound) to \(count.upperBound)"
             return "must list \(n) integers between \(r.lowerBound) and \(r.upperBound)"
+        case .numberList(let count):
+            let n = count.lowerBound == count.upperBound ? "\(count.lowerBound)" : "\(count.lowerBound) to \(count.upperBound)"
+            return "must list \(n) finite numbers"
         case .text(let m): return "must be 1 to \(m) characters"
         }
     }
@@ -228,6 +250,8 @@ extension Parameter {
         case .integerList(let r, let count):
             o = ["type": "array", "items": ["type": "integer", "minimum": .number(Double(r.lowerBound)), "maximum": .number(Double(r.upperBound))],
                  "minItems": .number(Double(count.lowerBound)), "maxItems": .number(Double(count.upperBound))]
+        case .numberList(let count):
+            o = ["type": "array", "items": ["type": "number"], "minItems": .number(Double(count.lowerBound)), "maxItems": .number(Double(count.upperBound))]
         case .text(let m): o = ["type": "string", "minLength": 1, "maxLength": .number(Double(m))]
         }
         o["description"] = .string(documentation(kind: dataKind))
@@ -256,6 +280,8 @@ extension Parameter {
         case .integerList(let r, let count):
             o["type"] = "integer_list"; o["minimum"] = .number(Double(r.lowerBound)); o["maximum"] = .number(Double(r.upperBound))
             o["min_items"] = .number(Double(count.lowerBound)); o["max_items"] = .number(Double(count.upperBound))
+        case .numberList(let count):
+            o["type"] = "number_list"; o["min_items"] = .number(Double(count.lowerBound)); o["max_items"] = .number(Double(count.upperBound))
         case .text(let m): o["type"] = "string"; o["max_length"] = .number(Double(m))
         }
         if let dataKind, let v = defaultValue(kind: dataKind, source: source) { o["default"] = v }

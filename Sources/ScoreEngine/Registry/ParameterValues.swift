@@ -45,6 +45,11 @@ public struct ParameterValues: Sendable, Equatable {
         guard let s = values[key]?.string else { preconditionFailure("parameter \(key) is not a resolved string") }
         return s
     }
+    public func doubles(_ key: String) -> [Double] {
+        guard let a = values[key]?.array else { preconditionFailure("parameter \(key) is not a resolved list") }
+        return a.map { $0.number ?? 0 }
+    }
+
     public func ints(_ key: String) -> [Int] {
         guard let a = values[key]?.array else { preconditionFailure("parameter \(key) is not a resolved list") }
         return a.map { Int($0.number ?? 0) }

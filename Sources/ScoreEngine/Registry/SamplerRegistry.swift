@@ -78,6 +78,13 @@ public enum SamplerRegistry {
     private static let entries = Mutex<[SamplerEntry]>(builtin)
 
     public static var all: [SamplerEntry] { entries.withLock { $0 } }
+
+    /// The samplers that can inpaint (hold known values while sampling the rest) for a source, in order.
+    public static func inpainters(for source: any SampleSpace) -> [String] {
+        supported(by: source).filter { e in
+            (try? e.resolve([:], for: source)).map { e.make($0, source) is any InpaintingSampler } ?? false
+        }.map(\.name)
+    }
     public static var names: [String] { all.map(\.name) }
     public static func entry(_ name: String) -> SamplerEntry? { all.first { $0.name == name } }
     public static func supported(by source: any SampleSpace) -> [SamplerEntry] { all.filter { $0.applies(to: source) } }

@@ -30,6 +30,7 @@ public struct PredictorCorrectorSampler: Sampler {
         var streams = RowStreams(seed: seed, first: first, count: count)
         let full = [count] + shape
         var x = sde.priorSample(full, streams: &streams)
+        let inpainting = self.inpainting?.rows(first, count)
         if let inpainting { x = inpainting.impose(on: x, values: inpainting.data) }
         let tape = Tape(recording: false)
         let h = (sde.T - epsilon) / Double(steps)
@@ -127,24 +128,39 @@ extension PredictorCorrectorSampler: InpaintingSampler {
 }
 
 /// What an inpainting run knows: one item `data` and a `mask` of its shape, 1 where the value is known
-/// (kept), 0 where it is to be sampled.
+/// (kept), 0 where it is to be sampled; or one item and mask per row of the run (imputation of points, each
+/// with its own known coordinates), shaped [rows] + the item's shape.
 public struct Inpainting: Sendable {
     public let data: Tensor
     public let mask: Tensor
+    /// Whether `data` and `mask` hold one item per row of the run.
+    public let perRow: Bool
 
-    public init(data: Tensor, mask: Tensor) {
+    public init(data: Tensor, mask: Tensor, perRow: Bool = false) {
         precondition(data.shape == mask.shape, "inpainting data \(data.shape) and mask \(mask.shape) differ")
         self.data = data
         self.mask = mask
+        self.perRow = perRow
     }
+
+    /// The knowns of rows [first, first + count) of the run.
+    public func rows(_ first: Int, _ count: Int) -> Inpainting {
+        guard perRow else { return self }
+        let r = first..<(first + count)
+        return Inpainting(data: data.rows(r), mask: mask.rows(r), perRow: true)
+    }
+
+    /// Entries of one row's item.
+    var itemSize: Int { perRow ? mask.count / max(mask.shape[0], 1) : mask.count }
 
     /// x with the masked entries of every row replaced by `values` (one item, or one per row).
     func impose(on x: Tensor, values: Tensor) -> Tensor {
-        let d = mask.count, n = x.count / max(d, 1), perRow = values.count == x.count
+        let d = itemSize, n = x.count / max(d, 1), perRowValues = values.count == x.count
         var out = x
         for i in 0..<n {
-            for k in 0..<d where mask.scalars[k] > 0.5 {
-                out.scalars[i * d + k] = values.scalars[perRow ? i * d + k : k]
+            let base = perRow ? i * d : 0
+            for k in 0..<d where mask.scalars[base + k] > 0.5 {
+                out.scalars[i * d + k] = values.scalars[perRowValues ? i * d + k : k]
             }
         }
         return out
@@ -154,11 +170,12 @@ public struct Inpainting: Sendable {
     /// of the noise-free mean m(t)·data.
     func constrain(_ x: Tensor, _ mean: Tensor, t: Double, sde: any SDE, noise: Tensor) -> (Tensor, Tensor) {
         let m = Float(sde.meanCoefficient(t)), s = Float(sde.std(t))
-        let d = mask.count, n = x.count / max(d, 1)
+        let d = itemSize, n = x.count / max(d, 1)
         var xs = x, ms = mean
         for i in 0..<n {
-            for k in 0..<d where mask.scalars[k] > 0.5 {
-                let centre = m * data.scalars[k]
+            let base = perRow ? i * d : 0
+            for k in 0..<d where mask.scalars[base + k] > 0.5 {
+                let centre = m * data.scalars[base + k]
                 xs.scalars[i * d + k] = centre + s * noise.scalars[i * d + k]
                 ms.scalars[i * d + k] = centre
             }

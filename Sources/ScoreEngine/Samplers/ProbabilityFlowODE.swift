@@ -6,6 +6,8 @@ public struct ProbabilityFlowODESampler: Sampler {
     public var solver: ODESolver
     public var epsilon: Double
     public var denoise: Bool
+    /// Latents x(T) to decode, one per row of the run ([rows] + the sample shape), instead of prior draws.
+    public var latents: Tensor? = nil
 
     public init(sde: any SDE, solver: ODESolver = ODESolver(), epsilon: Double = 1e-3, denoise: Bool = false) {
         precondition(epsilon > 0 && epsilon < sde.T)
@@ -18,7 +20,7 @@ public struct ProbabilityFlowODESampler: Sampler {
     public func sample(_ score: any ScoreFunction, shape: [Int], first: Int, count: Int, seed: UInt64,
                        control: SamplingControl?) throws -> SampleBatch {
         var streams = RowStreams(seed: seed, first: first, count: count)
-        let x0 = sde.priorSample([count] + shape, streams: &streams)
+        let x0 = latents?.rows(first..<(first + count)) ?? sde.priorSample([count] + shape, streams: &streams)
         let tape = Tape(recording: false)
         let sde = self.sde
         var (x, nfe) = try solver.solve(x0, from: sde.T, to: epsilon, progress: {
@@ -37,6 +39,14 @@ public struct ProbabilityFlowODESampler: Sampler {
 }
 
 extension ProbabilityFlowODESampler {
+    /// The sampler decoding given latents: x(T) of row i is `latents[i]` (Song et al. 2021, §4.3: the
+    /// probability-flow ODE is a bijection between data and latents).
+    public func decoding(_ latents: Tensor) -> ProbabilityFlowODESampler {
+        var s = self
+        s.latents = latents
+        return s
+    }
+
     static let solvers: [String: ButcherTableau] = ["rk45": .dormandPrince, "rk4": .rk4, "heun": .heun, "euler": .euler]
     static let fixedStep: [JSONValue] = ["rk4", "heun", "euler"]
     static func tolerance(_ key: String, _ help: String) -> Parameter {

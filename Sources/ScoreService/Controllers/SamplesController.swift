@@ -60,7 +60,16 @@ struct SamplesController: RouteCollection {
         r.add("POST", "/inpaint", query: { SamplesController.queryParameters(maxSamples: max) + [SamplesController.rectParameter] }) { req, _ in
             try inpaint(req)
         }
+        r.add("POST", "/impute", query: { SamplesController.queryParameters(maxSamples: max) }) { req, _ in try impute(req) }
         r.add("POST", "/likelihood") { req, _ in try likelihood(req) }
+        r.add("POST", "/encode", query: { SamplesController.encodeParameters }) { req, _ in try encode(req) }
+        r.add("POST", "/decode", query: { SamplesController.decodeParameters(maxSamples: max) }) { req, _ in try decode(req) }
+        r.add("GET", "/interpolate", query: { SamplesController.decodeParameters(maxSamples: max) + SamplesController.interpolationParameters }) { req, _ in
+            try interpolate(req, body: nil)
+        }
+        r.add("POST", "/interpolate", query: { SamplesController.decodeParameters(maxSamples: max) + [SamplesController.interpolationParameters[2]] }) { req, _ in
+            try interpolate(req, body: try req.jsonBody())
+        }
         r.add("GET", "/samplers") { _, _ in jsonResponse(200, ["samplers": .array(SamplerRegistry.all.map(SamplerDocumentation.describe))]) }
     }
 
@@ -82,7 +91,7 @@ struct SamplesController: RouteCollection {
 
     /// Resolves a sampling request: the subject, the request's own fields, then the sampler's (the preset's
     /// settings under the sent ones). What remains in `q` was not a sampling field.
-    func prepare(_ q: inout Fields, inpaint: InpaintingParameters?) throws -> (PreparedSampling, Delivery) {
+    func prepare(_ q: inout Fields, inpaint: InpaintingParameters?, latents: [Float]? = nil) throws -> (PreparedSampling, Delivery) {
         let subject = try q.take(SamplesController.subjectParameters)
         let source: any ScoreSource
         var modelID: String? = nil, target: String? = nil
@@ -117,7 +126,7 @@ struct SamplesController: RouteCollection {
         }
         // Inpainting without a sampler named: the default if it can inpaint, else the first that can.
         if inpaint != nil, q["sampler"] == nil, let entry = SamplerRegistry.defaultEntry(for: source, preset: preset),
-           !PreparedSampling.inpainters(for: source).contains(entry.name), let first = PreparedSampling.inpainters(for: source).first {
+           !SamplerRegistry.inpainters(for: source).contains(entry.name), let first = SamplerRegistry.inpainters(for: source).first {
             q = Fields(q.values.merging(["sampler": .text(first)]) { a, _ in a })
         }
         let d = try q.take(SamplesController.deliveryParameters)
@@ -133,7 +142,7 @@ struct SamplesController: RouteCollection {
                                            parameters: request.settings.json, n: request.n, seed: request.seed, format: request.format,
                                            grid: request.grid, inpaint: inpaint, previewEvery: delivery.previewEvery > 0 ? delivery.previewEvery : nil,
                                            stream: delivery.stream ? true : nil, classifier: subject["classifier"]?.string, labels: request.labels,
-                                           guidance: request.labels != nil ? request.guidance : nil)
+                                           guidance: request.labels != nil ? request.guidance : nil, latents: latents)
         var prepared = try PreparedSampling(parameters: params, values: request.settings, source: source, classifier: classifier)
         if delivery.stream { prepared.stream = SampleStream() }
         return (prepared, delivery)
@@ -222,6 +231,162 @@ struct SamplesController: RouteCollection {
             throw InvalidParameter("body", "the image is \(shape[2])×\(shape[1]); the model's are \(prepared.source.sampleShape.dropFirst().map(String.init).joined(separator: "×"))")
         }
         return try submit(prepared, delivery, req)
+    }
+
+    /// `POST /impute?model=…`: the body is points with unknown coordinates as null (`{"points": [[0.5, null], …]}`
+    /// or a bare array); answers n completions of each (default 1), in order, in which the known coordinates
+    /// are the ones sent (Song et al. 2021, App. I.2: the inpainting of any data shape).
+    func impute(_ req: HTTPRequest) throws -> HTTPResponse {
+        var q = try req.fields()
+        _ = try req.jsonBody()  // the media type checked
+        let partial: (values: Tensor, mask: Tensor)
+        do { partial = try PointCloud.parsePartial(req.body, limits: .init(maxPoints: maxSamples)) } catch let e as PointCloud.Invalid {
+            throw InvalidParameter("body", e.description)
+        }
+        let dimension = partial.values.shape[1], items = partial.values.shape[0]
+        if q["n"] == nil { q = Fields(q.values.merging(["n": .text("1")]) { a, _ in a }) }
+        let known = InpaintingParameters(image: partial.values.scalars, mask: partial.mask.scalars, items: items)
+        let (prepared, delivery) = try prepare(&q, inpaint: known)
+        try q.finish()
+        guard prepared.source.dataKind == .points else { throw InvalidParameter("model", "imputes points; for images use POST /inpaint") }
+        guard [dimension] == prepared.source.sampleShape else {
+            throw InvalidParameter("body", "the points have \(dimension) coordinates, the model's \(prepared.source.sampleShape[0])")
+        }
+        guard prepared.parameters.labels == nil else { throw InvalidParameter("classifier", "does not apply to imputation") }
+        guard prepared.parameters.rows <= maxSamples else {
+            throw InvalidParameter("n", "\(prepared.parameters.n) completions of each of \(items) points is more than \(maxSamples)")
+        }
+        return try submit(prepared, delivery, req)
+    }
+
+    // MARK: latent codes
+
+    /// Latents decoded at once, at most.
+    static let maxLatents = 1000
+
+    /// The query of `POST /decode` and `/interpolate`: the model, the answer's encoding, the ODE's settings.
+    static func decodeParameters(maxSamples: Int) -> [Parameter] {
+        let request = SamplingRequest.parameters(maxSamples: maxSamples).filter { ["format", "grid"].contains($0.key) }
+        let ode = ProbabilityFlowODESampler.entry.parameters.filter { ["solver", "rtol", "atol", "steps"].contains($0.key) }
+        return [subjectParameters[0]] + request + ode + [deliveryParameters[0]]
+    }
+
+    static let interpolationParameters: [Parameter] = [
+        Parameter("a", .numberList(count: 1...64), default: .none("required"), help: "the first latent, comma-separated (points; images: POST a JSON body)"),
+        Parameter("b", .numberList(count: 1...64), default: .none("required"), help: "the second latent"),
+        Parameter("n", .integer(2...256), default: .value(8), help: "latents along the great circle from a to b, both included"),
+    ]
+
+    static let encodeParameters: [Parameter] = [
+        .required("model", .text(maxLength: 100), help: "the model's id (trained on an SDE)"),
+        Parameter("divergence", .choice(["exact", "hutchinson"]), default: .none("exact up to 64 dimensions, else hutchinson"),
+                  help: "how ∇·s is computed for the bits/dim"),
+        Parameter("rtol", .number(.closed(1e-9, 0.1)), default: .value(1e-5), help: "relative tolerance of the ODE solver"),
+        Parameter("atol", .number(.closed(1e-9, 0.1)), default: .value(1e-5), help: "absolute tolerance of the ODE solver"),
+        Parameter("seed", .integer(0...Int(Int32.max)), default: .value(0), help: "seed of Hutchinson's probes"),
+        Parameter("wait", .boolean, default: .value(true), help: "answer with the latents when the job ends (false: 202 and the job)"),
+    ]
+
+    /// `POST /decode?model=…`: the body `{"latent": [[…], …]}` (latents x(T), as `POST /encode` gives them) is
+    /// carried by the probability-flow ODE back to the data; answered as `GET /samples` answers.
+    func decode(_ req: HTTPRequest) throws -> HTTPResponse {
+        let body = try req.jsonBody()
+        guard let o = body.object, o.keys.allSatisfy({ $0 == "latent" }), let rows = o["latent"]?.array else {
+            throw InvalidParameter("latent", "the body must be {\"latent\": [[…], …]}: the latents, one array of numbers each")
+        }
+        let latents = try rows.enumerated().map { i, r -> [Float] in
+            guard let a = r.array, !a.isEmpty else { throw InvalidParameter("latent", "latent \(i) is not an array of numbers") }
+            return try a.map { v -> Float in
+                guard let x = v.number, x.isFinite, abs(x) <= 1e30 else { throw InvalidParameter("latent", "latent \(i) holds a value that is not a finite number") }
+                return Float(x)
+            }
+        }
+        return try decodeLatents(req, latents)
+    }
+
+    /// `GET /interpolate?model=…&a=…&b=…&n=8` (or `POST` with `{"a": […], "b": […]}`): n latents along the great
+    /// circle from a to b, decoded.
+    func interpolate(_ req: HTTPRequest, body: JSONValue?) throws -> HTTPResponse {
+        var q = try req.fields()
+        var ab: [[Float]]
+        if let body {
+            var f = try Fields(json: body)
+            let v = try f.take([Parameter.required("a", .numberList(count: 1...1_000_000), help: "the first latent"),
+                                Parameter.required("b", .numberList(count: 1...1_000_000), help: "the second latent")])
+            try f.finish()
+            ab = [v.doubles("a").map(Float.init), v.doubles("b").map(Float.init)]
+        } else {
+            let v = try q.take(Array(SamplesController.interpolationParameters.prefix(2)))
+            guard v.has("a"), v.has("b") else { throw InvalidParameter(v.has("a") ? "b" : "a", "is required: a latent, comma-separated") }
+            ab = [v.doubles("a").map(Float.init), v.doubles("b").map(Float.init)]
+        }
+        let n = try q.take([SamplesController.interpolationParameters[2]]).int("n")
+        guard ab[0].count == ab[1].count else { throw InvalidParameter("b", "has \(ab[1].count) values, a has \(ab[0].count)") }
+        let path = LatentCodes.slerp(ab[0], ab[1], count: n)
+        let d = ab[0].count
+        return try decodeLatents(req, (0..<n).map { Array(path.scalars[($0 * d)..<(($0 + 1) * d)]) }, fields: q)
+    }
+
+    func decodeLatents(_ req: HTTPRequest, _ latents: [[Float]], fields: Fields? = nil) throws -> HTTPResponse {
+        var q = try fields ?? req.fields()
+        guard !latents.isEmpty else { throw InvalidParameter("latent", "has no latents") }
+        guard latents.count <= SamplesController.maxLatents else { throw InvalidParameter("latent", "more than \(SamplesController.maxLatents) latents") }
+        for key in ["sampler", "n", "seed", "classifier", "label", "stream", "preview_every"] where q[key] != nil {
+            throw InvalidParameter.doesNotApply(key, "does not apply to decoding (the ode sampler, one sample per latent)")
+        }
+        // To the encoder's ε, so that decoding an encoding returns the input (within the solver's tolerance).
+        q = Fields(q.values.merging(["sampler": .text("ode"), "n": .text(String(latents.count)),
+                                     "eps_end": .text(String(LikelihoodEstimator.defaultEpsilon))]) { a, _ in a })
+        let (prepared, delivery) = try prepare(&q, inpaint: nil, latents: latents.flatMap { $0 })
+        try q.finish()
+        let d = prepared.source.sampleShape.reduce(1, *)
+        if let bad = latents.firstIndex(where: { $0.count != d }) {
+            throw InvalidParameter("latent", "latent \(bad) has \(latents[bad].count) values, the model's items \(d)")
+        }
+        return try submit(prepared, delivery, req)
+    }
+
+    /// `POST /encode?model=…`: points (JSON or CSV) or images (PGM or IDX, gzip or not) in the body, carried by the
+    /// probability-flow ODE from ε to T: each one's latent x(T) and its log-likelihood (nats and bits/dim of the
+    /// input as given, a density: no dequantisation). `POST /decode` takes the latents back.
+    func encode(_ req: HTTPRequest) throws -> HTTPResponse {
+        var q = try req.fields()
+        let v = try q.take(SamplesController.encodeParameters)
+        try q.finish()
+        let modelID = v.string("model")
+        let loaded: LoadedModel
+        do { loaded = try models.load(modelID) } catch is ModelCache.Unknown {
+            throw APIError(status: 404, code: "not_found", message: "model: no model \(modelID)", field: "model")
+        }
+        let model = loaded.model
+        if model.isClassifier { throw InvalidParameter("model", "\(modelID) is a classifier; latents are a score model's") }
+        guard model.schedule.sde != nil else {
+            throw InvalidParameter("model", "latents need a model trained on an SDE (\(SDERegistry.names.joined(separator: ", "))); this one is \(model.schedule.name)")
+        }
+        guard !req.body.isEmpty else { throw InvalidParameter("body", "is empty: send the items to encode") }
+        let format = DataFormat(mediaType: req.headers["Content-Type"] ?? "application/json") ?? .json
+        let x: Tensor
+        do { x = try format.read(req.body, imageLimits: .init(maxImages: 64, maxSide: 128)) } catch let e as PointCloud.Invalid {
+            throw InvalidParameter("body", e.description)
+        } catch let e as ImageCodec.Invalid {
+            throw InvalidParameter("body", e.description)
+        }
+        guard Array(x.shape.dropFirst()) == model.sampleShape else {
+            throw InvalidParameter("body", "holds items of shape \(Array(x.shape.dropFirst())), the model's are \(model.sampleShape)")
+        }
+        guard x.shape[0] <= SamplesController.maxLatents else { throw InvalidParameter("body", "more than \(SamplesController.maxLatents) items") }
+        let d = model.sampleShape.reduce(1, *)
+        let divergence = v["divergence"]?.string ?? (d <= LikelihoodEstimator.maxExactDimension ? "exact" : "hutchinson")
+        if divergence == "exact" && d > LikelihoodEstimator.maxExactDimension {
+            throw InvalidParameter("divergence", "exact needs dimension ≤ \(LikelihoodEstimator.maxExactDimension); use hutchinson")
+        }
+        let params = LikelihoodJobParameters(model: modelID, dataset: loaded.info.dataset ?? "", n: x.shape[0], seed: v.int("seed"),
+                                             divergence: divergence, probe: "rademacher", rtol: v.double("rtol"), atol: v.double("atol"),
+                                             items: x.scalars)
+        let queued = try submitter.submit(.likelihood, params: try params.jsonValue, key: try req.idempotencyKey())
+        guard v.bool("wait") else { return submitter.accepted(queued) }
+        return try awaitJob(queued.job.id, req, headers: [("X-Job-Id", queued.job.id), ("Content-Location", "/jobs/\(queued.job.id)/result"),
+                                                          ("X-Model-Id", modelID)])
     }
 
     /// Waits for a job to end while the client is connected; cancels it if the client leaves. The samples come

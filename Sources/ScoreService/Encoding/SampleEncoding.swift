@@ -11,11 +11,11 @@ public enum SampleEncoding {
     /// The formats for samples of this kind, the default first.
     public static func formats(for kind: DataKind) -> [String] { kind == .images ? ["pgm", "json"] : ["json"] }
 
-    /// The JSON document: `header`'s fields, then the samples under `points`.
-    public static func json(_ x: Tensor, header: [String: JSONValue]) -> [UInt8] {
+    /// The JSON document: `header`'s fields, then the rows under `key` (`points`: the samples).
+    public static func json(_ x: Tensor, header: [String: JSONValue], key: String = "points") -> [UInt8] {
         var s = JSONValue.object(header).serialized
         s.removeLast()  // the closing brace
-        s += (header.isEmpty ? "" : ",") + "\"points\":" + PointCloud.json(x.reshaped([x.shape[0], x.count / max(x.shape[0], 1)])) + "}\n"
+        s += (header.isEmpty ? "" : ",") + "\"\(key)\":" + PointCloud.json(x.reshaped([x.shape[0], x.count / max(x.shape[0], 1)])) + "}\n"
         return Array(s.utf8)
     }
 

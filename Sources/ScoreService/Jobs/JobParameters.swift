@@ -23,20 +23,25 @@ struct SamplingJobParameters: Codable, Sendable, Equatable {
     var classifier: String? = nil
     var labels: [Int]? = nil
     var guidance: Double? = nil
+    /// Decoding (`POST /decode`, `/interpolate`): the latents x(T), flattened, n of them (the ODE sampler only).
+    var latents: [Float]? = nil
 
     enum CodingKeys: String, CodingKey {
         case model, target, preset, sampler, parameters, n, seed, format, grid, inpaint
-        case previewEvery = "preview_every", stream, classifier, labels, guidance
+        case previewEvery = "preview_every", stream, classifier, labels, guidance, latents
     }
 
-    /// The samples drawn: n, or n of each label.
-    var rows: Int { n * (labels?.count ?? 1) }
+    /// The samples drawn: n, n of each label, or n of each item to complete.
+    var rows: Int { n * (labels?.count ?? 1) * (inpaint?.items ?? 1) }
 }
 
-/// Inpainting: the known image and its mask (1: known, 0: to fill), flattened in the model's sample shape.
+/// Inpainting: the known image and its mask (1: known, 0: to fill), flattened in the model's sample shape;
+/// for imputation several items (points), each with its own mask, completed n times each.
 struct InpaintingParameters: Codable, Sendable, Equatable {
     var image: [Float]
     var mask: [Float]
+    /// The number of items in `image` (nil: one).
+    var items: Int? = nil
 }
 
 /// A likelihood job's parameters.
@@ -49,6 +54,9 @@ struct LikelihoodJobParameters: Codable, Sendable, Equatable {
     var probe: String
     var rtol: Double
     var atol: Double
+    /// Encoding (`POST /encode`): the items themselves (flattened, of the model's shape) instead of a data set;
+    /// the answer holds each one's latent and bits/dim.
+    var items: [Float]? = nil
 }
 
 /// A training job's parameters: the recipe, stored as a request sends it (`RecipeSchema.echo`) so that clients

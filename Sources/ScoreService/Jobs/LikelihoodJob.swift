@@ -8,11 +8,19 @@ struct LikelihoodJob: JobExecutor {
         let p = try LikelihoodJobParameters(json: job.params)
         let model = try context.models.load(p.model).model
         guard let sde = model.schedule.sde else { return .failed("the model was not trained on an SDE") }
-        let all = try context.datasets.load(p.dataset, size: p.n, seed: UInt64(p.seed) &+ RandomPurpose.likelihoodDrawsOffset)
-        let images = model.dataKind == .images
-        // Images are 8-bit data in [0, 1]: uniformly dequantised, their bits/dim carry the bin width (8 bits).
-        let raw = all.rows(0..<min(p.n, all.shape[0]))
-        let x = images ? Dequantization.apply(raw, seed: UInt64(p.seed)) : raw
+        let encoding = p.items != nil
+        let images = model.dataKind == .images && !encoding
+        let x: Tensor
+        if let items = p.items {
+            // Encoding: the items as given (a density at them, no dequantisation), so that decoding returns them.
+            guard items.count == p.n * model.sampleShape.reduce(1, *) else { return .failed("the items do not have the model's shape") }
+            x = Tensor(shape: [p.n] + model.sampleShape, scalars: items)
+        } else {
+            let all = try context.datasets.load(p.dataset, size: p.n, seed: UInt64(p.seed) &+ RandomPurpose.likelihoodDrawsOffset)
+            // Images are 8-bit data in [0, 1]: uniformly dequantised, their bits/dim carry the bin width (8 bits).
+            let raw = all.rows(0..<min(p.n, all.shape[0]))
+            x = images ? Dequantization.apply(raw, seed: UInt64(p.seed)) : raw
+        }
         let n = x.shape[0], d = x.count / n
         let divergence: LikelihoodEstimator.Divergence = p.divergence == "exact" ? .exact : .hutchinson(Probe(rawValue: p.probe) ?? .rademacher)
         let estimator = LikelihoodEstimator(sde: sde, solver: ODESolver(method: .adaptive(rtol: p.rtol, atol: p.atol)), divergence: divergence)
@@ -35,6 +43,23 @@ struct LikelihoodJob: JobExecutor {
         }
         let (nll, nllSE) = stats(logp.map { -$0 }), (b, bSE) = stats(bpd)
         let seconds = Date().timeIntervalSince(started)
+        let nfe = chunks.map(\.nfe).max() ?? 0
+        if encoding {
+            let latent = Tensor.concatenateRows(chunks.map(\.latent))
+            var header: [String: JSONValue] = [
+                "model": .string(p.model), "n": .number(Double(n)), "dimension": .number(Double(d)), "nfe": .number(Double(nfe)),
+                "divergence": .string(p.divergence), "seconds": .number((seconds * 100).rounded() / 100),
+                "nll_nats": .array(logp.map { .number(-$0) }), "bits_per_dim": .array(bpd.map { .number($0) }),
+                "shape": .array(model.sampleShape.map { .number(Double($0)) }),
+            ]
+            let body = SampleEncoding.json(latent, header: header, key: "latent")
+            try context.results.store(SampleResult(bytes: body, format: "json"), job: job.id)
+            header["nll_nats"] = .number(nll)
+            header["bits_per_dim"] = .number(b)
+            header["format"] = "json"
+            header["result"] = .string("/jobs/\(job.id)/result")
+            return .succeeded(.object(header))
+        }
         return .succeeded([
             "nll_nats": .number(nll), "nll_stderr": .number(nllSE), "bits_per_dim": .number(b), "bits_per_dim_stderr": .number(bSE),
             "n": .number(Double(logp.count)), "dimension": .number(Double(d)), "nfe": .number(Double(chunks.map(\.nfe).max() ?? 0)),

@@ -20,13 +20,30 @@ struct PreparedSampling: Sendable {
         var sampler = entry.make(values, source)
         if let known = p.inpaint {
             guard let s = sampler as? any InpaintingSampler else {
-                throw InvalidParameter("sampler", "\(p.sampler) cannot inpaint (use one of \(PreparedSampling.inpainters(for: source).joined(separator: ", ")))")
+                throw InvalidParameter("sampler", "\(p.sampler) cannot inpaint (use one of \(SamplerRegistry.inpainters(for: source).joined(separator: ", ")))")
             }
-            guard known.image.count == known.mask.count, known.image.count == source.sampleShape.reduce(1, *) else {
+            let d = source.sampleShape.reduce(1, *), items = known.items ?? 1
+            guard known.image.count == known.mask.count, known.image.count == items * d else {
                 throw InvalidParameter("body", "the image and mask must have the model's shape \(source.sampleShape)")
             }
-            sampler = s.inpainting(Inpainting(data: Tensor(shape: source.sampleShape, scalars: known.image),
-                                              mask: Tensor(shape: source.sampleShape, scalars: known.mask)))
+            if known.items == nil {
+                sampler = s.inpainting(Inpainting(data: Tensor(shape: source.sampleShape, scalars: known.image),
+                                                  mask: Tensor(shape: source.sampleShape, scalars: known.mask)))
+            } else {
+                // Each item's row repeated n times, in order.
+                func expand(_ v: [Float]) -> Tensor {
+                    Tensor(shape: [items * p.n] + source.sampleShape, scalars: (0..<items).flatMap { i in
+                        [[Float]](repeating: Array(v[(i * d)..<((i + 1) * d)]), count: p.n).flatMap { $0 }
+                    })
+                }
+                sampler = s.inpainting(Inpainting(data: expand(known.image), mask: expand(known.mask), perRow: true))
+            }
+        }
+        if let latents = p.latents {
+            guard let ode = sampler as? ProbabilityFlowODESampler else { throw InvalidParameter("sampler", "latents are decoded by the ode sampler") }
+            let d = source.sampleShape.reduce(1, *)
+            guard latents.count == p.n * d else { throw InvalidParameter("latent", "each latent must hold the model's \(d) values (\(p.n) latents)") }
+            sampler = ode.decoding(Tensor(shape: [p.n] + source.sampleShape, scalars: latents))
         }
         var resolved = p
         resolved.parameters = values.json
@@ -57,13 +74,6 @@ struct PreparedSampling: Sendable {
         let values = try entry.resolve((p.parameters.object ?? [:]).mapValues { .json($0) }, for: source)
         let classifier = try p.classifier.map { try models.load($0).model }
         return try PreparedSampling(parameters: p, values: values, source: source, classifier: classifier)
-    }
-
-    /// The samplers that can inpaint for a source.
-    static func inpainters(for source: any SampleSpace) -> [String] {
-        SamplerRegistry.supported(by: source).filter { e in
-            (try? e.resolve([:], for: source)).map { e.make($0, source) is any InpaintingSampler } ?? false
-        }.map(\.name)
     }
 }
 
@@ -107,6 +117,7 @@ struct SamplingJob: JobExecutor {
         let seconds = Date().timeIntervalSince(started)
         var header = SampleEncoding.header(sampler: p.sampler, parameters: p.parameters, n: p.rows, seed: p.seed, nfe: out.nfe,
                                            seconds: seconds, shape: shape)
+        if let items = p.inpaint?.items { header["n_per_point"] = .number(Double(p.n)); header["items"] = .number(Double(items)) }
         if let labels = p.labels, let classifier = p.classifier {
             header.merge(SampleEncoding.guidanceHeader(classifier: classifier, labels: labels, perLabel: p.n, guidance: p.guidance ?? 1)) { _, b in b }
         }
