@@ -47,10 +47,24 @@ async function loadDatasets() {
 
 async function loadModels() {
   models = (await (await api("GET", "/models")).json()).models;
-  fillSelect("model-select", models, (m) => ({
+  // Score models are sampled; classifiers guide them (GET /samples?classifier=…&label=…).
+  fillSelect("model-select", models.filter((m) => m.role !== "classifier"), (m) => ({
     value: m.id, label: `${m.id} · ${m.dataset} · ${m.schedule} · ${m.steps} steps`,
   }));
   fillSamplers();
+}
+
+// The classifiers that can guide the chosen model: trained on data of its shape under the same SDE.
+function fillClassifiers() {
+  const m = models.find((x) => x.id === $("model-select").value);
+  const fits = models.filter((c) => c.role === "classifier" && m && JSON.stringify(c.data_shape) === JSON.stringify(m.data_shape)
+    && c.perturbation && m.perturbation && c.perturbation.type === m.perturbation.type);
+  fillSelect("classifier-select", [{ id: "", label: "(none: unconditional)" }, ...fits], (c) => ({
+    value: c.id, label: c.id ? `${c.id} · ${c.classes} classes · ${c.dataset}` : c.label,
+  }));
+  const guided = $("classifier-select").value !== "";
+  for (const el of document.querySelectorAll(".guided-only")) el.hidden = !guided;
+  $("sample-form").elements.guidance.placeholder = m && m.kind === "images" ? "6" : "1";
 }
 
 async function loadRegistries() {
@@ -87,6 +101,7 @@ function fillSamplers() {
   });
   if (m && m.default_sampler && !$("sampler-select").dataset.touched) $("sampler-select").value = m.default_sampler;
   $("sample-form").elements.n.placeholder = m && m.kind === "images" ? "16" : "1000";
+  fillClassifiers();
   samplerParams();
 }
 
@@ -258,10 +273,12 @@ function parsePGM(bytes) {
   return images;
 }
 
-function drawImages(images) {
+// Images in a square grid, or `columns` to a row (one row per label of a guided request).
+function drawImages(images, columns) {
   const c = $("plot"), g = c.getContext("2d");
   g.clearRect(0, 0, c.width, c.height);
-  const cols = Math.ceil(Math.sqrt(images.length)), cell = Math.floor(c.width / cols);
+  const cols = columns || Math.ceil(Math.sqrt(images.length));
+  const cell = Math.floor(Math.min(c.width / cols, c.height / Math.ceil(images.length / cols)));
   images.forEach((im, k) => {
     const data = g.createImageData(im.w, im.h);
     for (let p = 0; p < im.w * im.h; p++) {
@@ -309,6 +326,7 @@ $("upload-form").onsubmit = async (e) => {
 };
 
 $("model-select").onchange = fillSamplers;
+$("classifier-select").onchange = fillClassifiers;
 $("sampler-select").onchange = () => { $("sampler-select").dataset.touched = "1"; samplerParams(); };
 $("dataset-select").onchange = trainPlaceholders;
 
@@ -319,6 +337,11 @@ $("sample-form").onsubmit = async (e) => {
   if (!m) return say("sample-message", "train a model first");
   const q = new URLSearchParams({ model: m.id, sampler: f.get("sampler") });
   for (const k of ["n", "seed"]) if (f.get(k) !== "") q.set(k, f.get(k));
+  if (f.get("classifier")) {
+    q.set("classifier", f.get("classifier"));
+    for (const k of ["label", "guidance"]) if (String(f.get(k)).trim() !== "") q.set(k, String(f.get(k)).replace(/\s+/g, ""));
+  }
+  const perRow = q.has("label") ? Number(q.get("n") || (m.kind === "images" ? 16 : 1000)) : null;
   for (const el of $("sampler-params").querySelectorAll("[data-key]")) {
     if (el.value !== "" && !el.closest("label").hidden) q.set(el.dataset.key, el.value);
   }
@@ -354,7 +377,7 @@ $("sample-form").onsubmit = async (e) => {
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     if (m.kind === "images") {
       const images = parsePGM(new Uint8Array(await r.arrayBuffer()));
-      drawImages(images);
+      drawImages(images, perRow);
       say("sample-message", `${images.length} images in ${seconds} s`, true);
     } else {
       const s = await r.json();
