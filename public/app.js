@@ -249,50 +249,6 @@ function drawPoints(data, samples) {
 }
 
 // Image models answer binary PGM (P5); the browser undoes the gzip content encoding.
-function parsePGM(bytes) {
-  const images = [];
-  let i = 0;
-  const token = () => {
-    while (i < bytes.length) {
-      if (bytes[i] === 35) { while (i < bytes.length && bytes[i] !== 10) i++; }
-      else if (bytes[i] <= 32) i++;
-      else break;
-    }
-    let s = "";
-    while (i < bytes.length && bytes[i] > 32) s += String.fromCharCode(bytes[i++]);
-    return s;
-  };
-  while (i < bytes.length) {
-    const magic = token();
-    if (magic !== "P5") break;
-    const w = +token(), h = +token(), max = +token();
-    i++;
-    images.push({ w, h, max, pixels: bytes.subarray(i, i + w * h) });
-    i += w * h;
-  }
-  return images;
-}
-
-// Images in a square grid, or `columns` to a row (one row per label of a guided request).
-function drawImages(images, columns) {
-  const c = $("plot"), g = c.getContext("2d");
-  g.clearRect(0, 0, c.width, c.height);
-  const cols = columns || Math.ceil(Math.sqrt(images.length));
-  const cell = Math.floor(Math.min(c.width / cols, c.height / Math.ceil(images.length / cols)));
-  images.forEach((im, k) => {
-    const data = g.createImageData(im.w, im.h);
-    for (let p = 0; p < im.w * im.h; p++) {
-      const v = (255 * im.pixels[p]) / im.max;
-      data.data.set([v, v, v, 255], 4 * p);
-    }
-    const tmp = document.createElement("canvas");
-    tmp.width = im.w; tmp.height = im.h;
-    tmp.getContext("2d").putImageData(data, 0, 0);
-    g.imageSmoothingEnabled = false;
-    g.drawImage(tmp, (k % cols) * cell, Math.floor(k / cols) * cell, cell - 2, cell - 2);
-  });
-}
-
 $("train-form").onsubmit = async (e) => {
   e.preventDefault();
   const f = new FormData(e.target);
@@ -341,7 +297,10 @@ $("sample-form").onsubmit = async (e) => {
     q.set("classifier", f.get("classifier"));
     for (const k of ["label", "guidance"]) if (String(f.get(k)).trim() !== "") q.set(k, String(f.get(k)).replace(/\s+/g, ""));
   }
-  const perRow = q.has("label") ? Number(q.get("n") || (m.kind === "images" ? 16 : 1000)) : null;
+  // With labels, n is sent (a preset may have another default) and is the number of columns of the grid.
+  if (q.has("label") && !q.has("n")) q.set("n", m.kind === "images" ? "16" : "1000");
+  // Images come as one PNG, the grid the server tiles (a row per label when there are labels).
+  if (m.kind === "images") q.set("format", "png");
   for (const el of $("sampler-params").querySelectorAll("[data-key]")) {
     if (el.value !== "" && !el.closest("label").hidden) q.set(el.dataset.key, el.value);
   }
@@ -363,7 +322,7 @@ $("sample-form").onsubmit = async (e) => {
       const es = new EventSource(`/jobs/${job.id}/events`);
       es.addEventListener("preview", (ev) => {
         const p = JSON.parse(ev.data);
-        if (p.png) drawPNG(p.png); else if (p.points) drawPoints(data, p.points);
+        if (p.png) drawPNG(`data:image/png;base64,${p.png}`); else if (p.points) drawPoints(data, p.points);
         say("sample-message", `step ${p.step} of ${p.total}…`, true);
       });
       es.addEventListener("end", (ev) => {
@@ -376,9 +335,8 @@ $("sample-form").onsubmit = async (e) => {
     const r = await api("GET", `/jobs/${job.id}/result`);
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     if (m.kind === "images") {
-      const images = parsePGM(new Uint8Array(await r.arrayBuffer()));
-      drawImages(images, perRow);
-      say("sample-message", `${images.length} images in ${seconds} s`, true);
+      drawPNG(URL.createObjectURL(await r.blob()));
+      say("sample-message", `${job.params.n * (job.params.labels || [0]).length} images in ${seconds} s`, true);
     } else {
       const s = await r.json();
       drawPoints(data, s.points);
@@ -387,8 +345,8 @@ $("sample-form").onsubmit = async (e) => {
   } catch (err) { say("sample-message", err.message); } finally { button.disabled = false; }
 };
 
-// A preview's PNG (base64) drawn into the plot.
-function drawPNG(base64) {
+// A PNG (a preview's, as a data: URL, or the samples') drawn into the plot, pixels kept sharp.
+function drawPNG(src) {
   const img = new Image();
   img.onload = () => {
     const c = $("plot"), g = c.getContext("2d");
@@ -397,7 +355,7 @@ function drawPNG(base64) {
     const scale = Math.min(c.width / img.width, c.height / img.height);
     g.drawImage(img, 0, 0, img.width * scale, img.height * scale);
   };
-  img.src = `data:image/png;base64,${base64}`;
+  img.src = src;
 }
 
 loadDatasets().then(trainPlaceholders).catch((e) => say("train-message", e.message));

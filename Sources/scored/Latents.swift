@@ -52,14 +52,14 @@ struct Encode: ParsableCommand {
 struct Decode: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Decode latents by the probability-flow ODE, as POST /decode does (or interpolate between two of them).",
-        discussion: "--latents: a JSON document with `latent` rows (what `scored encode` writes). With --interpolate A,B the rows A and B are joined by --n latents along the great circle, which are decoded instead. The output is that of `scored sample` (--format pgm for grey images).")
+        discussion: "--latents: a JSON document with `latent` rows (what `scored encode` writes). With --interpolate A,B the rows A and B are joined by --n latents along the great circle, which are decoded instead. The output is that of `scored sample` (--format json, pgm, ppm or png).")
 
     @Option(help: "Checkpoint of the score model that encoded them.") var model: String
     @Option(help: "JSON document with `latent` rows.") var latents: String
     @Option(help: "Two row indices A,B: decode the spherical interpolation between them.") var interpolate: String?
     @Option(help: "Latents along the interpolation (with --interpolate).") var n = 8
     @Option(help: "Relative and absolute tolerance of the ODE solver.") var tolerance = 1e-5
-    @Option(help: "json, or pgm for grey images.") var format: String?
+    @Option(help: "json; images: pgm (grey), ppm (colour) or png (default: the first of these that fits).") var format: String?
     @Flag(help: "PGM: one tiled image.") var grid = false
     @Option(help: "Compute threads.") var threads = 2
     @Option(name: [.short, .long], help: "Write here instead of standard output.") var out: String?
@@ -84,15 +84,16 @@ struct Decode: ParsableCommand {
             z = (0..<n).map { Array(path.scalars[($0 * d)..<(($0 + 1) * d)]) }
         }
         guard (1e-9...0.1).contains(tolerance) else { throw InvalidParameter("tolerance", "must be between 1e-9 and 0.1") }
-        let format = self.format ?? (model.dataKind == .images ? "pgm" : "json")
-        guard SampleEncoding.formats(for: model.dataKind).contains(format) else { throw InvalidParameter("format", "must be one of \(SampleEncoding.formats(for: model.dataKind).joined(separator: ", "))") }
+        let formats = SampleEncoding.formats(for: model.sampleShape)
+        let format = self.format ?? formats[0]
+        guard formats.contains(format) else { throw InvalidParameter("format", "must be one of \(formats.joined(separator: ", "))") }
         let sampler = ProbabilityFlowODESampler(sde: model.schedule.sde!, solver: ODESolver(method: .adaptive(rtol: tolerance, atol: tolerance)),
                                                 epsilon: LikelihoodEstimator.defaultEpsilon)
             .decoding(Tensor(shape: [z.count] + model.sampleShape, scalars: z.flatMap { $0 }))
         let started = Date()
         let result = try SamplingRun(sampler: sampler, count: z.count, seed: 0, shape: model.sampleShape, threads: threads).run(model, shape: model.sampleShape)
         let seconds = Date().timeIntervalSince(started)
-        let bytes = format == "pgm" ? try SampleEncoding.pgm(result.x, grid: grid)
+        let bytes = SampleEncoding.isImage(format) ? try SampleEncoding.image(result.x, format: format, grid: grid)
             : SampleEncoding.json(result.x, header: SampleEncoding.header(sampler: "ode", parameters: ["rtol": .number(tolerance), "atol": .number(tolerance)],
                                                                           n: z.count, seed: 0, nfe: result.nfe, seconds: seconds, shape: model.sampleShape))
         if let out { try Data(bytes).write(to: URL(fileURLWithPath: out), options: .atomic) } else { FileHandle.standardOutput.write(Data(bytes)) }

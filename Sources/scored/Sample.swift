@@ -22,7 +22,7 @@ struct Sample: ParsableCommand {
     @Option(help: "Apply a preset's sampler settings (default: the checkpoint's training preset, if any).") var preset: String?
     @Option(help: "Compute threads.") var threads = 2
     @Option(name: [.short, .long], help: "Write here instead of standard output.") var out: String?
-    @Flag(help: "Compress PGM output with gzip.") var gzip = false
+    @Flag(help: "Compress the output with gzip.") var gzip = false
     @Argument(parsing: .allUnrecognized, help: "Sampling options as --name value.") var options: [String] = []
 
     func run() throws {
@@ -54,9 +54,9 @@ struct Sample: ParsableCommand {
             .run(request.score(source, classifier: guide), shape: shape, control: control)
         let seconds = Date().timeIntervalSince(started)
         let bytes: [UInt8]
-        if request.format == "pgm" {
-            let pgm = try SampleEncoding.pgm(result.x, grid: request.grid, columns: request.gridColumns)
-            bytes = gzip ? Gzip.compress(pgm) : pgm
+        if SampleEncoding.isImage(request.format) {
+            let image = try SampleEncoding.image(result.x, format: request.format, grid: request.grid, columns: request.gridColumns)
+            bytes = gzip ? Gzip.compress(image) : image
         } else {
             var header = SampleEncoding.header(sampler: request.sampler.name, parameters: request.settings.json, n: request.rows,
                                                seed: request.seed, nfe: result.nfe, seconds: seconds, shape: shape)

@@ -48,14 +48,18 @@ struct Train: ParsableCommand {
                     "final_loss": String(trainer.lastLoss), "train_seconds": String(format: "%.2f", seconds)]
         let model = trainer.samplingModel
         if model.isClassifier, let sde = model.schedule.sde {
-            let held = try BuiltinDatasets.heldOut(recipe.dataset, count: 2000, seed: recipe.seed, directory: try LocalData.builtinDirectory)
-                ?? labels.map { l in (data.rows(0..<min(2000, data.shape[0])), Array(l.prefix(2000)), "the training data") }
-            if let held {
-                let acc = try NoiseConditionalClassification.accuracy(model, sde: sde, data: held.0, labels: held.1,
-                                                                      times: [0.01, 0.1, 0.25, 0.5, 1].map { $0 * sde.T }, seed: recipe.seed &+ 17, threads: threads)
-                let text = acc.map { String(format: "t=%.3g %.3f", $0.t, $0.accuracy) }.joined(separator: ", ")
-                note("accuracy on \(held.2) (\(held.1.count)): \(text)")
-                meta["accuracy"] = text
+            // Best effort: the model is written whatever happens here.
+            do {
+                let held = try BuiltinDatasets.heldOut(recipe.dataset, count: 2000, seed: recipe.seed, directory: try LocalData.builtinDirectory)
+                    ?? labels.map { l in (data.rows(0..<min(2000, data.shape[0])), Array(l.prefix(2000)), "the training data") }
+                if let held {
+                    let acc = try NoiseConditionalClassification.report(model, sde: sde, data: held.0, labels: held.1, seed: recipe.seed, threads: threads)
+                    let text = acc.map { String(format: "t=%.3g %.3f", $0.t, $0.accuracy) }.joined(separator: ", ")
+                    note("accuracy on \(held.2) (\(held.1.count)): \(text)")
+                    meta["accuracy"] = text
+                }
+            } catch {
+                note("the accuracy could not be measured: \(error)")
             }
         }
         try model.checkpoint(metadata: meta).write(to: URL(fileURLWithPath: out), options: .atomic)

@@ -1,11 +1,12 @@
 /// The formats a data set arrives in — a point cloud as JSON (`{"points": [[x, y], …]}`) or CSV, an image set as
-/// IDX or multi-image binary PGM (either possibly gzip-compressed) — read the same way from an upload (known
+/// IDX, multi-image binary PGM or PPM, or one PNG (each possibly gzip-compressed) — read the same way from an upload (known
 /// by its media type) and from a file (known by its name).
 public enum DataFormat: Sendable, Equatable {
     case json, csv, images
 
     /// Media types of image-set uploads.
-    public static let imageMediaTypes = ["application/octet-stream", "image/x-portable-graymap", "application/gzip", "application/x-gzip"]
+    public static let imageMediaTypes = ["application/octet-stream", "image/x-portable-graymap", "image/x-portable-pixmap", "image/png",
+                                         "application/gzip", "application/x-gzip", "application/x-tar", "application/tar"]
 
     /// The format of an upload by its `Content-Type`, nil for an unsupported one.
     public init?(mediaType: String) {
@@ -16,11 +17,12 @@ public enum DataFormat: Sendable, Equatable {
         else { return nil }
     }
 
-    /// The format of a file by its name: `.csv`, images (`.pgm`, `.idx`, `…ubyte`, optionally `.gz`), else JSON.
+    /// The format of a file by its name: `.csv`, images (`.pgm`, `.ppm`, `.png`, `.idx`, `…ubyte`, optionally
+    /// `.gz`), else JSON.
     public init(fileName: String) {
         let lower = fileName.lowercased()
         let stem = lower.hasSuffix(".gz") ? String(lower.dropLast(3)) : lower
-        if stem.hasSuffix(".pgm") || stem.hasSuffix(".idx") || stem.hasSuffix("ubyte") { self = .images }
+        if [".pgm", ".ppm", ".png", ".idx", "ubyte", ".tar"].contains(where: { stem.hasSuffix($0) }) || lower.hasSuffix(".tgz") { self = .images }
         else if lower.hasSuffix(".csv") { self = .csv }
         else { self = .json }
     }
@@ -36,15 +38,35 @@ public enum DataFormat: Sendable, Equatable {
     /// The data and its labels where the format carries them (a CSV `label` column, JSON `labels`; image
     /// sets get theirs separately, as an IDX label file).
     public func readLabelled(_ bytes: [UInt8], imageLimits: ImageCodec.Limits = .init()) throws -> (data: Tensor, labels: [Int]?) {
+        let r = try readWithClasses(bytes, imageLimits: imageLimits)
+        return (r.data, r.labels)
+    }
+
+    /// As `readLabelled`, with the names of the classes where the format has them (an archive's folders).
+    public func readWithClasses(_ bytes: [UInt8], imageLimits: ImageCodec.Limits = .init()) throws -> (data: Tensor, labels: [Int]?, classNames: [String]?) {
         switch self {
-        case .images: return (try ImageCodec.read(bytes, limits: imageLimits), nil)
+        case .images:
+            // A tar archive carries labels in its folder names.
+            var b = bytes
+            if Gzip.isCompressed(b) {
+                do { b = try Gzip.decompress(b, limit: imageLimits.maxDecompressedBytes) } catch let e as Gzip.TooLarge {
+                    throw ImageCodec.TooLarge("gzip: \(e)")
+                } catch {
+                    throw ImageCodec.Invalid("gzip: \(error)")
+                }
+            }
+            if ImageArchive.isTar(b) {
+                let a = try ImageArchive.read(b, limits: imageLimits)
+                return (a.images, a.labels, a.classNames)
+            }
+            return (try ImageCodec.read(b, limits: imageLimits), nil, nil)
         case .csv:
             guard let text = String(validating: bytes, as: UTF8.self) else { throw PointCloud.Invalid("not UTF-8 text") }
             let r = try PointCloud.parseCSVLabelled(text)
-            return (r.points, r.labels)
+            return (r.points, r.labels, nil)
         case .json:
             let r = try PointCloud.parseJSONLabelled(bytes)
-            return (r.points, r.labels)
+            return (r.points, r.labels, nil)
         }
     }
 }

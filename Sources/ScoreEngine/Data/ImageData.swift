@@ -4,6 +4,8 @@ import Foundation
 /// gzip streams through zlib.
 public enum Gzip {
     public struct Failure: Error, CustomStringConvertible { public let description: String }
+    /// The output would pass the caller's limit.
+    public struct TooLarge: Error, CustomStringConvertible { public let description: String }
 
     /// True when `bytes` start with the gzip magic number.
     public static func isCompressed(_ bytes: [UInt8]) -> Bool { bytes.count >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B }
@@ -58,7 +60,7 @@ public enum Gzip {
                     if status != Z_OK && status != Z_STREAM_END {
                         throw Failure(description: status == Z_BUF_ERROR ? "the compressed data ends early" : "the compressed data is corrupt")
                     }
-                    if result.count + got > limit { throw Failure(description: "decompresses to more than \(limit) bytes") }
+                    if result.count + got > limit { throw TooLarge(description: "decompresses to more than \(limit) bytes") }
                     result.append(contentsOf: chunk[0..<got])
                 }
                 offset = inp.count - Int(s.avail_in)
@@ -70,8 +72,9 @@ public enum Gzip {
     }
 }
 
-/// Sets of grey-scale images as tensors [n, 1, H, W] with values in [0, 1]: IDX files (MNIST's format,
-/// gzip-compressed or not) and binary PGM (P5, one or several images back to back), both ways.
+/// Sets of images as tensors [n, C, H, W] with values in [0, 1], C = 1 (grey) or 3 (colour): IDX files
+/// (MNIST's format), binary PGM (P5) and PPM (P6), one or several images back to back, and PNG (`PNG`), each
+/// gzip-compressed or not, both ways.
 public enum ImageCodec {
     public struct Invalid: Error, CustomStringConvertible {
         public let description: String
@@ -82,26 +85,40 @@ public enum ImageCodec {
         public var maxImages: Int
         public var maxSide: Int
         public init(maxImages: Int = 100_000, maxSide: Int = 256) { self.maxImages = maxImages; self.maxSide = maxSide }
+        /// The most bytes compressed input may expand to: the largest set the limits allow, in 16-bit colour,
+        /// and never more than 512 MiB.
+        public var maxDecompressedBytes: Int { min(maxImages * maxSide * maxSide * 6 + (1 << 20), 512 << 20) }
     }
 
-    /// Reads IDX or PGM (either possibly gzip-compressed), by their magic numbers.
+    /// Decompressed data beyond the limits (a decompression bomb, or simply too much).
+    public struct TooLarge: Error, CustomStringConvertible {
+        public let description: String
+        public init(_ d: String) { description = d }
+    }
+
+    /// Reads IDX, binary PGM/PPM (P5/P6, several images back to back) or one PNG, each possibly
+    /// gzip-compressed, by their magic numbers: [n, C, H, W] in [0, 1] with C = 1 (grey) or 3 (colour).
     public static func read(_ bytes: [UInt8], limits: Limits = Limits()) throws -> Tensor {
         var b = bytes
         if Gzip.isCompressed(b) {
-            do { b = try Gzip.decompress(b, limit: limits.maxImages * limits.maxSide * limits.maxSide * 2 + (1 << 20)) } catch {
+            do { b = try Gzip.decompress(b, limit: limits.maxDecompressedBytes) } catch let e as Gzip.TooLarge {
+                throw TooLarge("gzip: \(e)")
+            } catch {
                 throw Invalid("gzip: \(error)")
             }
         }
-        if b.count >= 2 && b[0] == UInt8(ascii: "P") && b[1] == UInt8(ascii: "5") { return try pgm(b, limits: limits) }
+        if b.count >= 2 && b[0] == UInt8(ascii: "P") && (b[1] == UInt8(ascii: "5") || b[1] == UInt8(ascii: "6")) { return try pnm(b, limits: limits) }
+        if b.starts(with: PNG.signature) { return try PNG.decode(b, limits: limits) }
+        if ImageArchive.isTar(b) { return try ImageArchive.read(b, limits: limits).images }
         if b.count >= 4 && b[0] == 0 && b[1] == 0 { return try idx(b, limits: limits) }
-        throw Invalid("not an IDX file or binary PGM (P5) image set")
+        throw Invalid("not an image set: expected IDX, binary PGM (P5) or PPM (P6), or PNG")
     }
 
     /// An IDX label file (gzip-compressed or not): unsigned bytes in one dimension, as MNIST's.
     public static func idxLabels(_ bytes: [UInt8], maxCount: Int = 10_000_000) throws -> [Int] {
         var b = bytes
         if Gzip.isCompressed(b) {
-            do { b = try Gzip.decompress(b, limit: maxCount + 8) } catch { throw Invalid("gzip: \(error)") }
+            do { b = try Gzip.decompress(b, limit: maxCount + 8) } catch let e as Gzip.TooLarge { throw TooLarge("gzip: \(e)") } catch { throw Invalid("gzip: \(error)") }
         }
         guard b.count >= 8, b[0] == 0, b[1] == 0, b[2] == 0x08, b[3] == 1 else {
             throw Invalid("IDX labels: expected unsigned bytes in one dimension (magic 0x00000801)")
@@ -138,18 +155,21 @@ public enum ImageCodec {
     static func check(n: Int, channels: Int, h: Int, w: Int, _ limits: Limits) throws {
         guard n >= 1 else { throw Invalid("holds no images") }
         guard n <= limits.maxImages else { throw Invalid("holds \(n) images, more than the limit of \(limits.maxImages)") }
-        guard channels == 1 else { throw Invalid("only grey-scale images (one channel) are supported, found \(channels)") }
+        guard channels == 1 || channels == 3 else { throw Invalid("images need 1 (grey) or 3 (colour) channels, found \(channels)") }
         guard (1...limits.maxSide).contains(h), (1...limits.maxSide).contains(w) else {
             throw Invalid("images of \(h)×\(w); each side must be between 1 and \(limits.maxSide)")
         }
     }
 
-    /// One or more binary PGM images (P5, maxval 1…65535, comments allowed in headers), all of one size.
-    public static func pgm(_ b: [UInt8], limits: Limits = Limits()) throws -> Tensor {
+    /// One or more binary PGM (P5) or PPM (P6) images (maxval 1…65535, comments allowed in headers), all of one
+    /// kind and size: [n, 1, H, W] or [n, 3, H, W].
+    public static func pnm(_ b: [UInt8], limits: Limits = Limits()) throws -> Tensor {
         var i = 0
         var scalars: [Float] = []
         var size: (Int, Int)? = nil
+        var kind: UInt8? = nil
         var n = 0
+        func name() -> String { kind == UInt8(ascii: "6") ? "PPM" : "PGM" }
         func skipSpace() {
             while i < b.count {
                 if b[i] == UInt8(ascii: "#") { while i < b.count && b[i] != 10 && b[i] != 13 { i += 1 } }
@@ -161,39 +181,51 @@ public enum ImageCodec {
             var v = 0, digits = 0
             while i < b.count, b[i] >= 48, b[i] <= 57 {
                 v = v * 10 + Int(b[i] - 48); digits += 1; i += 1
-                if v > 1 << 24 { throw Invalid("PGM image \(n + 1): \(what) is too large") }
+                if v > 1 << 24 { throw Invalid("\(name()) image \(n + 1): \(what) is too large") }
             }
-            guard digits > 0 else { throw Invalid("PGM image \(n + 1): expected the \(what)") }
+            guard digits > 0 else { throw Invalid("\(name()) image \(n + 1): expected the \(what)") }
             return v
         }
         while true {
             skipSpace()
             if i >= b.count { break }
-            guard i + 1 < b.count, b[i] == UInt8(ascii: "P"), b[i + 1] == UInt8(ascii: "5") else {
-                throw Invalid("PGM image \(n + 1): expected the magic number P5 (binary grey map)")
+            guard i + 1 < b.count, b[i] == UInt8(ascii: "P"), b[i + 1] == UInt8(ascii: "5") || b[i + 1] == UInt8(ascii: "6") else {
+                throw Invalid("image \(n + 1): expected the magic number P5 (binary grey map) or P6 (binary pixel map)")
             }
+            if let k = kind, k != b[i + 1] { throw Invalid("image \(n + 1) is P\(Character(UnicodeScalar(b[i + 1]))), the first one P\(Character(UnicodeScalar(k)))") }
+            kind = b[i + 1]
             i += 2
             let w = try number("width"), h = try number("height"), maxval = try number("maximum value")
-            guard (1...65535).contains(maxval) else { throw Invalid("PGM image \(n + 1): maximum value \(maxval) is outside 1…65535") }
-            guard i < b.count, [9, 10, 11, 12, 13, 32].contains(b[i]) else { throw Invalid("PGM image \(n + 1): header not ended by white space") }
+            guard (1...65535).contains(maxval) else { throw Invalid("\(name()) image \(n + 1): maximum value \(maxval) is outside 1…65535") }
+            guard i < b.count, [9, 10, 11, 12, 13, 32].contains(b[i]) else { throw Invalid("\(name()) image \(n + 1): header not ended by white space") }
             i += 1
-            if let s = size, s != (h, w) { throw Invalid("PGM image \(n + 1) is \(h)×\(w), the first one \(s.0)×\(s.1)") }
-            try check(n: n + 1, channels: 1, h: h, w: w, limits)
+            if let s = size, s != (h, w) { throw Invalid("\(name()) image \(n + 1) is \(h)×\(w), the first one \(s.0)×\(s.1)") }
+            let c = kind == UInt8(ascii: "6") ? 3 : 1
+            try check(n: n + 1, channels: c, h: h, w: w, limits)
             size = (h, w)
-            let bytesPer = maxval > 255 ? 2 : 1, count = h * w
-            guard i + count * bytesPer <= b.count else { throw Invalid("PGM image \(n + 1): the pixel data is cut short") }
+            let bytesPer = maxval > 255 ? 2 : 1, count = h * w * c
+            guard count * bytesPer <= b.count - i else { throw Invalid("\(name()) image \(n + 1): the pixel data is cut short") }
             let scale = 1 / Float(maxval)
-            scalars.reserveCapacity(scalars.count + count)
+            // Interleaved samples (RGBRGB…) to planes [C, H, W].
+            var planes = [Float](repeating: 0, count: count)
             for k in 0..<count {
                 let v = bytesPer == 1 ? Int(b[i + k]) : Int(b[i + 2 * k]) << 8 | Int(b[i + 2 * k + 1])
-                guard v <= maxval else { throw Invalid("PGM image \(n + 1): pixel \(k) is \(v), above the maximum value \(maxval)") }
-                scalars.append(Float(v) * scale)
+                guard v <= maxval else { throw Invalid("\(name()) image \(n + 1): sample \(k) is \(v), above the maximum value \(maxval)") }
+                planes[(k % c) * h * w + k / c] = Float(v) * scale
             }
+            scalars += planes
             i += count * bytesPer
             n += 1
         }
         guard let (h, w) = size else { throw Invalid("holds no images") }
-        return Tensor(shape: [n, 1, h, w], scalars: scalars)
+        return Tensor(shape: [n, kind == UInt8(ascii: "6") ? 3 : 1, h, w], scalars: scalars)
+    }
+
+    /// One or more binary PGM images (P5).
+    public static func pgm(_ b: [UInt8], limits: Limits = Limits()) throws -> Tensor {
+        let x = try pnm(b, limits: limits)
+        guard x.shape[1] == 1 else { throw Invalid("expected grey-scale PGM (P5) images") }
+        return x
     }
 
     /// Pixel value of x ∈ [0, 1] (clamped) as 0…255.
@@ -202,41 +234,60 @@ public enum ImageCodec {
         return UInt8(v.rounded())
     }
 
-    /// Images [n, 1, H, W] (values in [0, 1], clamped) as n binary PGM images back to back, maxval 255.
-    public static func pgm(_ images: Tensor) -> [UInt8] {
-        precondition(images.rank == 4 && images.shape[1] == 1, "PGM holds grey-scale images [n, 1, H, W]")
-        let n = images.shape[0], h = images.shape[2], w = images.shape[3]
-        let header = Array("P5\n\(w) \(h)\n255\n".utf8)
+    /// Images [n, C, H, W] (values in [0, 1], clamped) as n binary PGM (C = 1) or PPM (C = 3) images back to
+    /// back, maxval 255.
+    public static func pnm(_ images: Tensor) -> [UInt8] {
+        precondition(images.rank == 4 && (images.shape[1] == 1 || images.shape[1] == 3), "PGM/PPM hold images [n, 1 or 3, H, W]")
+        let n = images.shape[0], c = images.shape[1], h = images.shape[2], w = images.shape[3]
+        let header = Array("P\(c == 1 ? 5 : 6)\n\(w) \(h)\n255\n".utf8)
         var out: [UInt8] = []
-        out.reserveCapacity(n * (header.count + h * w))
+        out.reserveCapacity(n * (header.count + c * h * w))
         for k in 0..<n {
             out += header
-            for p in 0..<(h * w) { out.append(byte(images.scalars[k * h * w + p])) }
+            out += interleaved(images, k)
         }
         return out
     }
 
-    /// The images tiled into one PGM, `columns` across (default: the smallest square grid), with a
-    /// `gap`-pixel black border between tiles.
-    public static func pgmGrid(_ images: Tensor, columns: Int? = nil, gap: Int = 2) -> [UInt8] {
-        let (pixels, gw, gh) = gridPixels(images, columns: columns, gap: gap)
-        return Array("P5\n\(gw) \(gh)\n255\n".utf8) + pixels
+    /// Grey-scale images [n, 1, H, W] as PGM.
+    public static func pgm(_ images: Tensor) -> [UInt8] {
+        precondition(images.rank == 4 && images.shape[1] == 1, "PGM holds grey-scale images [n, 1, H, W]")
+        return pnm(images)
     }
 
-    /// The grid's 8-bit pixels, row by row, and its width and height.
-    public static func gridPixels(_ images: Tensor, columns: Int? = nil, gap: Int = 2) -> (pixels: [UInt8], width: Int, height: Int) {
-        precondition(images.rank == 4 && images.shape[1] == 1)
-        let n = images.shape[0], h = images.shape[2], w = images.shape[3]
-        let cols = columns ?? Int(Double(n).squareRoot().rounded(.up))
+    /// Image k's 8-bit samples, pixel by pixel (RGBRGB… for colour).
+    public static func interleaved(_ images: Tensor, _ k: Int) -> [UInt8] {
+        let c = images.shape[1], hw = images.shape[2] * images.shape[3], base = k * c * hw
+        var out = [UInt8](repeating: 0, count: c * hw)
+        for p in 0..<hw { for ch in 0..<c { out[p * c + ch] = byte(images.scalars[base + ch * hw + p]) } }
+        return out
+    }
+
+    /// The images tiled into one PGM or PPM, `columns` across (default: the smallest square grid), with a
+    /// `gap`-pixel black border between tiles.
+    public static func pnmGrid(_ images: Tensor, columns: Int? = nil, gap: Int = 2) -> [UInt8] {
+        let g = gridPixels(images, columns: columns, gap: gap)
+        return Array("P\(g.channels == 1 ? 5 : 6)\n\(g.width) \(g.height)\n255\n".utf8) + g.pixels
+    }
+
+    /// The grid's 8-bit samples, row by row (RGB interleaved for colour), its width, height and channels.
+    public static func gridPixels(_ images: Tensor, columns: Int? = nil, gap: Int = 2) -> (pixels: [UInt8], width: Int, height: Int, channels: Int) {
+        precondition(images.rank == 4 && (images.shape[1] == 1 || images.shape[1] == 3))
+        let n = images.shape[0], c = images.shape[1], h = images.shape[2], w = images.shape[3]
+        let cols = max(1, columns ?? Int(Double(n).squareRoot().rounded(.up)))
         let rows = (n + cols - 1) / cols
         let gw = cols * w + (cols + 1) * gap, gh = rows * h + (rows + 1) * gap
-        var pixels = [UInt8](repeating: 0, count: gw * gh)
+        var pixels = [UInt8](repeating: 0, count: gw * gh * c)
         for k in 0..<n {
-            let r = k / cols, c = k % cols
-            let y0 = gap + r * (h + gap), x0 = gap + c * (w + gap)
-            for y in 0..<h { for x in 0..<w { pixels[(y0 + y) * gw + x0 + x] = byte(images.scalars[(k * h + y) * w + x]) } }
+            let r = k / cols, col = k % cols
+            let y0 = gap + r * (h + gap), x0 = gap + col * (w + gap)
+            let tile = interleaved(images, k)
+            for y in 0..<h {
+                let dst = ((y0 + y) * gw + x0) * c
+                for j in 0..<(w * c) { pixels[dst + j] = tile[y * w * c + j] }
+            }
         }
-        return (pixels, gw, gh)
+        return (pixels, gw, gh, c)
     }
 }
 

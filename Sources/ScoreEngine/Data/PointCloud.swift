@@ -97,7 +97,7 @@ public enum PointCloud {
     }
 
     /// The largest label accepted.
-    public static let maxLabel = 65_535
+    public static let maxLabel = 9_999
 
     public static func parseCSV(_ text: String, limits: Limits = Limits()) throws -> Tensor {
         try parseCSVLabelled(text, limits: limits).points

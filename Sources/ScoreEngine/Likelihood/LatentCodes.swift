@@ -6,7 +6,8 @@ import Foundation
 /// interpolated spherically, which keeps them at the prior's typical radius.
 public enum LatentCodes {
     /// n latents along the great circle from a to b (both ends included):
-    /// slerp(a, b; λ) = (sin((1 − λ)θ) a + sin(λθ) b) / sin θ with cos θ = a·b/(|a||b|); linear when a ∥ b.
+    /// slerp(a, b; λ) = (sin((1 − λ)θ) a + sin(λθ) b) / sin θ with cos θ = a·b/(|a||b|); linear when a and b
+    /// are parallel or opposite (the great circle is then undefined or not unique).
     public static func slerp(_ a: [Float], _ b: [Float], count n: Int) -> Tensor {
         precondition(a.count == b.count && !a.isEmpty && n >= 2)
         let da = a.map(Double.init), db = b.map(Double.init)
@@ -17,7 +18,7 @@ public enum LatentCodes {
         out.reserveCapacity(n * a.count)
         for k in 0..<n {
             let l = Double(k) / Double(n - 1)
-            let (wa, wb) = theta < 1e-6 ? (1 - l, l) : (sin((1 - l) * theta) / sin(theta), sin(l * theta) / sin(theta))
+            let (wa, wb) = sin(theta) < 1e-6 ? (1 - l, l) : (sin((1 - l) * theta) / sin(theta), sin(l * theta) / sin(theta))
             for j in 0..<a.count { out.append(Float(wa * da[j] + wb * db[j])) }
         }
         return Tensor(shape: [n, a.count], scalars: out)

@@ -17,6 +17,12 @@ public struct GuidedScore: ScoreFunction, RowSpecificScore {
         self.scale = scale
     }
 
+    /// The score of a request for `perLabel` samples of each of `labels`, in order (rows grouped by label).
+    public static func perLabel(base: any ScoreFunction, classifier: any NoiseConditionalClassifier, labels: [Int], perLabel n: Int,
+                                scale: Double) -> GuidedScore {
+        GuidedScore(base: base, classifier: classifier, labels: labels.flatMap { [Int](repeating: $0, count: n) }, scale: scale)
+    }
+
     public func score(_ x: Var, t: [Double]) -> Var {
         precondition(labels.count == x.shape[0], "a guided score is evaluated on the rows its labels are for")
         let s = base.score(x, t: t)

@@ -31,7 +31,7 @@ public struct PredictorCorrectorSampler: Sampler {
         let full = [count] + shape
         var x = sde.priorSample(full, streams: &streams)
         let inpainting = self.inpainting?.rows(first, count)
-        if let inpainting { x = inpainting.impose(on: x, values: inpainting.data) }
+        if let inpainting { x = inpainting.impose(on: x) }
         let tape = Tape(recording: false)
         let h = (sde.T - epsilon) / Double(steps)
         var nfe = 0
@@ -69,7 +69,7 @@ public struct PredictorCorrectorSampler: Sampler {
         } else {
             x = mean  // no noise in the last step, as the seed notebook does
         }
-        if let inpainting { x = inpainting.impose(on: x, values: inpainting.data) }
+        if let inpainting { x = inpainting.impose(on: x) }
         control?.report(first: first, rows: count, fraction: 1)
         return SampleBatch(x: x, nfe: nfe)
     }
@@ -129,57 +129,96 @@ extension PredictorCorrectorSampler: InpaintingSampler {
 
 /// What an inpainting run knows: one item `data` and a `mask` of its shape, 1 where the value is known
 /// (kept), 0 where it is to be sampled; or one item and mask per row of the run (imputation of points, each
-/// with its own known coordinates), shaped [rows] + the item's shape.
+/// with its own known coordinates), shaped [rows] + the item's shape. With a `channelTransform` (an orthogonal
+/// C×C matrix A, images [C, H, W]) the known values are coordinates of A·x at each pixel rather than of x: the
+/// colorization of Song et al. (2021, App. I.3), where the first row of A is the grey level (1, 1, 1)/√3 and
+/// only that coordinate is known.
 public struct Inpainting: Sendable {
     public let data: Tensor
     public let mask: Tensor
     /// Whether `data` and `mask` hold one item per row of the run.
     public let perRow: Bool
+    /// A (row-major C×C, orthogonal) when the knowns are in the decoupled space.
+    public let channelTransform: [Float]?
 
-    public init(data: Tensor, mask: Tensor, perRow: Bool = false) {
+    public init(data: Tensor, mask: Tensor, perRow: Bool = false, channelTransform: [Float]? = nil) {
         precondition(data.shape == mask.shape, "inpainting data \(data.shape) and mask \(mask.shape) differ")
+        if let a = channelTransform {
+            let c = data.shape[perRow ? 1 : 0]
+            precondition(a.count == c * c && data.rank == (perRow ? 4 : 3), "a channel transform needs images and a C×C matrix")
+        }
         self.data = data
         self.mask = mask
         self.perRow = perRow
+        self.channelTransform = channelTransform
+    }
+
+    /// The colorization transform for RGB: rows (1, 1, 1)/√3 (the grey level), (−2, 1, 1)/√6, (0, 1, −1)/√2.
+    public static let decoupledColour: [Float] = {
+        let a = Float(1 / 3.0.squareRoot()), b = Float(1 / 6.0.squareRoot()), c = Float(1 / 2.0.squareRoot())
+        return [a, a, a, -2 * b, b, b, 0, c, -c]
+    }()
+
+    /// Colorization of a grey image [1, H, W] (values in [0, 1]) for RGB models: its grey level is the known
+    /// first coordinate of the decoupled space at every pixel, the other two are sampled.
+    public static func colorization(grey: Tensor) -> Inpainting {
+        precondition(grey.rank == 3 && grey.shape[0] == 1)
+        let hw = grey.count
+        var data = [Float](repeating: 0, count: 3 * hw), mask = [Float](repeating: 0, count: 3 * hw)
+        for p in 0..<hw { data[p] = grey.scalars[p] * 3.0.squareRoot().floatValue; mask[p] = 1 }
+        let shape = [3, grey.shape[1], grey.shape[2]]
+        return Inpainting(data: Tensor(shape: shape, scalars: data), mask: Tensor(shape: shape, scalars: mask), channelTransform: decoupledColour)
     }
 
     /// The knowns of rows [first, first + count) of the run.
     public func rows(_ first: Int, _ count: Int) -> Inpainting {
         guard perRow else { return self }
         let r = first..<(first + count)
-        return Inpainting(data: data.rows(r), mask: mask.rows(r), perRow: true)
+        return Inpainting(data: data.rows(r), mask: mask.rows(r), perRow: true, channelTransform: channelTransform)
     }
 
     /// Entries of one row's item.
     var itemSize: Int { perRow ? mask.count / max(mask.shape[0], 1) : mask.count }
 
-    /// x with the masked entries of every row replaced by `values` (one item, or one per row).
-    func impose(on x: Tensor, values: Tensor) -> Tensor {
-        let d = itemSize, n = x.count / max(d, 1), perRowValues = values.count == x.count
+    /// x with the known coordinates of every row set to `value(row base, entry k, current value)`.
+    private func replacing(_ x: Tensor, _ value: (Int, Int, Int) -> Float) -> Tensor {
+        let d = itemSize, n = x.count / max(d, 1)
         var out = x
+        if let a = channelTransform {
+            let c = Int(Double(a.count).squareRoot()), hw = d / c
+            var y = [Float](repeating: 0, count: c)
+            for i in 0..<n {
+                let base = perRow ? i * d : 0
+                for p in 0..<hw {
+                    guard (0..<c).contains(where: { mask.scalars[base + $0 * hw + p] > 0.5 }) else { continue }
+                    for r in 0..<c { y[r] = (0..<c).reduce(0) { $0 + a[r * c + $1] * x.scalars[i * d + $1 * hw + p] } }
+                    for r in 0..<c where mask.scalars[base + r * hw + p] > 0.5 { y[r] = value(base, r * hw + p, i * d + r * hw + p) }
+                    for ch in 0..<c { out.scalars[i * d + ch * hw + p] = (0..<c).reduce(0) { $0 + a[$1 * c + ch] * y[$1] } }
+                }
+            }
+            return out
+        }
         for i in 0..<n {
             let base = perRow ? i * d : 0
-            for k in 0..<d where mask.scalars[base + k] > 0.5 {
-                out.scalars[i * d + k] = values.scalars[perRowValues ? i * d + k : k]
-            }
+            for k in 0..<d where mask.scalars[base + k] > 0.5 { out.scalars[i * d + k] = value(base, k, i * d + k) }
         }
         return out
     }
 
-    /// After a step that leaves the chain at time t: the known entries of x become m(t)·data + σ(t)·z, those
+    /// x with the known values imposed exactly (the data).
+    func impose(on x: Tensor) -> Tensor {
+        replacing(x) { base, k, _ in data.scalars[base + k] }
+    }
+
+    /// After a step that leaves the chain at time t: the known coordinates of x become m(t)·data + σ(t)·z, those
     /// of the noise-free mean m(t)·data.
     func constrain(_ x: Tensor, _ mean: Tensor, t: Double, sde: any SDE, noise: Tensor) -> (Tensor, Tensor) {
         let m = Float(sde.meanCoefficient(t)), s = Float(sde.std(t))
-        let d = itemSize, n = x.count / max(d, 1)
-        var xs = x, ms = mean
-        for i in 0..<n {
-            let base = perRow ? i * d : 0
-            for k in 0..<d where mask.scalars[base + k] > 0.5 {
-                let centre = m * data.scalars[base + k]
-                xs.scalars[i * d + k] = centre + s * noise.scalars[i * d + k]
-                ms.scalars[i * d + k] = centre
-            }
-        }
-        return (xs, ms)
+        return (replacing(x) { base, k, at in m * data.scalars[base + k] + s * noise.scalars[at] },
+                replacing(mean) { base, k, _ in m * data.scalars[base + k] })
     }
+}
+
+private extension Double {
+    var floatValue: Float { Float(self) }
 }

@@ -70,15 +70,19 @@ struct DatasetsController: RouteCollection {
             throw APIError(status: 415, code: "unsupported_media_type",
                            message: "send points as application/json or text/csv, images as \(DataFormat.imageMediaTypes.joined(separator: ", "))")
         }
-        let data: Tensor, labels: [Int]?
-        do { (data, labels) = try format.readLabelled(req.body, imageLimits: .init(maxImages: 100_000, maxSide: 128)) } catch let e as PointCloud.Invalid {
+        let data: Tensor, labels: [Int]?, classNames: [String]?
+        do { (data, labels, classNames) = try format.readWithClasses(req.body, imageLimits: .init(maxImages: 100_000, maxSide: 128)) } catch let e as PointCloud.Invalid {
             throw InvalidParameter("body", e.description)
         } catch let e as ImageCodec.Invalid {
             throw InvalidParameter("body", e.description)
+        } catch let e as ImageCodec.TooLarge {
+            throw APIError(status: 413, code: "payload_too_large", message: "body: \(e.description)", field: "body")
         }
         let kind = format.kind
         let rec = try datasets.add(name: name, kind: kind, data: data, labels: labels)
-        return jsonResponse(201, DatasetsController.json(rec), headers: [("Location", "/datasets/\(rec.id)")])
+        var body = DatasetsController.json(rec).object ?? [:]
+        if let classNames { body["class_names"] = .array(classNames.map { .string($0) }) }
+        return jsonResponse(201, .object(body), headers: [("Location", "/datasets/\(rec.id)")])
     }
 
     /// `PUT /datasets/{id}/labels`: an upload's labels, one per item, as an IDX label file (unsigned bytes, as
@@ -96,6 +100,8 @@ struct DatasetsController: RouteCollection {
         } else {
             do { labels = try ImageCodec.idxLabels(req.body, maxCount: 1_000_000) } catch let e as ImageCodec.Invalid {
                 throw InvalidParameter("body", e.description)
+            } catch let e as ImageCodec.TooLarge {
+                throw APIError(status: 413, code: "payload_too_large", message: "body: \(e.description)", field: "body")
             }
         }
         return jsonResponse(200, DatasetsController.json(try datasets.setLabels(labels, dataset: id)))

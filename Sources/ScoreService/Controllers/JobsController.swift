@@ -111,7 +111,8 @@ struct JobsController: RouteCollection {
 
     func result(_ id: String) throws -> HTTPResponse {
         let j = try job(id)
-        guard j.kind == .sample else {
+        // Sampling jobs, and likelihood jobs that encoded items (their result names the document).
+        guard j.kind == .sample || (j.kind == .likelihood && j.params["items"] != nil) else {
             throw APIError.notFound(j.kind == .train ? "training jobs have a model, not a result file: see links.model"
                                                      : "the result of job \(id) is in its `result` field")
         }

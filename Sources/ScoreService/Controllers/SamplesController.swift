@@ -28,7 +28,7 @@ struct SamplesController: RouteCollection {
     static let deliveryParameters: [Parameter] = [
         Parameter("wait", .boolean, default: .value(true), help: "answer with the samples when the job ends (false: 202 and the job)"),
         Parameter("stream", .boolean, default: .value(false),
-                  help: "stream the samples as they are made: NDJSON lines for json, a multipart/mixed body of PGM parts for pgm; leaving cancels the rest"),
+                  help: "stream the samples as they are made: NDJSON lines for json, a multipart/mixed body of image parts for pgm, ppm, png; leaving cancels the rest"),
         Parameter("preview_every", .integer(0...100_000), default: .value(0),
                   help: "publish a preview event on the job's event stream every this many steps (0: none): the denoised images as a PNG grid, or the points"),
     ]
@@ -36,6 +36,12 @@ struct SamplesController: RouteCollection {
     /// Every query parameter of `GET /samples` (the samplers' settings each once), for the OpenAPI description.
     static func queryParameters(maxSamples: Int) -> [Parameter] {
         subjectParameters + SamplingRequest.parameters(maxSamples: maxSamples) + deliveryParameters + SamplerDocumentation.unionParameters()
+    }
+
+    /// `POST /impute`'s query: that of `/samples` without what does not apply to points completed in place.
+    static func imputeParameters(maxSamples: Int) -> [Parameter] {
+        queryParameters(maxSamples: maxSamples).filter { !["classifier", "label", "guidance", "grid", "target"].contains($0.key) }
+            .map { $0.key == "n" ? $0.with(default: .value(1)) : $0 }
     }
 
     static let rectParameter = Parameter(
@@ -60,7 +66,8 @@ struct SamplesController: RouteCollection {
         r.add("POST", "/inpaint", query: { SamplesController.queryParameters(maxSamples: max) + [SamplesController.rectParameter] }) { req, _ in
             try inpaint(req)
         }
-        r.add("POST", "/impute", query: { SamplesController.queryParameters(maxSamples: max) }) { req, _ in try impute(req) }
+        r.add("POST", "/colorize", query: { SamplesController.queryParameters(maxSamples: max) }) { req, _ in try colorize(req) }
+        r.add("POST", "/impute", query: { SamplesController.imputeParameters(maxSamples: max) }) { req, _ in try impute(req) }
         r.add("POST", "/likelihood") { req, _ in try likelihood(req) }
         r.add("POST", "/encode", query: { SamplesController.encodeParameters }) { req, _ in try encode(req) }
         r.add("POST", "/decode", query: { SamplesController.decodeParameters(maxSamples: max) }) { req, _ in try decode(req) }
@@ -132,7 +139,8 @@ struct SamplesController: RouteCollection {
         let d = try q.take(SamplesController.deliveryParameters)
         let delivery = Delivery(wait: d.bool("wait"), stream: d.bool("stream"), previewEvery: d.int("preview_every"))
         var rest = q.values
-        let request = try SamplingRequest(&rest, source: source, preset: preset, maxSamples: maxSamples, classifier: classifier)
+        let request = try SamplingRequest(&rest, source: source, preset: preset, maxSamples: maxSamples, classifier: classifier,
+                                          itemsPerRequest: inpaint?.items ?? 1)
         q = Fields(rest)
         if delivery.stream {
             guard delivery.wait else { throw InvalidParameter("stream", "needs wait=true: the samples come in the answer") }
@@ -196,18 +204,15 @@ struct SamplesController: RouteCollection {
         })
     }
 
-    /// `POST /inpaint?model=…&rect=x,y,w,h`: the body is a binary PGM image (optionally gzip-compressed),
-    /// optionally followed by a second PGM of the same size as the mask (white, ≥ ½: known; black: to fill);
+    /// `POST /inpaint?model=…&rect=x,y,w,h`: the body is an image (PGM, PPM or PNG, optionally gzip-compressed),
+    /// optionally followed by a second PGM/PPM of the same size as the mask (white, ≥ ½: known; black: to fill);
     /// or `rect` gives the region to fill. Answers n completions in which the known pixels are the image's.
     func inpaint(_ req: HTTPRequest) throws -> HTTPResponse {
         var q = try req.fields()
         let rectValues = try q.take([SamplesController.rectParameter])
         let rect = rectValues["rect"].map { _ in rectValues.ints("rect") }
         guard !req.body.isEmpty else { throw InvalidParameter("body", "must hold the image as binary PGM") }
-        let images: Tensor
-        do { images = try ImageCodec.read(req.body, limits: .init(maxImages: 2, maxSide: 4096)) } catch let e as ImageCodec.Invalid {
-            throw InvalidParameter("body", e.description)
-        }
+        let images = try SamplesController.readImages(req.body, limits: .init(maxImages: 2, maxSide: 1024))
         let shape = Array(images.shape.dropFirst()), d = shape.reduce(1, *)
         let image = Array(images.scalars[0..<d])
         var mask: [Float]
@@ -220,7 +225,8 @@ struct SamplesController: RouteCollection {
                 throw InvalidParameter("rect", "must be x,y,width,height inside the \(shape[2])×\(shape[1]) image")
             }
             mask = [Float](repeating: 1, count: d)
-            for y in y0..<(y0 + h) { for x in x0..<(x0 + w) { mask[y * shape[2] + x] = 0 } }
+            let plane = shape[1] * shape[2]
+            for ch in 0..<shape[0] { for y in y0..<(y0 + h) { for x in x0..<(x0 + w) { mask[ch * plane + y * shape[2] + x] = 0 } } }
         case (2, _?): throw InvalidParameter("rect", "give a mask image or rect, not both")
         default: throw InvalidParameter("rect", "is required when the body holds no mask image")
         }
@@ -231,6 +237,34 @@ struct SamplesController: RouteCollection {
             throw InvalidParameter("body", "the image is \(shape[2])×\(shape[1]); the model's are \(prepared.source.sampleShape.dropFirst().map(String.init).joined(separator: "×"))")
         }
         return try submit(prepared, delivery, req)
+    }
+
+    /// `POST /colorize?model=…`: the body is one grey image (PGM or PNG, gzip or not; a colour image is taken by
+    /// its grey level) of a colour model's size; answers n colour images whose grey level, the mean of their
+    /// channels, is the input's (Song et al. 2021, App. I.3).
+    func colorize(_ req: HTTPRequest) throws -> HTTPResponse {
+        var q = try req.fields()
+        guard !req.body.isEmpty else { throw InvalidParameter("body", "must hold the grey image (PGM or PNG)") }
+        let images = try SamplesController.readImages(req.body, limits: .init(maxImages: 1, maxSide: 1024))
+        let c = images.shape[1], hw = images.shape[2] * images.shape[3]
+        let grey = (0..<hw).map { p in (0..<c).reduce(Float(0)) { $0 + images.scalars[$1 * hw + p] } / Float(c) }
+        let (prepared, delivery) = try prepare(&q, inpaint: InpaintingParameters(image: grey, mask: [], colorize: true))
+        try q.finish()
+        let shape = prepared.source.sampleShape
+        guard shape.count == 3, shape[0] == 3 else { throw InvalidParameter("model", "colorization needs a colour image model (3 channels)") }
+        guard shape[1] == images.shape[2], shape[2] == images.shape[3] else {
+            throw InvalidParameter("body", "the image is \(images.shape[3])×\(images.shape[2]); the model's are \(shape[2])×\(shape[1])")
+        }
+        return try submit(prepared, delivery, req)
+    }
+
+    /// Images from a request body, with the decoders' refusals as 400 and too much data as 413.
+    static func readImages(_ body: [UInt8], limits: ImageCodec.Limits) throws -> Tensor {
+        do { return try ImageCodec.read(body, limits: limits) } catch let e as ImageCodec.Invalid {
+            throw InvalidParameter("body", e.description)
+        } catch let e as ImageCodec.TooLarge {
+            throw APIError(status: 413, code: "payload_too_large", message: "body: \(e.description)", field: "body")
+        }
     }
 
     /// `POST /impute?model=…`: the body is points with unknown coordinates as null (`{"points": [[0.5, null], …]}`
@@ -322,6 +356,21 @@ struct SamplesController: RouteCollection {
         }
         let n = try q.take([SamplesController.interpolationParameters[2]]).int("n")
         guard ab[0].count == ab[1].count else { throw InvalidParameter("b", "has \(ab[1].count) values, a has \(ab[0].count)") }
+        // The latents' size checked against the model's before any work.
+        var modelID: String? = nil
+        if let raw = q["model"] { modelID = try SamplesController.subjectParameters[0].parse(raw).string }
+        let model: LoadedModel
+        do {
+            guard let m = try modelID.map({ try models.load($0) }) ?? models.latest() else {
+                throw InvalidParameter("model", "is required: no model has been trained yet (POST /train)")
+            }
+            model = m
+        } catch is ModelCache.Unknown {
+            throw APIError(status: 404, code: "not_found", message: "model: no model \(modelID ?? "")", field: "model")
+        }
+        guard ab[0].count == model.model.sampleShape.reduce(1, *) else {
+            throw InvalidParameter("a", "has \(ab[0].count) values, the model's items \(model.model.sampleShape.reduce(1, *))")
+        }
         let path = LatentCodes.slerp(ab[0], ab[1], count: n)
         let d = ab[0].count
         return try decodeLatents(req, (0..<n).map { Array(path.scalars[($0 * d)..<(($0 + 1) * d)]) }, fields: q)
@@ -331,7 +380,7 @@ struct SamplesController: RouteCollection {
         var q = try fields ?? req.fields()
         guard !latents.isEmpty else { throw InvalidParameter("latent", "has no latents") }
         guard latents.count <= SamplesController.maxLatents else { throw InvalidParameter("latent", "more than \(SamplesController.maxLatents) latents") }
-        for key in ["sampler", "n", "seed", "classifier", "label", "stream", "preview_every"] where q[key] != nil {
+        for key in ["sampler", "n", "seed", "classifier", "label", "guidance", "stream", "preview_every", "eps_end", "denoise", "target", "preset"] where q[key] != nil {
             throw InvalidParameter.doesNotApply(key, "does not apply to decoding (the ode sampler, one sample per latent)")
         }
         // To the encoder's ε, so that decoding an encoding returns the input (within the solver's tolerance).

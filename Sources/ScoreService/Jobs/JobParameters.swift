@@ -42,6 +42,8 @@ struct InpaintingParameters: Codable, Sendable, Equatable {
     var mask: [Float]
     /// The number of items in `image` (nil: one).
     var items: Int? = nil
+    /// Colorization: `image` is one grey image [H, W] whose grey level the colour samples keep.
+    var colorize: Bool? = nil
 }
 
 /// A likelihood job's parameters.

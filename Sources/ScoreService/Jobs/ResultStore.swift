@@ -6,21 +6,19 @@ import Synchronization
 /// A sampling job's result document: the bytes and how they are encoded.
 struct SampleResult: Sendable {
     let bytes: [UInt8]
-    /// `json`, or `pgm` (gzip-compressed binary PGM).
+    /// `json`, `pgm`/`ppm` (gzip-compressed binary PGM/PPM) or `png`.
     let format: String
 
-    var fileExtension: String { format == "pgm" ? "pgm.gz" : "json" }
+    /// Whether the bytes are gzip-compressed (PGM and PPM: `Content-Encoding: gzip`).
+    static func isGzipped(_ format: String) -> Bool { format == "pgm" || format == "ppm" }
+
+    var fileExtension: String { SampleResult.isGzipped(format) ? "\(format).gz" : format }
 
     /// The HTTP answer carrying it.
     func response(extraHeaders: [(String, String)] = []) -> HTTPResponse {
         var h = HTTPHeaders()
-        switch format {
-        case "pgm":
-            h.add("Content-Type", "image/x-portable-graymap")
-            h.add("Content-Encoding", "gzip")
-        default:
-            h.add("Content-Type", "application/json")
-        }
+        h.add("Content-Type", SampleEncoding.mediaType(format))
+        if SampleResult.isGzipped(format) { h.add("Content-Encoding", "gzip") }
         for (k, v) in extraHeaders { h.add(k, v) }
         return HTTPResponse(status: 200, headers: h, body: .bytes(bytes))
     }
@@ -57,6 +55,6 @@ final class ResultStore: Sendable {
 
     func remove(job id: String) {
         recent.withLock { $0.removeAll { $0.id == id } }
-        for ext in ["json", "pgm.gz"] { artifacts.remove(artifacts.result(id, ext)) }
+        for f in SampleEncoding.allFormats { artifacts.remove(artifacts.result(id, SampleResult(bytes: [], format: f).fileExtension)) }
     }
 }

@@ -9,7 +9,7 @@ struct TrainingJob: JobExecutor {
         let recipe = try TrainingJobParameters(json: job.params, datasets: context.datasets).recipe
         let artifacts = context.artifacts
         let data = try context.datasets.load(recipe.dataset, size: recipe.datasetSize, seed: recipe.seed)
-        let labels = recipe.makeObjective(recipe.schedule(data: data)).needsLabels
+        let labels = recipe.objectiveEntry.needsLabels
             ? try context.datasets.labels(recipe.dataset, size: recipe.datasetSize, seed: recipe.seed) : nil
         let stateURL = artifacts.state(job.id)
         let trainer: Trainer
@@ -62,7 +62,9 @@ struct TrainingJob: JobExecutor {
         let model = trainer.samplingModel
         let modelID = newID("m")
         let seconds = Date().timeIntervalSince(started)
-        let accuracy = model.isClassifier ? try TrainingJob.accuracy(model, recipe: recipe, context) : nil
+        // Best effort: a missing held-out set (an upload deleted meanwhile) does not lose the model.
+        var accuracy: JSONValue? = nil
+        if model.isClassifier, let measured = try? TrainingJob.accuracy(model, recipe: recipe, context) { accuracy = measured }
         let info = ModelInfo(model: model, recipe: recipe, dataShape: Array(data.shape.dropFirst()), steps: trainer.step,
                              finalLoss: Double(trainer.lastLoss), seconds: seconds, accuracy: accuracy)
         try artifacts.write(model.checkpoint(metadata: ["model_id": modelID, "job_id": job.id, "info": info.json.serialized,
@@ -81,9 +83,8 @@ struct TrainingJob: JobExecutor {
     static func accuracy(_ model: ScoreModel, recipe: TrainingRecipe, _ context: JobContext) throws -> JSONValue? {
         guard let sde = model.schedule.sde,
               let held = try context.datasets.heldOut(recipe.dataset, count: 2000, seed: recipe.seed) else { return nil }
-        let times = [0.01, 0.1, 0.25, 0.5, 1].map { $0 * sde.T }
-        let acc = try NoiseConditionalClassification.accuracy(model, sde: sde, data: held.data, labels: held.labels, times: times,
-                                                              seed: recipe.seed &+ 17, threads: context.threads)
+        let acc = try NoiseConditionalClassification.report(model, sde: sde, data: held.data, labels: held.labels, seed: recipe.seed,
+                                                            threads: context.threads)
         return ["data": .string(held.source), "n": .number(Double(held.labels.count)),
                 "by_t": .array(acc.map { ["t": .number($0.t), "accuracy": .number(($0.accuracy * 10_000).rounded() / 10_000)] })]
     }

@@ -36,19 +36,20 @@ final class SampleStream: @unchecked Sendable {
 }
 
 /// How a streamed answer frames its groups: NDJSON for JSON (one `{"first": i, "points": […]}` line per group,
-/// then `{"done": true, …the run's summary…}`), and for PGM a `multipart/mixed` body with one part of images
-/// per group (`X-First-Row` names its first row) and a last JSON part with the summary.
+/// then `{"done": true, …the run's summary…}`), and for images a `multipart/mixed` body with one part per group
+/// (PGM/PPM: the group's images back to back; PNG: the group's grid; `X-First-Row` names its first row) and a
+/// last JSON part with the summary.
 enum StreamFraming {
     static let boundary = "scored-samples"
 
     static func contentType(_ format: String) -> String {
-        format == "pgm" ? "multipart/mixed; boundary=\(boundary)" : "application/x-ndjson"
+        SampleEncoding.isImage(format) ? "multipart/mixed; boundary=\(boundary)" : "application/x-ndjson"
     }
 
     static func group(_ rows: Range<Int>, _ x: Tensor, format: String) throws -> [UInt8] {
-        if format == "pgm" {
-            return Array("--\(boundary)\r\nContent-Type: image/x-portable-graymap\r\nX-First-Row: \(rows.lowerBound)\r\n\r\n".utf8)
-                + (try SampleEncoding.pgm(x, grid: false)) + Array("\r\n".utf8)
+        if SampleEncoding.isImage(format) {
+            return Array("--\(boundary)\r\nContent-Type: \(SampleEncoding.mediaType(format))\r\nX-First-Row: \(rows.lowerBound)\r\n\r\n".utf8)
+                + (try SampleEncoding.image(x, format: format, grid: false)) + Array("\r\n".utf8)
         }
         return SampleEncoding.json(x, header: ["first": .number(Double(rows.lowerBound))])
     }
@@ -57,7 +58,7 @@ enum StreamFraming {
         var o = header
         o["done"] = true
         let line = JSONValue.object(o).serialized + "\n"
-        if format == "pgm" {
+        if SampleEncoding.isImage(format) {
             return Array("--\(boundary)\r\nContent-Type: application/json\r\n\r\n\(line)\r\n--\(boundary)--\r\n".utf8)
         }
         return Array(line.utf8)
@@ -65,7 +66,7 @@ enum StreamFraming {
 
     static func failure(_ code: String, _ message: String, format: String) -> [UInt8] {
         let line = JSONValue.object(["error": ["code": .string(code), "message": .string(message)]]).serialized + "\n"
-        if format == "pgm" {
+        if SampleEncoding.isImage(format) {
             return Array("--\(boundary)\r\nContent-Type: application/json\r\n\r\n\(line)\r\n--\(boundary)--\r\n".utf8)
         }
         return Array(line.utf8)

@@ -23,7 +23,18 @@ struct PreparedSampling: Sendable {
                 throw InvalidParameter("sampler", "\(p.sampler) cannot inpaint (use one of \(SamplerRegistry.inpainters(for: source).joined(separator: ", ")))")
             }
             let d = source.sampleShape.reduce(1, *), items = known.items ?? 1
+            if known.colorize == true {
+                let shape = source.sampleShape
+                guard shape.count == 3, shape[0] == 3 else { throw InvalidParameter("model", "colorization needs a colour image model (3 channels)") }
+                guard known.image.count == shape[1] * shape[2] else {
+                    throw InvalidParameter("body", "colorization takes a grey image of the model's size, \(shape[2])×\(shape[1])")
+                }
+                sampler = s.inpainting(Inpainting.colorization(grey: Tensor(shape: [1, shape[1], shape[2]], scalars: known.image)))
+            } else {
             guard known.image.count == known.mask.count, known.image.count == items * d else {
+                if let n = known.items, n > 0 {
+                    throw InvalidParameter("body", "the points have \(known.image.count / n) coordinates, the model's items \(source.sampleShape)")
+                }
                 throw InvalidParameter("body", "the image and mask must have the model's shape \(source.sampleShape)")
             }
             if known.items == nil {
@@ -37,6 +48,7 @@ struct PreparedSampling: Sendable {
                     })
                 }
                 sampler = s.inpainting(Inpainting(data: expand(known.image), mask: expand(known.mask), perRow: true))
+            }
             }
         }
         if let latents = p.latents {
@@ -53,8 +65,7 @@ struct PreparedSampling: Sendable {
         if let labels = p.labels {
             guard let classifier else { throw InvalidParameter("classifier", "the job's classifier \(p.classifier ?? "") is missing") }
             try SamplingRequest.check(classifier: classifier, field: "classifier", against: source)
-            score = GuidedScore(base: source, classifier: classifier, labels: labels.flatMap { [Int](repeating: $0, count: p.n) },
-                                scale: p.guidance ?? 1)
+            score = GuidedScore.perLabel(base: source, classifier: classifier, labels: labels, perLabel: p.n, scale: p.guidance ?? 1)
         } else {
             score = source
         }
@@ -124,7 +135,13 @@ struct SamplingJob: JobExecutor {
         header["model"] = p.model.map { .string($0) } ?? .null
         if let target = p.target { header["target"] = .string(target) }
         if let preset = p.preset { header["preset"] = .string(preset) }
-        let bytes = p.format == "pgm" ? Gzip.compress(try SampleEncoding.pgm(out.x, grid: p.grid, columns: p.labels != nil ? p.n : nil)) : SampleEncoding.json(out.x, header: header)
+        let bytes: [UInt8]
+        if SampleEncoding.isImage(p.format) {
+            let image = try SampleEncoding.image(out.x, format: p.format, grid: p.grid, columns: p.labels != nil ? p.n : nil)
+            bytes = SampleResult.isGzipped(p.format) ? Gzip.compress(image) : image
+        } else {
+            bytes = SampleEncoding.json(out.x, header: header)
+        }
         try context.results.store(SampleResult(bytes: bytes, format: p.format), job: job.id)
         var result = header
         result["format"] = .string(p.format)
@@ -137,7 +154,7 @@ struct SamplingJob: JobExecutor {
     static func previewJSON(_ p: SamplingPreview, kind: DataKind) -> JSONValue {
         var o: [String: JSONValue] = ["step": .number(Double(p.step)), "total": .number(Double(p.total))]
         let x = p.denoised ?? p.x
-        if kind == .images, x.rank == 4, x.shape[1] == 1 {
+        if kind == .images, x.rank == 4, x.shape[1] == 1 || x.shape[1] == 3 {
             let shown = x.rows(0..<min(16, x.shape[0]))
             o["png"] = .string(Data(PNG.grid(shown, scale: 2)).base64EncodedString())
             o["denoised"] = .bool(p.denoised != nil)

@@ -30,15 +30,16 @@ public struct SamplingRequest: Sendable {
             Parameter("n", .integer(1...maxSamples), default: .byKind(points: .value(1000), images: .value(16)),
                       help: "number of samples (a preset may set another default)"),
             Parameter("seed", .integer(0...Int(Int32.max)), default: .value(0), help: "sample i depends only on (seed, i)"),
-            Parameter("format", .choice(["json", "pgm"]), default: .byKind(points: .value("json"), images: .value("pgm")),
-                      help: "json (points, or images as rows of pixels) or pgm (grey image models: binary PGM)"),
-            Parameter("grid", .boolean, default: .value(false), help: "format pgm: one tiled image instead of n (one row per label)"),
+            Parameter("format", .choice(SampleEncoding.allFormats),
+                      default: .derived("pgm for grey images, png for colour, json for points", { .string(SampleEncoding.formats(for: $0.sampleShape)[0]) }),
+                      help: "json (points, or images as rows of values), pgm (grey images: binary PGM), ppm (colour: binary PPM) or png (one image: the grid)"),
+            Parameter("grid", .boolean, default: .value(false), help: "pgm, ppm: one tiled image instead of n (one row per label); png is always the grid"),
         ] + guidanceParameters
     }
 
     /// The fields of class-conditional sampling (the classifier itself is named where the model is).
     public static let guidanceParameters: [Parameter] = [
-        Parameter("label", .integerList(0...65_535, count: 1...100), default: .none("unconditional"),
+        Parameter("label", .integerList(0...PointCloud.maxLabel, count: 1...100), default: .none("unconditional"),
                   help: "with a classifier: the class to sample, or a list of classes (n samples of each, one grid row per label)"),
         // Images: 6, where the default sampler's MNIST digits are recognised as their label 93% of the time
         // (61% at 1, 80% at 2, 91% at 4; docs/benchmarks.md, "Class-conditional MNIST").
@@ -49,8 +50,9 @@ public struct SamplingRequest: Sendable {
     /// Resolves the request's fields and the sampler's for `source`, taking them out of `fields` (what is left
     /// was not a sampling field). `preset` supplies the default sampler, its settings and n.
     /// `classifier` is the noise-conditional classifier named by the request (its field `classifierField`).
+    /// `itemsPerRequest`: items completed n times each (imputation), which multiply the rows as labels do.
     public init(_ fields: inout [String: RawValue], source: any ScoreSource, preset: Preset?, maxSamples: Int,
-                classifier: ScoreModel? = nil, classifierField: String = "classifier") throws {
+                classifier: ScoreModel? = nil, classifierField: String = "classifier", itemsPerRequest: Int = 1) throws {
         if let m = source as? ScoreModel, m.isClassifier {
             throw InvalidParameter("model", "is a classifier, which is not sampled: name a score model, and the classifier as \(classifierField)")
         }
@@ -61,10 +63,10 @@ public struct SamplingRequest: Sendable {
         var v = try declared.resolve(mine, kind: source.dataKind, source: source, owner: "sampling") { InvalidParameter($0, "unknown field") }
         if mine["n"] == nil, let n = preset?.sampling.n { v["n"] = .number(Double(min(n, maxSamples))) }
         format = v.string("format")
-        let formats = SampleEncoding.formats(for: source.dataKind).filter { $0 != "pgm" || source.sampleShape.first == 1 }
+        let formats = SampleEncoding.formats(for: source.sampleShape)
         guard formats.contains(format) else { throw InvalidParameter("format", "must be one of \(formats.joined(separator: ", ")) for this model") }
         grid = v.bool("grid")
-        if grid && format != "pgm" { throw InvalidParameter("grid", "applies to format pgm") }
+        if grid && !SampleEncoding.isImage(format) { throw InvalidParameter("grid", "applies to image formats (pgm, ppm, png)") }
         n = v.int("n")
         seed = v.int("seed")
         guidance = v.double("guidance")
@@ -75,7 +77,7 @@ public struct SamplingRequest: Sendable {
             if let bad = labels.first(where: { $0 >= classifier.classes }) {
                 throw InvalidParameter("label", "\(bad) is not a class of the classifier (0…\(classifier.classes - 1))")
             }
-            guard n * labels.count <= maxSamples else {
+            guard n * labels.count * itemsPerRequest <= maxSamples else {
                 throw InvalidParameter("n", "\(n) samples of each of \(labels.count) labels is \(n * labels.count), more than \(maxSamples)")
             }
             self.labels = labels
@@ -84,6 +86,9 @@ public struct SamplingRequest: Sendable {
                 throw InvalidParameter(key, "needs a classifier (\(classifierField)) to guide the sampler")
             }
             labels = nil
+        }
+        guard n * itemsPerRequest <= maxSamples else {
+            throw InvalidParameter("n", "\(n) completions of each of \(itemsPerRequest) items is \(n * itemsPerRequest), more than \(maxSamples)")
         }
         if let name = v["sampler"]?.string {
             sampler = SamplerRegistry.entry(name)!
@@ -105,7 +110,7 @@ public struct SamplingRequest: Sendable {
     /// What the sampler follows: the model's score, guided by the classifier toward each row's label.
     public func score(_ source: any ScoreSource, classifier: ScoreModel?) -> any ScoreFunction {
         guard let labels, let classifier else { return source }
-        return GuidedScore(base: source, classifier: classifier, labels: labels.flatMap { [Int](repeating: $0, count: n) }, scale: guidance)
+        return GuidedScore.perLabel(base: source, classifier: classifier, labels: labels, perLabel: n, scale: guidance)
     }
 
     /// A classifier guides a score model when it was trained on the same SDE (parameters within 1%, since

@@ -42,7 +42,7 @@ import Testing
 
     @Test func gridScalesEachPixel() {
         let images = Tensor(shape: [1, 1, 2, 2], scalars: [0, 1, 0.5, 0.25])
-        let (pixels, w, h) = ImageCodec.gridPixels(images, gap: 0)
+        let (pixels, w, h, _) = ImageCodec.gridPixels(images, gap: 0)
         #expect(w == 2 && h == 2 && pixels == [0, 255, 128, 64])
     }
 }
