@@ -269,9 +269,9 @@ $("train-form").onsubmit = async (e) => {
 $("upload-form").onsubmit = async (e) => {
   e.preventDefault();
   const file = $("upload-file").files[0];
-  if (!file) return say("train-message", "choose a .json, .csv, .pgm or IDX file");
+  if (!file) return say("train-message", "choose a .json, .csv, .png, .ppm, .pgm, .tar or IDX file");
   const lower = file.name.toLowerCase();
-  const binary = /\.(pgm|idx|gz)$|ubyte$/.test(lower);
+  const binary = /\.(png|ppm|pgm|idx|gz|tar|tgz)$|ubyte$/.test(lower);
   const type = lower.endsWith(".csv") ? "text/csv" : binary ? "application/octet-stream" : "application/json";
   try {
     const payload = binary ? new Uint8Array(await file.arrayBuffer()) : await file.text();

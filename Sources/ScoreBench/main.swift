@@ -13,6 +13,7 @@ import ScoreEngine
 ///   score-bench mnist-features [--epochs N] [--lr L]     trains the MNIST feature network of the Fréchet distance
 ///   score-bench guidance --mnist-model CKPT --classifier CKPT [--n 100] [--scales 1,2,4] [--sampler ddim] [--grid PNG]
 ///                                                        class-conditional MNIST: recognition rate per digit
+///   score-bench colorize --model CKPT [--images 4] [--n 4] [--out PNG]   coloured MNIST made grey, colorized
 Engine.configure()
 let all = Array(CommandLine.arguments.dropFirst())
 let command = all.first ?? "toy"
@@ -76,6 +77,10 @@ case "samplers":
                       budgets: (option("--budgets") ?? "10,20,50").split(separator: ",").map { Int($0)! }).run()
 case "presets":
     PresetTable().run()
+case "colorize":
+    guard let model = option("--model") else { print("score-bench colorize --model CKPT [--images 4] [--n 4] [--out PNG]"); exit(2) }
+    try! ColorizationExample(model: model, images: Int(option("--images") ?? "4")!, n: Int(option("--n") ?? "4")!,
+                             out: option("--out") ?? "colorized.png").run()
 case "guidance":
     guard let model = option("--mnist-model"), let classifier = option("--classifier") else {
         print("score-bench guidance --mnist-model CKPT --classifier CKPT [--n 100] [--scales 1,2,4] [--sampler ddim] [--grid PNG]"); exit(2)
