@@ -248,7 +248,6 @@ function drawPoints(data, samples) {
   for (const [x, y] of samples) g.fillRect(sx(x) - 1.5, sy(y) - 1.5, 3, 3);
 }
 
-// Image models answer binary PGM (P5); the browser undoes the gzip content encoding.
 $("train-form").onsubmit = async (e) => {
   e.preventDefault();
   const f = new FormData(e.target);
@@ -335,7 +334,8 @@ $("sample-form").onsubmit = async (e) => {
     const r = await api("GET", `/jobs/${job.id}/result`);
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     if (m.kind === "images") {
-      drawPNG(URL.createObjectURL(await r.blob()));
+      const url = URL.createObjectURL(await r.blob());
+      drawPNG(url, () => URL.revokeObjectURL(url));
       say("sample-message", `${job.params.n * (job.params.labels || [0]).length} images in ${seconds} s`, true);
     } else {
       const s = await r.json();
@@ -346,9 +346,10 @@ $("sample-form").onsubmit = async (e) => {
 };
 
 // A PNG (a preview's, as a data: URL, or the samples') drawn into the plot, pixels kept sharp.
-function drawPNG(src) {
+function drawPNG(src, done) {
   const img = new Image();
   img.onload = () => {
+    if (done) done();
     const c = $("plot"), g = c.getContext("2d");
     g.clearRect(0, 0, c.width, c.height);
     g.imageSmoothingEnabled = false;

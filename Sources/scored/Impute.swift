@@ -30,7 +30,7 @@ struct Impute: ParsableCommand {
         var fields = try CommandLineFields.parse(options)
         if fields["n"] == nil { fields["n"] = .text("1") }
         if fields["sampler"] == nil, let first = SamplerRegistry.inpainters(for: source).first { fields["sampler"] = .text(first) }
-        let request = try SamplingRequest(&fields, source: source, preset: nil, maxSamples: maxSamples)
+        let request = try SamplingRequest(&fields, source: source, preset: nil, maxSamples: maxSamples, itemsPerRequest: items)
         if let unknown = fields.keys.sorted().first { throw InvalidParameter(unknown, "unknown option") }
         guard request.labels == nil else { throw InvalidParameter("label", "does not apply to imputation") }
         guard let sampler = request.sampler.make(request.settings, source) as? any InpaintingSampler else {
@@ -38,11 +38,7 @@ struct Impute: ParsableCommand {
         }
         let rows = items * request.n
         guard rows <= maxSamples else { throw InvalidParameter("n", "\(request.n) completions of each of \(items) points is more than \(maxSamples)") }
-        // Each point's row repeated n times, in order.
-        func expand(_ t: Tensor) -> Tensor {
-            Tensor(shape: [rows, d], scalars: (0..<items).flatMap { i in [[Float]](repeating: Array(t.scalars[(i * d)..<((i + 1) * d)]), count: request.n).flatMap { $0 } })
-        }
-        let known = Inpainting(data: expand(partial.values), mask: expand(partial.mask), perRow: true)
+        let known = Inpainting.repeated(values: partial.values, mask: partial.mask, times: request.n)
         let started = Date()
         let result = try SamplingRun(sampler: sampler.inpainting(known), count: rows, seed: UInt64(request.seed), shape: [d], threads: threads)
             .run(source, shape: [d])

@@ -60,7 +60,7 @@ struct Decode: ParsableCommand {
     @Option(help: "Latents along the interpolation (with --interpolate).") var n = 8
     @Option(help: "Relative and absolute tolerance of the ODE solver.") var tolerance = 1e-5
     @Option(help: "json; images: pgm (grey), ppm (colour) or png (default: the first of these that fits).") var format: String?
-    @Flag(help: "PGM: one tiled image.") var grid = false
+    @Flag(help: "PGM, PPM: one tiled image (PNG is always the grid).") var grid = false
     @Option(help: "Compute threads.") var threads = 2
     @Option(name: [.short, .long], help: "Write here instead of standard output.") var out: String?
 

@@ -19,6 +19,11 @@ public enum ImageArchive {
         return checksumHolds(b, 0)
     }
 
+    /// POSIX ustar ("ustar\0" "00"), whose header carries a name prefix (old GNU headers keep times there).
+    static func isPOSIX(_ b: [UInt8], _ o: Int) -> Bool {
+        b[(o + 257)..<(o + 265)].elementsEqual(Array("ustar".utf8) + [0, 48, 48])
+    }
+
     static func checksumHolds(_ b: [UInt8], _ o: Int) -> Bool {
         guard let stored = octal(b, o + 148, 8) else { return false }
         var sum = 0
@@ -58,7 +63,7 @@ public enum ImageArchive {
             let type = b[o + 156]
             let data = Array(b[(o + 512)..<(o + 512 + size)])
             var name = string(b, o, 100)
-            let prefix = b[(o + 257)..<(o + 262)].elementsEqual(Array("ustar".utf8)) ? string(b, o + 345, 155) : ""
+            let prefix = isPOSIX(b, o) ? string(b, o + 345, 155) : ""
             if !prefix.isEmpty { name = prefix + "/" + name }
             if let l = longName { name = l; longName = nil }
             if let p = paxPath { name = p; paxPath = nil }
@@ -71,7 +76,9 @@ public enum ImageArchive {
                 }
             case 0, UInt8(ascii: "0"), UInt8(ascii: "7"):
                 let lower = name.lowercased(), stem = lower.hasSuffix(".gz") ? String(lower.dropLast(3)) : lower
-                if [".png", ".pgm", ".ppm"].contains(where: { stem.hasSuffix($0) }) {
+                // macOS's resource forks (._name, __MACOSX/) are not images.
+                let appleDouble = lower.split(separator: "/").contains { $0 == "__macosx" || $0.hasPrefix("._") }
+                if !appleDouble && [".png", ".pgm", ".ppm"].contains(where: { stem.hasSuffix($0) }) {
                     guard files.count < limits.maxImages else { throw Invalid("tar: more than \(limits.maxImages) images") }
                     files.append((name, data))
                 }
@@ -85,8 +92,12 @@ public enum ImageArchive {
         var images: [Tensor] = []
         for f in files {
             let x: Tensor
-            do { x = try ImageCodec.read(f.bytes, limits: .init(maxImages: 1, maxSide: limits.maxSide)) } catch let e as ImageCodec.Invalid {
+            do { x = try ImageCodec.readFile(f.bytes, limits: .init(maxImages: 1, maxSide: limits.maxSide)) } catch let e as ImageCodec.Invalid {
                 throw Invalid("tar: \(f.path): \(e.description)")
+            }
+            // The whole set decoded must fit the limits as the compressed data had to.
+            if images.isEmpty, files.count * x.count > limits.maxDecompressedBytes {
+                throw ImageCodec.TooLarge("tar: \(files.count) images of \(x.count) values each are more than the limit of \(limits.maxDecompressedBytes)")
             }
             guard x.shape[0] == 1 else { throw Invalid("tar: \(f.path) holds \(x.shape[0]) images; one per file") }
             if let first = images.first, first.shape != x.shape {

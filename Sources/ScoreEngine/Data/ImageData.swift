@@ -107,11 +107,27 @@ public enum ImageCodec {
                 throw Invalid("gzip: \(error)")
             }
         }
+        if ImageArchive.isTar(b) { return try ImageArchive.read(b, limits: limits).images }
         if b.count >= 2 && b[0] == UInt8(ascii: "P") && (b[1] == UInt8(ascii: "5") || b[1] == UInt8(ascii: "6")) { return try pnm(b, limits: limits) }
         if b.starts(with: PNG.signature) { return try PNG.decode(b, limits: limits) }
-        if ImageArchive.isTar(b) { return try ImageArchive.read(b, limits: limits).images }
         if b.count >= 4 && b[0] == 0 && b[1] == 0 { return try idx(b, limits: limits) }
         throw Invalid("not an image set: expected IDX, binary PGM (P5) or PPM (P6), or PNG")
+    }
+
+    /// One image file as an archive holds it: PNG, PGM or PPM, gzip-compressed or not, nothing else (no
+    /// archives within archives).
+    public static func readFile(_ bytes: [UInt8], limits: Limits) throws -> Tensor {
+        var b = bytes
+        if Gzip.isCompressed(b) {
+            do { b = try Gzip.decompress(b, limit: limits.maxDecompressedBytes) } catch let e as Gzip.TooLarge {
+                throw TooLarge("gzip: \(e)")
+            } catch {
+                throw Invalid("gzip: \(error)")
+            }
+        }
+        if b.starts(with: PNG.signature) { return try PNG.decode(b, limits: limits) }
+        if b.count >= 2 && b[0] == UInt8(ascii: "P") && (b[1] == UInt8(ascii: "5") || b[1] == UInt8(ascii: "6")) { return try pnm(b, limits: limits) }
+        throw Invalid("not a PNG, PGM or PPM image")
     }
 
     /// An IDX label file (gzip-compressed or not): unsigned bytes in one dimension, as MNIST's.

@@ -170,6 +170,19 @@ public struct Inpainting: Sendable {
         return Inpainting(data: Tensor(shape: shape, scalars: data), mask: Tensor(shape: shape, scalars: mask), channelTransform: decoupledColour)
     }
 
+    /// Imputation: items [k, …] with their masks, each completed `n` times (rows i·n ..< (i + 1)·n are item i's).
+    public static func repeated(values: Tensor, mask: Tensor, times n: Int) -> Inpainting {
+        precondition(values.shape == mask.shape && n >= 1)
+        let items = values.shape[0], d = values.count / max(items, 1)
+        func expand(_ t: Tensor) -> Tensor {
+            var out = [Float]()
+            out.reserveCapacity(items * n * d)
+            for i in 0..<items { for _ in 0..<n { out += t.scalars[(i * d)..<((i + 1) * d)] } }
+            return Tensor(shape: [items * n] + Array(t.shape.dropFirst()), scalars: out)
+        }
+        return Inpainting(data: expand(values), mask: expand(mask), perRow: true)
+    }
+
     /// The knowns of rows [first, first + count) of the run.
     public func rows(_ first: Int, _ count: Int) -> Inpainting {
         guard perRow else { return self }

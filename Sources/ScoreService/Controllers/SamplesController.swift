@@ -46,7 +46,7 @@ struct SamplesController: RouteCollection {
 
     static let rectParameter = Parameter(
         "rect", .integerList(0...4096, count: 4...4), default: .none("the mask image in the body"),
-        help: "the region to fill, x,y,width,height (or send a mask as a second PGM in the body)")
+        help: "the region to fill, x,y,width,height (or send a mask as a second image in the body: PGM for grey models, PPM for colour)")
 
     static let likelihoodParameters: [Parameter] = [
         .required("model", .text(maxLength: 100), help: "the model's id (trained on an SDE)"),
@@ -211,7 +211,7 @@ struct SamplesController: RouteCollection {
         var q = try req.fields()
         let rectValues = try q.take([SamplesController.rectParameter])
         let rect = rectValues["rect"].map { _ in rectValues.ints("rect") }
-        guard !req.body.isEmpty else { throw InvalidParameter("body", "must hold the image as binary PGM") }
+        guard !req.body.isEmpty else { throw InvalidParameter("body", "must hold the image (PGM, PPM or PNG)") }
         let images = try SamplesController.readImages(req.body, limits: .init(maxImages: 2, maxSide: 1024))
         let shape = Array(images.shape.dropFirst()), d = shape.reduce(1, *)
         let image = Array(images.scalars[0..<d])
@@ -244,7 +244,7 @@ struct SamplesController: RouteCollection {
     /// channels, is the input's (Song et al. 2021, App. I.3).
     func colorize(_ req: HTTPRequest) throws -> HTTPResponse {
         var q = try req.fields()
-        guard !req.body.isEmpty else { throw InvalidParameter("body", "must hold the grey image (PGM or PNG)") }
+        guard !req.body.isEmpty else { throw InvalidParameter("body", "must hold the grey image (PGM, PNG, or a colour one taken by its grey level)") }
         let images = try SamplesController.readImages(req.body, limits: .init(maxImages: 1, maxSide: 1024))
         let c = images.shape[1], hw = images.shape[2] * images.shape[3]
         let grey = (0..<hw).map { p in (0..<c).reduce(Float(0)) { $0 + images.scalars[$1 * hw + p] } / Float(c) }
@@ -395,7 +395,7 @@ struct SamplesController: RouteCollection {
         return try submit(prepared, delivery, req)
     }
 
-    /// `POST /encode?model=…`: points (JSON or CSV) or images (PGM or IDX, gzip or not) in the body, carried by the
+    /// `POST /encode?model=…`: points (JSON or CSV) or images (PGM, PPM, PNG or IDX, gzip or not) in the body, carried by the
     /// probability-flow ODE from ε to T: each one's latent x(T) and its log-likelihood (nats and bits/dim of the
     /// input as given, a density: no dequantisation). `POST /decode` takes the latents back.
     func encode(_ req: HTTPRequest) throws -> HTTPResponse {
@@ -419,6 +419,8 @@ struct SamplesController: RouteCollection {
             throw InvalidParameter("body", e.description)
         } catch let e as ImageCodec.Invalid {
             throw InvalidParameter("body", e.description)
+        } catch let e as ImageCodec.TooLarge {
+            throw APIError(status: 413, code: "payload_too_large", message: "body: \(e.description)", field: "body")
         }
         guard Array(x.shape.dropFirst()) == model.sampleShape else {
             throw InvalidParameter("body", "holds items of shape \(Array(x.shape.dropFirst())), the model's are \(model.sampleShape)")

@@ -41,13 +41,8 @@ struct PreparedSampling: Sendable {
                 sampler = s.inpainting(Inpainting(data: Tensor(shape: source.sampleShape, scalars: known.image),
                                                   mask: Tensor(shape: source.sampleShape, scalars: known.mask)))
             } else {
-                // Each item's row repeated n times, in order.
-                func expand(_ v: [Float]) -> Tensor {
-                    Tensor(shape: [items * p.n] + source.sampleShape, scalars: (0..<items).flatMap { i in
-                        [[Float]](repeating: Array(v[(i * d)..<((i + 1) * d)]), count: p.n).flatMap { $0 }
-                    })
-                }
-                sampler = s.inpainting(Inpainting(data: expand(known.image), mask: expand(known.mask), perRow: true))
+                sampler = s.inpainting(Inpainting.repeated(values: Tensor(shape: [items] + source.sampleShape, scalars: known.image),
+                                                           mask: Tensor(shape: [items] + source.sampleShape, scalars: known.mask), times: p.n))
             }
             }
         }

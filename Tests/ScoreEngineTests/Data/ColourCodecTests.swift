@@ -97,4 +97,33 @@ import Testing
         #expect(throws: ImageCodec.Invalid.self) { try ImageArchive.read(tar, limits: .init()) }
         #expect(throws: ImageCodec.Invalid.self) { try ImageArchive.read(try Gzip.decompress(bytes), limits: .init(maxImages: 3, maxSide: 28)) }
     }
+
+    /// A minimal POSIX tar of files (name, bytes), as `tar` writes one.
+    static func tar(_ files: [(String, [UInt8])]) -> [UInt8] {
+        var out: [UInt8] = []
+        for (name, data) in files {
+            var h = [UInt8](repeating: 0, count: 512)
+            func put(_ s: String, _ o: Int) { for (i, c) in s.utf8.enumerated() { h[o + i] = c } }
+            func octal(_ v: Int, _ width: Int) -> String { let d = String(v, radix: 8); return String(repeating: "0", count: max(0, width - d.count)) + d }
+            put(name, 0); put("0000644", 100); put("0000000", 108); put("0000000", 116)
+            put(octal(data.count, 11), 124)
+            put("00000000000", 136); h[156] = UInt8(ascii: "0"); put("ustar", 257); put("00", 263)
+            for i in 148..<156 { h[i] = 32 }
+            let sum = h.reduce(0) { $0 + Int($1) }
+            put(octal(sum, 6), 148); h[154] = 0
+            out += h + data + [UInt8](repeating: 0, count: (512 - data.count % 512) % 512)
+        }
+        return out + [UInt8](repeating: 0, count: 1024)
+    }
+
+    @Test func archivesWithinArchivesAreRefused() throws {
+        let image = ImageCodec.pnm(Tensor(shape: [1, 1, 4, 6], scalars: [Float](repeating: 0.5, count: 24)))
+        let plain = Self.tar([("a/x.pgm", image), ("b/y.pgm", image)])
+        #expect(try ImageArchive.read(plain, limits: .init()).labels == [0, 1])
+        // An entry named like an image that is itself an archive: not decoded as one (no recursion).
+        let nested = Self.tar([("a/x.png", plain), ("b/y.pgm", image)])
+        #expect { try ImageCodec.read(nested) } throws: { ($0 as? ImageCodec.Invalid)?.description.contains("a/x.png") ?? false }
+        let resourceFork = Self.tar([("a/x.pgm", image), ("__MACOSX/a/._x.pgm", [0, 1, 2]), ("b/y.pgm", image)])
+        #expect(try ImageArchive.read(resourceFork, limits: .init()).images.shape == [2, 1, 4, 6])
+    }
 }
