@@ -345,6 +345,31 @@ $("sample-form").onsubmit = async (e) => {
   } catch (err) { say("sample-message", err.message); } finally { button.disabled = false; }
 };
 
+// Inpainting (a rectangle to fill) or colorization of an uploaded image with the chosen model: the completions
+// as one PNG grid.
+$("complete-task").onchange = () => {
+  for (const el of document.querySelectorAll(".inpaint-only")) el.hidden = $("complete-task").value !== "inpaint";
+};
+$("complete-form").onsubmit = async (e) => {
+  e.preventDefault();
+  const f = new FormData(e.target);
+  const m = models.find((x) => x.id === $("model-select").value);
+  const file = $("complete-file").files[0];
+  if (!m || m.kind !== "images") return say("sample-message", "choose an image model above");
+  if (!file) return say("sample-message", "choose a PGM, PPM or PNG image of the model's size");
+  const q = new URLSearchParams({ model: m.id, n: f.get("n") || "8", format: "png" });
+  if (f.get("task") === "inpaint") q.set("rect", String(f.get("rect") || "").replace(/\s+/g, "") || "0,14,28,14");
+  const button = e.target.querySelector("button[type=submit]");
+  button.disabled = true;
+  say("sample-message", `${f.get("task") === "inpaint" ? "inpainting" : "colorizing"}…`, true);
+  try {
+    const r = await api("POST", `/${f.get("task")}?${q}`, new Uint8Array(await file.arrayBuffer()), "application/octet-stream");
+    const url = URL.createObjectURL(await r.blob());
+    drawPNG(url, () => URL.revokeObjectURL(url));
+    say("sample-message", `${q.get("n")} completions · job ${r.headers.get("X-Job-Id")}`, true);
+  } catch (err) { say("sample-message", err.message); } finally { button.disabled = false; }
+};
+
 // A PNG (a preview's, as a data: URL, or the samples') drawn into the plot, pixels kept sharp.
 function drawPNG(src, done) {
   const img = new Image();

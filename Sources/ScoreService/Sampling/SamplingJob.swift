@@ -35,7 +35,7 @@ struct PreparedSampling: Sendable {
                 if let n = known.items, n > 0 {
                     throw InvalidParameter("body", "the points have \(known.image.count / n) coordinates, the model's items \(source.sampleShape)")
                 }
-                throw InvalidParameter("body", "the image and mask must have the model's shape \(source.sampleShape)")
+                throw InvalidParameter("body", "the image (and its mask) must have the model's shape \(source.sampleShape) (channels, height, width): \(source.sampleShape[0] == 3 ? "a colour image, PPM or PNG" : "a grey image, PGM or PNG")")
             }
             if known.items == nil {
                 sampler = s.inpainting(Inpainting(data: Tensor(shape: source.sampleShape, scalars: known.image),

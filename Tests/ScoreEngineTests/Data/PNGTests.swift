@@ -5,9 +5,10 @@ import Testing
 /// Our PNGs read back, pixel for pixel, by an independent decoder (Python's standard library: zlib and the
 /// chunk layout of the PNG specification, CRCs checked).
 @Suite struct PNGTests {
-    @Test func decodedByPython() throws {
-        let pixels: [UInt8] = (0..<(7 * 5)).map { UInt8(($0 * 37) % 256) }
-        let png = PNG.grey(pixels, width: 7, height: 5)
+    @Test(arguments: [1, 3])
+    func decodedByPython(channels: Int) throws {
+        let pixels: [UInt8] = (0..<(7 * 5 * channels)).map { UInt8(($0 * 37) % 256) }
+        let png = PNG.image(pixels, width: 7, height: 5, channels: channels)
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("png-\(UUID().uuidString).png")
         try Data(png).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
@@ -22,9 +23,10 @@ import Testing
                 if kind == b'IHDR': ihdr = struct.unpack('>IIBBBBB', body)
                 if kind == b'IDAT': idat += body
                 i += 12 + n
-            w, h, depth, colour = ihdr[:4]; assert (depth, colour) == (8, 0)
+            w, h, depth, colour = ihdr[:4]; assert depth == 8 and colour in (0, 2)
+            c = 1 if colour == 0 else 3
             raw = zlib.decompress(idat)
-            rows = [raw[y*(w+1):(y+1)*(w+1)] for y in range(h)]
+            rows = [raw[y*(w*c+1):(y+1)*(w*c+1)] for y in range(h)]
             assert all(r[0] == 0 for r in rows)
             print(w, h, ','.join(str(v) for r in rows for v in r[1:]))
             """
