@@ -47,14 +47,7 @@ public enum DataFormat: Sendable, Equatable {
         switch self {
         case .images:
             // A tar archive carries labels in its folder names.
-            var b = bytes
-            if Gzip.isCompressed(b) {
-                do { b = try Gzip.decompress(b, limit: imageLimits.maxDecompressedBytes) } catch let e as Gzip.TooLarge {
-                    throw ImageCodec.TooLarge("gzip: \(e)")
-                } catch {
-                    throw ImageCodec.Invalid("gzip: \(error)")
-                }
-            }
+            let b = try ImageCodec.gunzip(bytes, limits: imageLimits)
             if ImageArchive.isTar(b) {
                 let a = try ImageArchive.read(b, limits: imageLimits)
                 return (a.images, a.labels, a.classNames)

@@ -96,17 +96,20 @@ public enum ImageCodec {
         public init(_ d: String) { description = d }
     }
 
+    /// The bytes decompressed if they are gzip, within the limits (beyond them: `TooLarge`).
+    public static func gunzip(_ bytes: [UInt8], limits: Limits) throws -> [UInt8] {
+        guard Gzip.isCompressed(bytes) else { return bytes }
+        do { return try Gzip.decompress(bytes, limit: limits.maxDecompressedBytes) } catch let e as Gzip.TooLarge {
+            throw TooLarge("gzip: \(e)")
+        } catch {
+            throw Invalid("gzip: \(error)")
+        }
+    }
+
     /// Reads IDX, binary PGM/PPM (P5/P6, several images back to back) or one PNG, each possibly
     /// gzip-compressed, by their magic numbers: [n, C, H, W] in [0, 1] with C = 1 (grey) or 3 (colour).
     public static func read(_ bytes: [UInt8], limits: Limits = Limits()) throws -> Tensor {
-        var b = bytes
-        if Gzip.isCompressed(b) {
-            do { b = try Gzip.decompress(b, limit: limits.maxDecompressedBytes) } catch let e as Gzip.TooLarge {
-                throw TooLarge("gzip: \(e)")
-            } catch {
-                throw Invalid("gzip: \(error)")
-            }
-        }
+        let b = try gunzip(bytes, limits: limits)
         if ImageArchive.isTar(b) { return try ImageArchive.read(b, limits: limits).images }
         if b.count >= 2 && b[0] == UInt8(ascii: "P") && (b[1] == UInt8(ascii: "5") || b[1] == UInt8(ascii: "6")) { return try pnm(b, limits: limits) }
         if b.starts(with: PNG.signature) { return try PNG.decode(b, limits: limits) }
@@ -117,14 +120,7 @@ public enum ImageCodec {
     /// One image file as an archive holds it: PNG, PGM or PPM, gzip-compressed or not, nothing else (no
     /// archives within archives).
     public static func readFile(_ bytes: [UInt8], limits: Limits) throws -> Tensor {
-        var b = bytes
-        if Gzip.isCompressed(b) {
-            do { b = try Gzip.decompress(b, limit: limits.maxDecompressedBytes) } catch let e as Gzip.TooLarge {
-                throw TooLarge("gzip: \(e)")
-            } catch {
-                throw Invalid("gzip: \(error)")
-            }
-        }
+        let b = try gunzip(bytes, limits: limits)
         if b.starts(with: PNG.signature) { return try PNG.decode(b, limits: limits) }
         if b.count >= 2 && b[0] == UInt8(ascii: "P") && (b[1] == UInt8(ascii: "5") || b[1] == UInt8(ascii: "6")) { return try pnm(b, limits: limits) }
         throw Invalid("not a PNG, PGM or PPM image")

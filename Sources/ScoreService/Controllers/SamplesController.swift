@@ -403,15 +403,8 @@ struct SamplesController: RouteCollection {
         let v = try q.take(SamplesController.encodeParameters)
         try q.finish()
         let modelID = v.string("model")
-        let loaded: LoadedModel
-        do { loaded = try models.load(modelID) } catch is ModelCache.Unknown {
-            throw APIError(status: 404, code: "not_found", message: "model: no model \(modelID)", field: "model")
-        }
+        let loaded = try scoreModelOnSDE(modelID, for: "latents")
         let model = loaded.model
-        if model.isClassifier { throw InvalidParameter("model", "\(modelID) is a classifier; latents are a score model's") }
-        guard model.schedule.sde != nil else {
-            throw InvalidParameter("model", "latents need a model trained on an SDE (\(SDERegistry.names.joined(separator: ", "))); this one is \(model.schedule.name)")
-        }
         guard !req.body.isEmpty else { throw InvalidParameter("body", "is empty: send the items to encode") }
         let format = DataFormat(mediaType: req.headers["Content-Type"] ?? "application/json") ?? .json
         let x: Tensor
@@ -470,19 +463,25 @@ struct SamplesController: RouteCollection {
         }
     }
 
+    /// A score model trained on an SDE, which `purpose` (the likelihood, latents) needs; 404 if there is none.
+    func scoreModelOnSDE(_ id: String, for purpose: String) throws -> LoadedModel {
+        let loaded: LoadedModel
+        do { loaded = try models.load(id) } catch is ModelCache.Unknown {
+            throw APIError(status: 404, code: "not_found", message: "model: no model \(id)", field: "model")
+        }
+        if loaded.model.isClassifier { throw InvalidParameter("model", "\(id) is a classifier; \(purpose) needs a score model") }
+        guard loaded.model.schedule.sde != nil else {
+            throw InvalidParameter("model", "\(purpose) needs a model trained on an SDE (\(SDERegistry.names.joined(separator: ", "))); this one is \(loaded.model.schedule.name)")
+        }
+        return loaded
+    }
+
     /// `POST /likelihood`: NLL and bits/dim of n items of a data set under a model (a job).
     func likelihood(_ req: HTTPRequest) throws -> HTTPResponse {
         var f = try Fields(json: try req.jsonBody())
         let modelID = try f.take([SamplesController.likelihoodParameters[0]]).string("model")
-        let loaded: LoadedModel
-        do { loaded = try models.load(modelID) } catch is ModelCache.Unknown {
-            throw APIError(status: 404, code: "not_found", message: "model: no model \(modelID)", field: "model")
-        }
+        let loaded = try scoreModelOnSDE(modelID, for: "the likelihood")
         let model = loaded.model
-        if model.isClassifier { throw InvalidParameter("model", "\(modelID) is a classifier; the likelihood is a score model's") }
-        guard model.schedule.sde != nil else {
-            throw InvalidParameter("model", "the likelihood needs a model trained on an SDE (\(SDERegistry.names.joined(separator: ", "))); this one is \(model.schedule.name)")
-        }
         let v = try f.take(Array(SamplesController.likelihoodParameters.dropFirst()), kind: model.dataKind)
         try f.finish()
         let dataset = v["dataset"]?.string ?? loaded.info.dataset ?? ""
