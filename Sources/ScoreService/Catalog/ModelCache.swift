@@ -33,7 +33,7 @@ final class ModelCache: @unchecked Sendable {
     /// The most recently trained model, if there is one.
     /// The most recently trained score model (classifiers are not sampled on their own).
     func latest() throws -> LoadedModel? {
-        guard let record = try store.models(limit: 100).first(where: { !ModelInfo($0.info).isClassifier }) else { return nil }
+        guard let record = try store.models(limit: 10_000).first(where: { !ModelInfo($0.info).isClassifier }) else { return nil }
         return try load(record.id)
     }
 

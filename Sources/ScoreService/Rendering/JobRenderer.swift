@@ -26,16 +26,33 @@ final class JobRenderer: Sendable {
                 links["model"] = .string("/models/\(m)")
                 links["checkpoint"] = .string("/models/\(m)/checkpoint")
             }
-            if j.kind == .sample { links["result"] = .string("/jobs/\(j.id)/result") }
+            if j.kind == .sample || (j.kind == .likelihood && j.params["items"] != nil) { links["result"] = .string("/jobs/\(j.id)/result") }
         }
         let progress = (j.status == .running ? runner.liveProgress(j.id) : nil) ?? j.progress
         return [
             "id": .string(j.id), "kind": .string(j.kind.rawValue), "status": .string(j.status.rawValue),
-            "params": j.params, "created_at": Timestamp.json(j.createdAt), "started_at": Timestamp.json(j.startedAt),
+            "params": JobRenderer.shown(j.params), "created_at": Timestamp.json(j.createdAt), "started_at": Timestamp.json(j.startedAt),
             "finished_at": Timestamp.json(j.finishedAt), "progress": progress?.json ?? .null,
             "error": j.error.map { .string($0) } ?? .null, "result": j.result ?? .null,
             "attempts": .number(Double(j.attempts)), "links": .object(links),
         ]
+    }
+
+    /// A job's parameters as the API shows them: the bulky values a request carried (an inpainting job's image
+    /// and mask, the latents decoded, the items encoded) replaced by their sizes; the record keeps them whole.
+    static func shown(_ params: JSONValue) -> JSONValue {
+        guard var o = params.object else { return params }
+        if let latents = o["latents"]?.array { o["latents"] = nil; o["latent_values"] = .number(Double(latents.count)) }
+        if let items = o["items"]?.array { o["items"] = nil; o["item_values"] = .number(Double(items.count)) }
+        if var inpaint = o["inpaint"]?.object {
+            if let image = inpaint["image"]?.array { inpaint["image"] = nil; inpaint["values"] = .number(Double(image.count)) }
+            if let mask = inpaint["mask"]?.array {
+                inpaint["mask"] = nil
+                inpaint["known"] = .number(Double(mask.filter { ($0.number ?? 0) > 0.5 }.count))
+            }
+            o["inpaint"] = .object(inpaint)
+        }
+        return .object(o)
     }
 
     /// `GET /jobs/{id}`'s body: rendered and read from the store only when the job changed (clients poll it).
