@@ -194,7 +194,7 @@ public struct Inpainting: Sendable {
     var itemSize: Int { perRow ? mask.count / max(mask.shape[0], 1) : mask.count }
 
     /// x with the known coordinates of every row set to `value(row base, entry k, current value)`.
-    private func replacing(_ x: Tensor, _ value: (Int, Int, Int) -> Float) -> Tensor {
+    func replacing(_ x: Tensor, _ value: (Int, Int, Int) -> Float) -> Tensor {
         let d = itemSize, n = x.count / max(d, 1)
         var out = x
         if let a = channelTransform {

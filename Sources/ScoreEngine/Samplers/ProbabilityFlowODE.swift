@@ -8,6 +8,8 @@ public struct ProbabilityFlowODESampler: Sampler {
     public var denoise: Bool
     /// Latents x(T) to decode, one per row of the run ([rows] + the sample shape), instead of prior draws.
     public var latents: Tensor? = nil
+    /// Known values held while the rest is integrated (see `inpainting(_:)`).
+    public var inpainting: Inpainting? = nil
 
     public init(sde: any SDE, solver: ODESolver = ODESolver(), epsilon: Double = 1e-3, denoise: Bool = false) {
         precondition(epsilon > 0 && epsilon < sde.T)
@@ -20,21 +22,50 @@ public struct ProbabilityFlowODESampler: Sampler {
     public func sample(_ score: any ScoreFunction, shape: [Int], first: Int, count: Int, seed: UInt64,
                        control: SamplingControl?) throws -> SampleBatch {
         var streams = RowStreams(seed: seed, first: first, count: count)
-        let x0 = latents?.rows(first..<(first + count)) ?? sde.priorSample([count] + shape, streams: &streams)
+        var x0 = latents?.rows(first..<(first + count)) ?? sde.priorSample([count] + shape, streams: &streams)
+        let known = inpainting?.rows(first, count)
+        // Inpainting: the known coordinates follow the path m(t)·data + σ(t)·z (one z per row, drawn once), whose
+        // derivative, m'(t)·data + σ'(t)·z with m' = a·m and σ' = (2aσ² + g²)/(2σ) (the perturbation's own
+        // ODEs: a the drift coefficient, g the diffusion), replaces their drift; the others follow the flow.
+        let z = known.map { _ in streams.gaussian([count] + shape) }
+        if let known, let z {
+            let m = Float(sde.meanCoefficient(sde.T)), s = Float(sde.std(sde.T))
+            x0 = known.replacing(x0) { base, k, at in m * known.data.scalars[base + k] + s * z.scalars[at] }
+        }
         let tape = Tape(recording: false)
         let sde = self.sde
         var (x, nfe) = try solver.solve(x0, from: sde.T, to: epsilon, progress: {
             control?.report(first: first, rows: count, fraction: $0)
         }) { x, t, rows in
             try control?.check()
-            return sde.probabilityFlow(x, score: evaluateScore(rows.count == count ? score : score.restricted(to: rows), x, t, tape: tape), t: t)
+            let drift = sde.probabilityFlow(x, score: evaluateScore(rows.count == count ? score : score.restricted(to: rows), x, t, tape: tape), t: t)
+            guard let known, let z else { return drift }
+            let part = rows.count == count ? known : Inpainting(data: known.perRow ? known.data.rows(at: rows) : known.data,
+                                                                mask: known.perRow ? known.mask.rows(at: rows) : known.mask,
+                                                                perRow: known.perRow, channelTransform: known.channelTransform)
+            let zs = rows.count == count ? z : z.rows(at: rows)
+            return part.replacing(drift) { base, k, at in
+                let row = at / max(x.count / max(x.shape[0], 1), 1), tv = t[row]
+                let a = sde.driftCoefficient(tv), g = sde.diffusion(tv), m = sde.meanCoefficient(tv), s = sde.std(tv)
+                return Float(a * m) * part.data.scalars[base + k] + Float((2 * a * s * s + g * g) / (2 * s)) * zs.scalars[at]
+            }
         }
         if denoise {
             let s = evaluateScore(score, x, [Double](repeating: epsilon, count: count), tape: tape)
             x = tweedieDenoise(x, score: s, t: epsilon, perturbation: sde)
             nfe += 1
         }
+        if let known { x = known.impose(on: x) }
         return SampleBatch(x: x, nfe: nfe)
+    }
+}
+
+extension ProbabilityFlowODESampler: InpaintingSampler {
+    /// The sampler holding known values (inpainting, imputation, colorization) while it integrates the rest.
+    public func inpainting(_ known: Inpainting) -> ProbabilityFlowODESampler {
+        var s = self
+        s.inpainting = known
+        return s
     }
 }
 

@@ -15,7 +15,8 @@ import Testing
         #expect(a[0] == a[1] && a[1] == a[2])
     }
 
-    @Test func colourSamplesKeepTheGreyLevel() throws {
+    @Test(arguments: ["pc", "ode"])
+    func colourSamplesKeepTheGreyLevel(sampler name: String) throws {
         // 3 × 4 × 4 images: Gaussian data whose three channels of a pixel are correlated.
         let d = 48, sde = VESDE(sigmaMin: 0.01, sigmaMax: 10)
         var mean = [Double](repeating: 0.5, count: d)
@@ -28,8 +29,9 @@ import Testing
         var rng = Philox(seed: 1)
         let grey = Tensor(shape: [1, 4, 4], scalars: (0..<16).map { _ in rng.uniform() })
         let space = DescribedSpace(schedule: .sde(sde), sampleShape: [3, 4, 4])
-        let entry = try #require(SamplerRegistry.entry("pc"))
-        let sampler = try #require(entry.make(try entry.resolve(["steps": .text("200")], for: space), space) as? any InpaintingSampler)
+        let entry = try #require(SamplerRegistry.entry(name))
+        let settings: [String: RawValue] = name == "pc" ? ["steps": .text("200")] : [:]
+        let sampler = try #require(entry.make(try entry.resolve(settings, for: space), space) as? any InpaintingSampler)
             .inpainting(Inpainting.colorization(grey: grey))
         let run = { (seed: UInt64) in try SamplingRun(sampler: sampler, count: 4, seed: seed, chunkSize: 2, threads: 2).run(Shaped(g: g), shape: [3, 4, 4]).x }
         let a = try run(1), b = try run(2)
