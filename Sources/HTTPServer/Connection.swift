@@ -14,6 +14,12 @@ final class Connection: @unchecked Sendable {
     private let state = NSLock()
     private var busy = false
     private var closing = false
+    /// Set when the connection closes with request bytes possibly unread (see `lingeringClose`).
+    private var linger = false
+
+    /// Lingering close (as nginx's lingering_close): at most this long in all, this long without data, this
+    /// many bytes discarded.
+    static let lingerTotal = 2.0, lingerIdle = 0.5, lingerBytes = 4 << 20
 
     init(socket: ConnectedSocket, server: HTTPServer) {
         self.socket = socket
@@ -41,7 +47,10 @@ final class Connection: @unchecked Sendable {
         socket.setSendTimeout(config.sendTimeout)
         var buffer: [UInt8] = []
         buffer.reserveCapacity(4096)
-        defer { socket.close() }
+        defer {
+            if linger { lingeringClose() }
+            socket.close()
+        }
         while true {
             // 1. The head: wait up to the idle timeout for its first byte, then the request timeout.
             var requestDeadline = buffer.isEmpty ? Double.infinity : Clock.now() + config.requestTimeout
@@ -113,7 +122,10 @@ final class Connection: @unchecked Sendable {
             let response = server.responder.respond(to: request)
             let keepAlive = request.keepAlive && !draining && !server.isDraining
             guard write(response, for: request, keepAlive: keepAlive) else { return }
-            if !keepAlive { return }
+            if !keepAlive {
+                linger = !buffer.isEmpty  // pipelined requests that will not be answered
+                return
+            }
         }
     }
 
@@ -128,12 +140,30 @@ final class Connection: @unchecked Sendable {
         }
     }
 
-    /// Answers a malformed or refused request and closes.
+    /// Answers a malformed or refused request and closes (lingering: the rest of the request may be on its way).
     private func fail(_ f: HTTPParser.Failure) {
         server.metrics?(f.status)
         var r = server.errorResponse(f.status, f.message)
         r.headers.set("Connection", "close")
         _ = write(r, for: nil, keepAlive: false)
+        linger = true
+    }
+
+    /// After an answer that closes the connection while request bytes may still arrive (a 414 or 431 to a
+    /// client still sending): sends FIN, then reads and discards for a bounded time, so that closing does not
+    /// reset the connection (a reset makes the client's TCP drop the answer it has not read yet).
+    private func lingeringClose() {
+        socket.shutdownWrite()
+        let end = Clock.now() + Connection.lingerTotal
+        var discarded = 0
+        var scratch: [UInt8] = []
+        scratch.reserveCapacity(65536)
+        while discarded < Connection.lingerBytes {
+            scratch.removeAll(keepingCapacity: true)
+            let deadline = min(end, Clock.now() + Connection.lingerIdle)
+            guard case .data = socket.read(into: &scratch, deadline: deadline) else { return }
+            discarded += scratch.count
+        }
     }
 
     /// Writes a response; false when the connection must close (write failed or the stream threw).

@@ -194,6 +194,9 @@ final class ConnectedSocket: @unchecked Sendable {
     /// Wakes a blocked reader (for shutdown of idle connections).
     func shutdownRead() { _ = Glibc.shutdown(fd, Int32(SHUT_RD)) }
 
+    /// Sends the end of the stream (FIN) after what was written, leaving the read side open.
+    func shutdownWrite() { _ = Glibc.shutdown(fd, Int32(SHUT_WR)) }
+
     func close() { _ = Glibc.close(fd) }
 }
 

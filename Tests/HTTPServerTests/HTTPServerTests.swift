@@ -1,3 +1,4 @@
+import Glibc
 import Foundation
 import HTTPServer
 import TestSupport
@@ -121,6 +122,33 @@ struct EchoResponder: HTTPResponder {
         #expect(r.hasPrefix("HTTP/1.1 \(status) "), "got \(r.prefix(60))")
         #expect(r.contains("Connection: close"))
         #expect(c.isClosedByPeer(timeout: 0.5))
+    }
+
+    /// A client still sending a long request when the server refuses it (414, 431, 413) gets the answer, then an
+    /// orderly end of stream: the server sends FIN and keeps draining what arrives for a bounded time, so the
+    /// client's writes meanwhile succeed; closing with unread bytes instead would reset the connection (the
+    /// client's writes fail, and an answer not yet read can be dropped by its TCP).
+    @Test(arguments: [("GET /" + String(repeating: "a", count: 300) + " HTTP/1.1\r\n", 414),
+                      ("GET / HTTP/1.1\r\nHost: h\r\n" + String(repeating: "X-Long: " + String(repeating: "v", count: 90) + "\r\n", count: 8), 431),
+                      ("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 900000\r\n\r\n", 413)])
+    func lingeringCloseKeepsTheAnswer(head: String, status: Int) throws {
+        let s = try Self.server()
+        defer { s.shutdown(grace: 1) }
+        let c = try RawClient(port: s.port)
+        c.send(head)
+        let answer = c.read(until: "\r\n\r\n", timeout: 2)
+        #expect(answer.hasPrefix("HTTP/1.1 \(status) "), "got \(answer.prefix(60))")
+        Thread.sleep(forTimeInterval: 0.1)  // the server has closed its side by now
+        // The rest of the request, still on its way: every write succeeds while the server drains.
+        let filler = [UInt8](repeating: UInt8(ascii: "x"), count: 20_000)
+        var failures = 0
+        for _ in 0..<5 {
+            let n = filler.withUnsafeBytes { Glibc.send(c.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 { failures += 1 }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(failures == 0, "writes after the answer failed \(failures) times: the connection was reset")
+        #expect(c.isClosedByPeer(timeout: 3))
     }
 
     @Test func timeouts() throws {
