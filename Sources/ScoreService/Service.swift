@@ -44,6 +44,7 @@ public final class Service: @unchecked Sendable {
 
         router.use(MetricsMiddleware(metrics: metrics))
         router.use(AccessLogMiddleware(logger: logger))
+        router.use(CORSMiddleware(allowedOrigins: config.corsAllowedOrigins, methods: { [weak router] pattern in router?.methods(for: pattern) ?? [] }))
         router.add(SystemController(publicDir: config.publicDir, startedAt: Date(), metrics: metrics, store: store, runner: runner,
                                     connections: { [weak self] in self?.server?.connectionCount ?? 0 },
                                     routes: { [weak self] in self?.router.routes ?? [] }))

@@ -29,6 +29,9 @@ public struct ServiceConfig: Sendable {
     /// Largest n of one sampling request.
     public var maxSamples = 100_000
     public var logLevel = "info"
+    /// Origins whose pages may call the API from a browser (CORS): exact origins (`https://app.example.com`),
+    /// or `*` for any; none by default.
+    public var corsAllowedOrigins: [String] = []
 
     public init() {}
 
@@ -49,7 +52,7 @@ public struct ServiceConfig: Sendable {
         "host", "port", "data_dir", "public_dir", "datasets_dir", "workers.train", "workers.sample", "threads.train", "threads.sample",
         "max_queued_jobs", "retention_hours", "checkpoint_every_seconds", "limits.max_body_bytes",
         "limits.max_header_bytes", "limits.max_connections", "limits.request_timeout_seconds",
-        "limits.idle_timeout_seconds", "limits.max_samples", "log_level",
+        "limits.idle_timeout_seconds", "limits.max_samples", "log_level", "cors.allowed_origins",
     ]
 
     /// Applies `SCORED_…` variables from `environment`.
@@ -68,7 +71,7 @@ public struct ServiceConfig: Sendable {
 
     mutating func set(_ key: String, _ value: JSONValue, source: String) throws {
         switch (key, value) {
-        case ("workers", .object(let o)), ("threads", .object(let o)), ("limits", .object(let o)):
+        case ("workers", .object(let o)), ("threads", .object(let o)), ("limits", .object(let o)), ("cors", .object(let o)):
             for (k, v) in o { try setPath("\(key).\(k)", v, source: source) }
         default:
             try setPath(key, value, source: source)
@@ -121,6 +124,20 @@ public struct ServiceConfig: Sendable {
                 throw bad("must be trace, debug, info, notice, warning, error or critical")
             }
             logLevel = s
+        case "cors.allowed_origins":
+            let items: [String]
+            switch value {
+            case .string(let s): items = s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            case .array(let a): items = try a.map { if case .string(let s) = $0 { return s }; throw bad("must list origins as strings") }
+            default: throw bad("must be a list of origins")
+            }
+            for o in items where o != "*" {
+                guard let u = URLComponents(string: o), let scheme = u.scheme, ["http", "https"].contains(scheme), u.host?.isEmpty == false,
+                      u.path.isEmpty, u.query == nil, u.fragment == nil else {
+                    throw bad("must list origins as scheme://host[:port] (no path), or *; \(o) is not one")
+                }
+            }
+            corsAllowedOrigins = items
         default:
             throw Invalid(description: "\(source): unknown setting \(key) (known: \(ServiceConfig.keys.joined(separator: ", ")))")
         }

@@ -31,6 +31,13 @@ final class Router: HTTPResponder, @unchecked Sendable {
     /// Wraps every request (the first added is the outermost).
     func use(_ m: any Middleware) { middleware.append(m) }
 
+    /// The methods a pattern is answered for (HEAD with GET).
+    func methods(for pattern: String) -> [String] {
+        var m = Set(routes.filter { $0.pattern == pattern }.map(\.method))
+        if m.contains("GET") { m.insert("HEAD") }
+        return m.sorted()
+    }
+
     /// Every (method, pattern) answered, for the OpenAPI check.
     var table: [(method: String, pattern: String)] { routes.map { ($0.method, $0.pattern) } }
 
