@@ -214,6 +214,14 @@ function render() {
   drawLoss();
 }
 
+// The smallest and largest of numbers, finite ones only, without spreading them into arguments (which
+// overflows the call stack from some 60 000 values).
+function extent(values) {
+  let lo = Infinity, hi = -Infinity;
+  for (const v of values) if (Number.isFinite(v)) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  return lo <= hi ? [lo, hi] : [0, 1];
+}
+
 function drawLoss() {
   const c = $("loss"), g = c.getContext("2d");
   g.clearRect(0, 0, c.width, c.height);
@@ -222,7 +230,7 @@ function drawLoss() {
   const s = id ? losses.get(id) : null;
   if (!s || s.length < 2) return;
   const xs = s.map((p) => p[0]), ys = s.map((p) => p[1]);
-  const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
+  const [x0, x1] = extent(xs), [y0, y1] = extent(ys);
   g.strokeStyle = "#2f6fe0"; g.lineWidth = 1.5; g.beginPath();
   s.forEach(([x, y], i) => {
     const px = 30 + (c.width - 40) * (x - x0) / Math.max(x1 - x0, 1e-9);
@@ -238,8 +246,8 @@ function drawPoints(data, samples) {
   const c = $("plot"), g = c.getContext("2d");
   g.clearRect(0, 0, c.width, c.height);
   const all = data.concat(samples);
-  const xs = all.map((p) => p[0]), ys = all.map((p) => p[1]);
-  const lo = Math.min(...xs, ...ys), hi = Math.max(...xs, ...ys), pad = 0.05 * (hi - lo || 1);
+  const [lo, hi] = extent(all.flatMap((p) => [p[0], p[1]]));
+  const pad = 0.05 * (hi - lo || 1);
   const sx = (v) => ((v - lo + pad) / (hi - lo + 2 * pad)) * c.width;
   const sy = (v) => c.height - ((v - lo + pad) / (hi - lo + 2 * pad)) * c.height;
   g.fillStyle = "rgba(140,150,165,.45)";
@@ -251,18 +259,34 @@ function drawPoints(data, samples) {
 $("train-form").onsubmit = async (e) => {
   e.preventDefault();
   const f = new FormData(e.target);
-  // Only what was filled in: the preset and the data set's defaults (GET /recipe) supply the rest.
+  // Only what was filled in: the preset and the data set's defaults (GET /recipe) supply the rest. Fields are
+  // checked here first, so that a blank or mistyped one is not sent as 0 or null.
   const body = { dataset: f.get("dataset") };
   for (const key of ["preset", "objective", "sde"]) if (f.get(key)) body[key] = f.get(key);
-  for (const key of ["steps", "batch_size", "learning_rate", "seed"]) if (f.get(key) !== "") body[key] = Number(f.get(key));
-  if (f.get("hidden") && !$("train-form").querySelector(".points-only").hidden) {
-    body.model = { hidden: String(f.get("hidden")).split(",").map((x) => Number(x.trim())) };
+  for (const key of ["steps", "batch_size", "learning_rate", "seed"]) {
+    const text = String(f.get(key)).trim();
+    if (text === "") continue;
+    const v = Number(text);
+    if (!Number.isFinite(v)) return say("train-message", `${key}: "${text}" is not a number`);
+    body[key] = v;
   }
+  const hidden = String(f.get("hidden") || "").trim();
+  if (hidden && !$("train-form").querySelector(".points-only").hidden) {
+    const widths = hidden.split(",").map((x) => Number(x.trim()));
+    if (!widths.every((w) => Number.isInteger(w) && w > 0)) return say("train-message", `model.hidden: "${hidden}" must list positive integers, e.g. 128,128`);
+    body.model = { hidden: widths };
+  }
+  // One job per click: the button waits for the answer, and a retried POST carries the same Idempotency-Key.
+  const button = e.target.querySelector("button[type=submit]");
+  button.disabled = true;
+  const key = (crypto.randomUUID && crypto.randomUUID()) || `${Date.now()}-${Math.random()}`;
   try {
-    const job = await (await api("POST", "/train", JSON.stringify(body))).json();
+    const r = await fetch("/train", { method: "POST", headers: { "Content-Type": "application/json", "Idempotency-Key": key }, body: JSON.stringify(body) });
+    const job = await r.json();
+    if (!r.ok) throw new Error(job.error ? job.error.message : `${r.status}`);
     jobs.set(job.id, job); selectedJob = job.id; watch(job); render();
     say("train-message", `queued ${job.id}`, true);
-  } catch (err) { say("train-message", err.message); }
+  } catch (err) { say("train-message", err.message); } finally { button.disabled = false; }
 };
 
 $("upload-form").onsubmit = async (e) => {
