@@ -53,8 +53,12 @@ import Testing
         let h = try Harness()
         let base = h.base
         let points = try Self.train(base, #"{"steps": 100, "model": {"hidden": [16]}}"#)
+        // The job is queued behind a long one (one sampling worker), so that its event stream is open before it
+        // starts; the long one is then canceled.
+        let blocker = try #require(http("GET", "\(base)/samples?model=\(points)&sampler=pc&steps=100000&n=2048&wait=false").json["id"]?.string)
         let queued = http("GET", "\(base)/samples?model=\(points)&sampler=dpm_solver&steps=20&n=300&wait=false&preview_every=5")
         let job = try #require(queued.json["id"]?.string)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { _ = http("POST", "\(base)/jobs/\(blocker)/cancel") }
         let events = http("GET", "\(base)/jobs/\(job)/events").text
         let previews = events.components(separatedBy: "\n\n").filter { $0.hasPrefix("event: preview") }
             .compactMap { try? JSONValue(parsing: String($0.dropFirst("event: preview\ndata: ".count))) }
