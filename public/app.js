@@ -178,7 +178,15 @@ function watch(job) {
     }
     render();
   });
-  es.addEventListener("end", () => { es.close(); streams.delete(job.id); loadModels().catch(() => {}); refreshJobs(); });
+  es.addEventListener("end", async () => {
+    es.close(); streams.delete(job.id);
+    await loadModels().catch(() => {});
+    // A model a training job made here is selected: a score model for sampling, a classifier to guide it.
+    const j = jobs.get(job.id), id = j && j.result && j.result.model_id, m = id && models.find((x) => x.id === id);
+    if (m && m.role === "classifier") { fillClassifiers(); if ([...$("classifier-select").options].some((o) => o.value === id)) { $("classifier-select").value = id; fillClassifiers(); } }
+    else if (m) { $("model-select").value = id; delete $("sampler-select").dataset.touched; fillSamplers(); }
+    refreshJobs();
+  });
   es.onerror = () => { es.close(); streams.delete(job.id); };
 }
 
