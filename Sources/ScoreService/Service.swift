@@ -50,8 +50,10 @@ public final class Service: @unchecked Sendable {
                                     routes: { [weak self] in self?.router.routes ?? [] }))
         router.add(JobsController(store: store, runner: runner, submitter: submitter, renderer: renderer, hub: hub, datasets: datasets,
                                   results: results, housekeeping: housekeeping, isStopping: isStopping))
-        router.add(SamplesController(store: store, models: models, datasets: datasets, submitter: submitter, runner: runner, hub: hub,
-                                     results: results, maxSamples: config.maxSamples, isStopping: isStopping))
+        let samples = SamplesController(store: store, models: models, datasets: datasets, submitter: submitter, runner: runner, hub: hub,
+                                        results: results, maxSamples: config.maxSamples, isStopping: isStopping)
+        router.add(samples)
+        router.add(LatentsController(samples: samples, models: models, submitter: submitter))
         router.add(ModelsController(store: store, artifacts: artifacts, housekeeping: housekeeping))
         router.add(DatasetsController(store: store, datasets: datasets))
         server = HTTPServer(configuration: config.httpConfiguration, responder: router, logger: logger,
