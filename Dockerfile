@@ -1,6 +1,6 @@
 # Build: the Swift toolchain with the C libraries' headers.
 FROM swift:6.3-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends libopenblas-dev zlib1g-dev libsqlite3-dev \
+RUN apt-get update && apt-get install -y --no-install-recommends libopenblas-dev zlib1g-dev libsqlite3-dev libssl-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./
@@ -10,7 +10,7 @@ RUN swift build -c release --product scored --static-swift-stdlib \
 
 # Run: a slim Debian with only the runtime libraries, as a non-root user.
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends libopenblas0-pthread zlib1g libsqlite3-0 \
+RUN apt-get update && apt-get install -y --no-install-recommends libopenblas0-pthread zlib1g libsqlite3-0 libssl3 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /app scored \
     && mkdir -p /data && chown scored /data

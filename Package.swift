@@ -32,13 +32,14 @@ let package = Package(
         .systemLibrary(name: "CBLAS", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "COpenSSL", providers: [.apt(["libssl-dev"])]),
         .target(name: "CSIMD"),
         .target(name: "ScoreEngine", dependencies: ["CBLAS", "CZlib", "CSIMD"], swiftSettings: engineSettings),
         .target(name: "HTTPServer", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .target(
             name: "ScoreService",
             dependencies: [
-                "ScoreEngine", "HTTPServer", "CSQLite", "CZlib",
+                "ScoreEngine", "HTTPServer", "CSQLite", "CZlib", "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: engineSettings),
@@ -54,7 +55,8 @@ let package = Package(
         .testTarget(name: "ScoreEngineTests", dependencies: ["ScoreEngine"], swiftSettings: engineSettings),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"]),
-        .testTarget(name: "ScoreServiceTests", dependencies: ["ScoreService", "ScoreEngine", "HTTPServer", "CSQLite", "scored", "TestSupport"],
+        .testTarget(name: "ScoreServiceTests", dependencies: ["ScoreService", "ScoreEngine", "HTTPServer", "CSQLite", "scored", "TestSupport",
+                                                                 .product(name: "Logging", package: "swift-log")],
                     exclude: ["Fixtures"]),
     ]
 )

@@ -3,14 +3,35 @@
 const $ = (id) => document.getElementById(id);
 const jobs = new Map();       // id → job
 const losses = new Map();     // training job id → [[step, loss]]
-const streams = new Map();    // id → EventSource
+const streams = new Map();    // id → event stream (see events())
 let selectedJob = null;
 let models = [];
 let samplers = [];            // GET /samplers: each sampler's declared parameters
 let recipe = null;            // GET /recipe: the training recipe's fields
 
+// The API key, when the service asks for one: kept in this tab's session storage only, sent as a Bearer token.
+const keyStore = "scored.api_key";
+function authHeaders(extra = {}) {
+  const key = sessionStorage.getItem(keyStore);
+  return key ? { ...extra, Authorization: `Bearer ${key}` } : extra;
+}
+function askForKey(message) {
+  $("key-form").hidden = false;
+  $("key-message").textContent = message;
+  $("key-input").focus();
+}
+$("key-form").onsubmit = (e) => {
+  e.preventDefault();
+  sessionStorage.setItem(keyStore, $("key-input").value.trim());
+  $("key-input").value = "";
+  $("key-message").textContent = "key saved for this tab";
+  start();
+};
+$("key-forget").onclick = () => { sessionStorage.removeItem(keyStore); askForKey("key forgotten"); };
+
 async function api(method, path, body, type = "application/json") {
-  const r = await fetch(path, { method, headers: body ? { "Content-Type": type } : {}, body });
+  const r = await fetch(path, { method, headers: authHeaders(body ? { "Content-Type": type } : {}), body });
+  if (r.status === 401) askForKey(sessionStorage.getItem(keyStore) ? "this key is not accepted: enter another" : "this service needs an API key");
   if (!r.ok) {
     let message = r.status + " " + r.statusText;
     try { const e = await r.json(); message = e.error.message; } catch (_) {}
@@ -163,11 +184,40 @@ function applyConditions() {
   }
 }
 
+// A server-sent event stream read with fetch (EventSource cannot send the key): calls on[event](data) for
+// each event and on.error(err) if the stream breaks; close() stops it.
+function events(path, on) {
+  const abort = new AbortController();
+  (async () => {
+    const r = await fetch(path, { headers: authHeaders({ Accept: "text/event-stream" }), signal: abort.signal });
+    if (!r.ok) throw new Error(`${r.status} on ${path}`);
+    const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end); buffer = buffer.slice(end + 2);
+        let name = "message", data = [];
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event:")) name = line.slice(6).trim();
+          else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+        }
+        if (data.length && on[name]) on[name]({ data: data.join("\n") });
+      }
+    }
+    throw new Error("the event stream ended");
+  })().catch((err) => { if (!abort.signal.aborted && on.error) on.error(err); });
+  return { close: () => abort.abort() };
+}
+
 function watch(job) {
   if (streams.has(job.id) || ["succeeded", "failed", "canceled"].includes(job.status)) return;
-  const es = new EventSource(`/jobs/${job.id}/events`);
-  streams.set(job.id, es);
-  es.addEventListener("job", (e) => {
+  let es = null;
+  es = events(`/jobs/${job.id}/events`, {
+  job: (e) => {
     const j = JSON.parse(e.data);
     jobs.set(j.id, j);
     if (j.kind === "train" && j.progress && j.progress.loss !== undefined) {
@@ -177,8 +227,8 @@ function watch(job) {
       losses.set(j.id, series);
     }
     render();
-  });
-  es.addEventListener("end", async () => {
+  },
+  end: async () => {
     es.close(); streams.delete(job.id);
     await loadModels().catch(() => {});
     // A model a training job made here is selected: a score model for sampling, a classifier to guide it.
@@ -186,8 +236,10 @@ function watch(job) {
     if (m && m.role === "classifier") { fillClassifiers(); if ([...$("classifier-select").options].some((o) => o.value === id)) { $("classifier-select").value = id; fillClassifiers(); } }
     else if (m) { $("model-select").value = id; delete $("sampler-select").dataset.touched; fillSamplers(); }
     refreshJobs();
+  },
+  error: () => { es.close(); streams.delete(job.id); },
   });
-  es.onerror = () => { es.close(); streams.delete(job.id); };
+  streams.set(job.id, es);
 }
 
 async function refreshJobs() {
@@ -289,8 +341,9 @@ $("train-form").onsubmit = async (e) => {
   button.disabled = true;
   const key = (crypto.randomUUID && crypto.randomUUID()) || `${Date.now()}-${Math.random()}`;
   try {
-    const r = await fetch("/train", { method: "POST", headers: { "Content-Type": "application/json", "Idempotency-Key": key }, body: JSON.stringify(body) });
+    const r = await fetch("/train", { method: "POST", headers: authHeaders({ "Content-Type": "application/json", "Idempotency-Key": key }), body: JSON.stringify(body) });
     const job = await r.json();
+    if (r.status === 401) askForKey("this service needs an API key");
     if (!r.ok) throw new Error(job.error ? job.error.message : `${r.status}`);
     jobs.set(job.id, job); selectedJob = job.id; watch(job); render();
     say("train-message", `queued ${job.id}`, true);
@@ -350,18 +403,19 @@ $("sample-form").onsubmit = async (e) => {
     const data = m.kind === "images" ? null
       : (await (await api("GET", `/datasets/${encodeURIComponent(m.dataset)}/points?n=2000`)).json()).points;
     await new Promise((resolve, reject) => {
-      const es = new EventSource(`/jobs/${job.id}/events`);
-      es.addEventListener("preview", (ev) => {
-        const p = JSON.parse(ev.data);
-        if (p.png) drawPNG(`data:image/png;base64,${p.png}`); else if (p.points) drawPoints(data, p.points);
-        say("sample-message", `step ${p.step} of ${p.total}…`, true);
+      const es = events(`/jobs/${job.id}/events`, {
+        preview: (ev) => {
+          const p = JSON.parse(ev.data);
+          if (p.png) drawPNG(`data:image/png;base64,${p.png}`); else if (p.points) drawPoints(data, p.points);
+          say("sample-message", `step ${p.step} of ${p.total}…`, true);
+        },
+        end: (ev) => {
+          es.close();
+          const end = JSON.parse(ev.data);
+          end.status === "succeeded" ? resolve() : reject(new Error(`the sampling job ${end.status || "ended"}`));
+        },
+        error: () => { es.close(); reject(new Error("lost the job's event stream")); },
       });
-      es.addEventListener("end", (ev) => {
-        es.close();
-        const end = JSON.parse(ev.data);
-        end.status === "succeeded" ? resolve() : reject(new Error(`the sampling job ${end.status || "ended"}`));
-      });
-      es.onerror = () => { es.close(); reject(new Error("lost the job's event stream")); };
     });
     const r = await api("GET", `/jobs/${job.id}/result`);
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
@@ -416,7 +470,11 @@ function drawPNG(src, done) {
   img.src = src;
 }
 
-loadDatasets().then(trainPlaceholders).catch((e) => say("train-message", e.message));
-loadModels().then(loadRegistries).catch(() => {});
-refreshJobs().catch(() => {});
+// Loads what the page shows (again after a key is entered).
+function start() {
+  loadDatasets().then(trainPlaceholders).catch((e) => say("train-message", e.message));
+  loadModels().then(loadRegistries).catch(() => {});
+  refreshJobs().catch(() => {});
+}
+start();
 setInterval(() => refreshJobs().catch(() => {}), 10000);

@@ -27,7 +27,7 @@ public final class Service: @unchecked Sendable {
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         let artifacts = try Artifacts(root: root)
         artifacts.cleanTemporary()
-        let store = try SQLiteStore(path: root.appendingPathComponent("store.db").path)
+        let store = try SQLiteStore(path: config.storePath)
         self.store = store
         let hub = JobHub(), metrics = Metrics()
         let results = ResultStore(artifacts: artifacts)
@@ -39,12 +39,14 @@ public final class Service: @unchecked Sendable {
         let renderer = JobRenderer(store: store, runner: runner, hub: hub)
         housekeeping = Housekeeping(store: store, artifacts: artifacts, results: results, models: models, renderer: renderer,
                                     hub: hub, logger: logger)
-        let submitter = JobSubmitter(runner: runner, renderer: renderer, maxQueuedJobs: config.maxQueuedJobs)
+        let submitter = JobSubmitter(store: store, runner: runner, renderer: renderer, maxQueuedJobs: config.maxQueuedJobs)
         let isStopping: @Sendable () -> Bool = { [stopping] in stopping.isSet }
 
         router.use(MetricsMiddleware(metrics: metrics))
         router.use(AccessLogMiddleware(logger: logger))
         router.use(CORSMiddleware(allowedOrigins: config.corsAllowedOrigins, methods: { [weak router] pattern in router?.methods(for: pattern) ?? [] }))
+        router.use(AuthMiddleware(store: store, alwaysRequired: config.authAlwaysRequired, defaults: config.keyLimits,
+                                  scope: { [weak router] method, pattern in router?.route(method, pattern).map { $0.scope } }))
         router.add(SystemController(publicDir: config.publicDir, startedAt: Date(), metrics: metrics, store: store, runner: runner,
                                     connections: { [weak self] in self?.server?.connectionCount ?? 0 },
                                     routes: { [weak self] in self?.router.routes ?? [] }))
@@ -56,6 +58,7 @@ public final class Service: @unchecked Sendable {
         router.add(LatentsController(samples: samples, models: models, submitter: submitter))
         router.add(ModelsController(store: store, artifacts: artifacts, housekeeping: housekeeping))
         router.add(DatasetsController(store: store, datasets: datasets))
+        router.add(KeysController(store: store))
         server = HTTPServer(configuration: config.httpConfiguration, responder: router, logger: logger,
                             errorResponse: { APIError.httpLayer($0, $1) },
                             metrics: { metrics.request(route: "unparsed", method: "-", status: $0, seconds: 0) })
@@ -78,6 +81,7 @@ public final class Service: @unchecked Sendable {
         t.name = "retention"
         t.start()
         logger.info("scored started", metadata: ["data_dir": "\(config.dataDir)", "port": "\(port)"])
+        logAccessMode()
     }
 
     /// Stops accepting, lets responses in flight finish, interrupts running jobs (training saves its state;
@@ -113,6 +117,20 @@ public final class Service: @unchecked Sendable {
         done.wait()
         stop()
         _ = sources
+    }
+
+    /// Says at start-up whether requests need keys, and why.
+    private func logAccessMode() {
+        let hasKeys = (try? store.hasKeys()) ?? true
+        if config.authAlwaysRequired {
+            let why = config.loopbackOnly ? "auth.required is set" : "it listens beyond loopback (\(config.hosts.joined(separator: ", ")))"
+            logger.notice("API keys required on every route but the page, /healthz and /openapi.json: \(why)")
+            if !hasKeys { logger.warning("no API keys exist yet: every API request will get 401; make one with `scored keys create --name NAME --scope admin`") }
+        } else if hasKeys {
+            logger.notice("API keys required on every route but the page, /healthz and /openapi.json: keys exist")
+        } else {
+            logger.notice("open: listening on loopback only with no API keys, so any local process may call the API; `scored keys create` makes keys required")
+        }
     }
 
     /// Runs a retention sweep as if it were `now` (for tests).

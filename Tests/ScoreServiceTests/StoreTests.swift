@@ -31,7 +31,7 @@ enum SQLiteFile {
     @Test func queueOrderClaimsAndCounts() throws {
         let (s, path) = try Self.store()
         defer { try? FileManager.default.removeItem(atPath: path) }
-        #expect(try s.schemaVersion == 3)
+        #expect(try s.schemaVersion == 4)
         for (id, kind, t) in [("b", JobKind.train, 2.0), ("a", .train, 1.0), ("c", .sample, 0.5)] {
             #expect(try s.insert(Self.job(id, kind, at: t)).created)
         }
@@ -96,6 +96,36 @@ enum SQLiteFile {
         let worse = #expect(throws: CorruptRecord.self) { try s.job("worse") }
         #expect(worse?.reason.contains("params") == true)
         #expect(throws: CorruptRecord.self) { try s.dataset("d") }
+    }
+
+    @Test func keysAndOwners() throws {
+        let (s, path) = try Self.store()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(try !s.hasKeys())
+        let (key, token) = try APIKeys.create(in: s, request: ["name": "ci", "scope": "submit", "max_jobs": 3], now: 5)
+        #expect(try s.hasKeys())
+        // The record holds SHA-256 of the token's secret (checked against an independent digest), nothing else of it.
+        let secret = String(token.split(separator: "_").last!)
+        let stored = try #require(try s.key(key.id))
+        #expect(stored.secretHash == APIToken.sha256(Array(secret.utf8)) && stored.limits.maxJobs == 3 && stored.scope == .submit)
+        #expect(APIToken.sha256(Array("abc".utf8)).map { String(format: "%02x", $0) }.joined()
+                == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(try s.revokeKey(key.id, at: 9) && !s.revokeKey(key.id, at: 10) && s.key(key.id)?.revokedAt == 9)
+        // Owners filter listings and count against limits.
+        for (id, owner, status) in [("a", "k1", JobStatus.queued), ("b", "k1", .succeeded), ("c", "k2", .running), ("d", nil, .queued)] {
+            var j = JobRecord(id: id, kind: .train, params: [:], createdAt: 1, owner: owner)
+            j.status = status
+            _ = try s.insert(j)
+            try s.update(j)
+        }
+        #expect(try s.jobs(status: nil, kind: nil, limit: 10, owner: "k1").map(\.id).sorted() == ["a", "b"])
+        #expect(try s.jobs(status: nil, kind: nil, limit: 10, owner: .some(nil)).map(\.id) == ["d"])
+        #expect(try s.jobs(status: nil, kind: nil, limit: 10).count == 4)
+        #expect(try s.activeJobs(owner: "k1") == 1 && s.activeJobs(owner: "k2") == 1)
+        try s.insert(DatasetRecord(id: "d1", name: "x", kind: .points, count: 1, shape: [2], createdAt: 1, owner: "k1", bytes: 100))
+        try s.insert(DatasetRecord(id: "d2", name: "y", kind: .points, count: 1, shape: [2], createdAt: 2, owner: "k1", bytes: 50))
+        #expect(try s.uploadBytes(owner: "k1") == 150 && s.uploadBytes(owner: "k2") == 0)
+        #expect(try s.datasets(owner: "k2").isEmpty && s.datasets(owner: "k1").count == 2)
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import Logging
 import ScoreEngine
 import ScoreService
 
@@ -11,7 +12,7 @@ final class Harness: @unchecked Sendable {
     let dir: URL
     var base: String { "http://127.0.0.1:\(service.port)" }
 
-    init(dataDir: URL? = nil, _ edit: (inout ServiceConfig) -> Void = { _ in }) throws {
+    init(dataDir: URL? = nil, logger: Logger? = nil, _ edit: (inout ServiceConfig) -> Void = { _ in }) throws {
         dir = dataDir ?? FileManager.default.temporaryDirectory.appendingPathComponent("scored-test-\(UUID().uuidString)")
         var c = ServiceConfig()
         c.port = 0
@@ -20,7 +21,7 @@ final class Harness: @unchecked Sendable {
         c.threads = [.train: 1, .sample: 1]
         c.datasetsDir = Harness.repository.appendingPathComponent("datasets").path
         edit(&c)
-        service = try Service(config: c)
+        service = try logger.map { try Service(config: c, logger: $0) } ?? Service(config: c)
         try service.start()
     }
 
@@ -67,12 +68,12 @@ func http(_ method: String, _ url: String, body: String? = nil, data: Data? = ni
 }
 
 /// Polls a job until it is finished (or the timeout).
-func waitForJob(_ base: String, _ id: String, timeout: Double = 120) -> JSONValue {
+func waitForJob(_ base: String, _ id: String, timeout: Double = 120, headers: [String: String] = [:]) -> JSONValue {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
-        let j = http("GET", "\(base)/jobs/\(id)").json
+        let j = http("GET", "\(base)/jobs/\(id)", headers: headers).json
         if let s = j["status"]?.string, ["succeeded", "failed", "canceled"].contains(s) { return j }
         Thread.sleep(forTimeInterval: 0.1)
     }
-    return http("GET", "\(base)/jobs/\(id)").json
+    return http("GET", "\(base)/jobs/\(id)", headers: headers).json
 }

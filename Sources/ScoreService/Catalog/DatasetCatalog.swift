@@ -19,16 +19,23 @@ final class DatasetCatalog: @unchecked Sendable {
     /// The kind of a built-in data set (the store's migration needs it without a catalog).
     static func builtinKind(_ name: String) -> DataKind? { BuiltinDatasets.kind(name) }
 
+    /// An upload's record if the caller may use it (built-in sets are everyone's; another key's upload is
+    /// unknown to it).
+    func record(_ id: String) throws -> DatasetRecord? {
+        guard let d = try store.dataset(id), Caller.current.sees(d.owner) else { return nil }
+        return d
+    }
+
     /// What a data set holds, nil if there is no such data set.
     func kind(of name: String) throws -> DataKind? {
         if let k = BuiltinDatasets.kind(name) { return k }
-        return try store.dataset(name)?.kind
+        return try record(name)?.kind
     }
 
     /// The shape of one item ([2] for points, [1, 28, 28] for MNIST), nil if unknown.
     func itemShape(_ name: String) throws -> [Int]? {
         if let s = BuiltinDatasets.itemShape(name) { return s }
-        return try store.dataset(name)?.shape
+        return try record(name)?.shape
     }
 
     struct Unknown: Error, CustomStringConvertible {
@@ -42,12 +49,13 @@ final class DatasetCatalog: @unchecked Sendable {
         if BuiltinDatasets.kind(name) == .points {
             return try BuiltinDatasets.load(name, size: size, seed: seed, directory: builtinDirectory)!
         }
+        if BuiltinDatasets.kind(name) == nil, try record(name) == nil { throw Unknown(name: name) }
         if let cached = cache.withLock({ $0[name] }) { return cached }
         let t: Tensor
         if let builtin = try BuiltinDatasets.load(name, size: size, seed: seed, directory: builtinDirectory) {
             t = builtin
         } else {
-            guard try store.dataset(name) != nil, let data = artifacts.read(artifacts.dataset(name)),
+            guard let data = artifacts.read(artifacts.dataset(name)),
                   let stored = try Safetensors.read(data)["data"] else { throw Unknown(name: name) }
             t = stored
         }
@@ -64,7 +72,7 @@ final class DatasetCatalog: @unchecked Sendable {
         if BuiltinDatasets.kind(name) != nil {
             return try BuiltinDatasets.labels(name, size: size, seed: seed, directory: builtinDirectory)
         }
-        guard let rec = try store.dataset(name), let data = artifacts.read(artifacts.dataset(name)) else { throw Unknown(name: name) }
+        guard let rec = try record(name), let data = artifacts.read(artifacts.dataset(name)) else { throw Unknown(name: name) }
         guard rec.classes != nil else { return nil }
         return try Safetensors.read(data)["labels"].map { $0.scalars.map { Int($0) } }
     }
@@ -79,11 +87,11 @@ final class DatasetCatalog: @unchecked Sendable {
         return (data.rows(0..<k), Array(labels.prefix(k)), "\(name), the training data")
     }
 
-    /// Stores an upload; returns its record.
-    func add(name: String, kind: DataKind, data: Tensor, labels: [Int]? = nil) throws -> DatasetRecord {
+    /// Stores an upload of `bytes` bytes, owned by the caller; returns its record.
+    func add(name: String, kind: DataKind, data: Tensor, labels: [Int]? = nil, bytes: Int = 0) throws -> DatasetRecord {
         let rec = DatasetRecord(id: newID("d"), name: name, kind: kind, count: data.shape[0],
                                 shape: Array(data.shape.dropFirst()), createdAt: Date().timeIntervalSince1970,
-                                classes: labels.map { ($0.max() ?? 0) + 1 })
+                                classes: labels.map { ($0.max() ?? 0) + 1 }, owner: Caller.current.owner, bytes: bytes)
         var tensors = [("data", data)]
         if let labels { tensors.append(("labels", Tensor(shape: [labels.count], scalars: labels.map { Float($0) }))) }
         try artifacts.write(Safetensors.write(tensors, metadata: ["name": name, "kind": kind.rawValue]),
@@ -94,7 +102,7 @@ final class DatasetCatalog: @unchecked Sendable {
 
     /// Sets (or replaces) the labels of an upload: one per item.
     func setLabels(_ labels: [Int], dataset id: String) throws -> DatasetRecord {
-        guard var rec = try store.dataset(id), let bytes = artifacts.read(artifacts.dataset(id)),
+        guard var rec = try record(id), let bytes = artifacts.read(artifacts.dataset(id)),
               let data = try Safetensors.read(bytes)["data"] else { throw Unknown(name: id) }
         guard labels.count == rec.count else { throw InvalidParameter("body", "\(labels.count) labels for the \(rec.count) items of \(id)") }
         try artifacts.write(Safetensors.write([("data", data), ("labels", Tensor(shape: [labels.count], scalars: labels.map { Float($0) }))],
@@ -107,7 +115,7 @@ final class DatasetCatalog: @unchecked Sendable {
     /// The number of classes of a data set's labels, nil when it has none (or there is no such set).
     func classes(_ name: String) throws -> Int? {
         if BuiltinDatasets.kind(name) != nil { return BuiltinDatasets.classes(name) }
-        return try store.dataset(name)?.classes
+        return try record(name)?.classes
     }
 
     func remove(_ id: String) throws {

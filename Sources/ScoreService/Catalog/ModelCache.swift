@@ -19,10 +19,15 @@ final class ModelCache: @unchecked Sendable {
         var description: String { "unknown model \(id)" }
     }
 
+    /// A model the caller may use (another key's is `Unknown`).
     func load(_ id: String) throws -> LoadedModel {
-        if let m = cache.withLock({ c in c.first { $0.0 == id }?.1 }) { return m }
-        guard let record = try store.model(id), let data = artifacts.read(artifacts.checkpoint(id)) else { throw Unknown(id: id) }
-        let m = LoadedModel(id: id, model: try ScoreModel.load(checkpoint: data).model, info: ModelInfo(record.info))
+        if let m = cache.withLock({ c in c.first { $0.0 == id }?.1 }) {
+            guard Caller.current.sees(m.owner) else { throw Unknown(id: id) }
+            return m
+        }
+        guard let record = try store.model(id), Caller.current.sees(record.owner),
+              let data = artifacts.read(artifacts.checkpoint(id)) else { throw Unknown(id: id) }
+        let m = LoadedModel(id: id, model: try ScoreModel.load(checkpoint: data).model, info: ModelInfo(record.info), owner: record.owner)
         cache.withLock { c in
             c.insert((id, m), at: 0)
             if c.count > 8 { c.removeLast() }
@@ -30,10 +35,9 @@ final class ModelCache: @unchecked Sendable {
         return m
     }
 
-    /// The most recently trained model, if there is one.
-    /// The most recently trained score model (classifiers are not sampled on their own).
+    /// The caller's most recently trained score model (classifiers are not sampled on their own).
     func latest() throws -> LoadedModel? {
-        guard let record = try store.models(limit: 10_000).first(where: { !ModelInfo($0.info).isClassifier }) else { return nil }
+        guard let record = try store.models(limit: 10_000, owner: Caller.current.listingOwner).first(where: { !ModelInfo($0.info).isClassifier }) else { return nil }
         return try load(record.id)
     }
 
@@ -45,6 +49,8 @@ struct LoadedModel: Sendable {
     let id: String
     let model: ScoreModel
     let info: ModelInfo
+    /// The key whose job trained it.
+    let owner: String?
 
     var preset: Preset? { info.preset.flatMap(Presets.named) }
 }

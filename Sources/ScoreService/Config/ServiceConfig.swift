@@ -32,6 +32,22 @@ public struct ServiceConfig: Sendable {
     /// Origins whose pages may call the API from a browser (CORS): exact origins (`https://app.example.com`),
     /// or `*` for any; none by default.
     public var corsAllowedOrigins: [String] = []
+    /// Ask every request for an API key even on loopback without keys. Listening on any other address, or once
+    /// a key exists, the service always does.
+    public var authRequired = false
+    /// Limits of each key that sets none of its own.
+    public var keyLimits = KeyLimits(maxJobs: 8, maxUploadBytes: 1 << 30, maxSamples: 10_000)
+
+    /// Whether it listens only on loopback addresses (127.0.0.0/8, ::1, localhost).
+    public var loopbackOnly: Bool {
+        hosts.allSatisfy { h in h == "localhost" || h == "::1" || h == "[::1]" || h.hasPrefix("127.") }
+    }
+
+    /// The SQLite store in the data directory.
+    public var storePath: String { URL(fileURLWithPath: dataDir, isDirectory: true).appendingPathComponent("store.db").path }
+
+    /// Whether requests need a key whatever the store holds.
+    public var authAlwaysRequired: Bool { authRequired || !loopbackOnly }
 
     public init() {}
 
@@ -53,6 +69,7 @@ public struct ServiceConfig: Sendable {
         "max_queued_jobs", "retention_hours", "checkpoint_every_seconds", "limits.max_body_bytes",
         "limits.max_header_bytes", "limits.max_connections", "limits.request_timeout_seconds",
         "limits.idle_timeout_seconds", "limits.max_samples", "log_level", "cors.allowed_origins",
+        "auth.required", "auth.max_jobs", "auth.max_upload_bytes", "auth.max_samples",
     ]
 
     /// Applies `SCORED_…` variables from `environment`.
@@ -71,7 +88,7 @@ public struct ServiceConfig: Sendable {
 
     mutating func set(_ key: String, _ value: JSONValue, source: String) throws {
         switch (key, value) {
-        case ("workers", .object(let o)), ("threads", .object(let o)), ("limits", .object(let o)), ("cors", .object(let o)):
+        case ("workers", .object(let o)), ("threads", .object(let o)), ("limits", .object(let o)), ("cors", .object(let o)), ("auth", .object(let o)):
             for (k, v) in o { try setPath("\(key).\(k)", v, source: source) }
         default:
             try setPath(key, value, source: source)
@@ -118,6 +135,16 @@ public struct ServiceConfig: Sendable {
         case "limits.request_timeout_seconds": requestTimeoutSeconds = try double(0.1...3600)
         case "limits.idle_timeout_seconds": idleTimeoutSeconds = try double(0.1...86400)
         case "limits.max_samples": maxSamples = try int(1...10_000_000)
+        case "auth.required":
+            switch value {
+            case .bool(let b): authRequired = b
+            case .string("true"): authRequired = true
+            case .string("false"): authRequired = false
+            default: throw bad("must be true or false")
+            }
+        case "auth.max_jobs": keyLimits.maxJobs = try int(1...1_000_000)
+        case "auth.max_upload_bytes": keyLimits.maxUploadBytes = try int(0...(1 << 50))
+        case "auth.max_samples": keyLimits.maxSamples = try int(1...10_000_000)
         case "log_level":
             let s = try string()
             guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(s) else {

@@ -46,12 +46,12 @@ struct DatasetsController: RouteCollection {
 
     func list() throws -> HTTPResponse {
         let builtins = BuiltinDatasets.names.map(DatasetsController.builtinJSON)
-        return jsonResponse(200, ["datasets": .array(builtins + (try store.datasets().map(DatasetsController.json)))])
+        return jsonResponse(200, ["datasets": .array(builtins + (try store.datasets(owner: Caller.current.listingOwner).map(DatasetsController.json)))])
     }
 
     func get(_ id: String) throws -> HTTPResponse {
         if BuiltinDatasets.kind(id) != nil { return jsonResponse(200, DatasetsController.builtinJSON(id)) }
-        guard let d = try store.dataset(id) else { throw APIError.notFound("no data set \(id)") }
+        guard let d = try datasets.record(id) else { throw APIError.notFound("no data set \(id)") }
         return jsonResponse(200, DatasetsController.json(d))
     }
 
@@ -66,6 +66,14 @@ struct DatasetsController: RouteCollection {
         try q.finish()
         let ct = req.headers["Content-Type"] ?? "application/json"
         guard !req.body.isEmpty else { throw InvalidParameter("body", "is empty") }
+        let caller = Caller.current
+        if let owner = caller.owner, let max = caller.limits?.maxUploadBytes {
+            let used = try store.uploadBytes(owner: owner)
+            if used + req.body.count > max {
+                throw limitReached("this key keeps \(used) bytes of uploads and may keep \(max); this one has \(req.body.count): delete data sets to make room",
+                                   retryAfter: 60)
+            }
+        }
         guard let format = DataFormat(mediaType: ct) else {
             throw APIError(status: 415, code: "unsupported_media_type",
                            message: "send points as application/json or text/csv, images as \(DataFormat.imageMediaTypes.joined(separator: ", "))")
@@ -79,7 +87,7 @@ struct DatasetsController: RouteCollection {
             throw APIError(status: 413, code: "payload_too_large", message: "body: \(e.description)", field: "body")
         }
         let kind = format.kind
-        let rec = try datasets.add(name: name, kind: kind, data: data, labels: labels)
+        let rec = try datasets.add(name: name, kind: kind, data: data, labels: labels, bytes: req.body.count)
         var body = DatasetsController.json(rec).object ?? [:]
         if let classNames { body["class_names"] = .array(classNames.map { .string($0) }) }
         return jsonResponse(201, .object(body), headers: [("Location", "/datasets/\(rec.id)")])
@@ -89,7 +97,7 @@ struct DatasetsController: RouteCollection {
     /// MNIST's, gzip-compressed or not) or JSON `{"labels": [0, 3, …]}`.
     func setLabels(_ id: String, _ req: HTTPRequest) throws -> HTTPResponse {
         if BuiltinDatasets.kind(id) != nil { throw APIError.conflict("built-in data sets have their labels") }
-        guard try store.dataset(id) != nil else { throw APIError.notFound("no data set \(id)") }
+        guard try datasets.record(id) != nil else { throw APIError.notFound("no data set \(id)") }
         guard !req.body.isEmpty else { throw InvalidParameter("body", "is empty") }
         let labels: [Int]
         if (req.headers["Content-Type"] ?? "").lowercased().hasPrefix("application/json") {
@@ -112,7 +120,7 @@ struct DatasetsController: RouteCollection {
 
     func remove(_ id: String) throws -> HTTPResponse {
         if BuiltinDatasets.kind(id) != nil { throw APIError.conflict("built-in data sets cannot be deleted") }
-        guard try store.dataset(id) != nil else { throw APIError.notFound("no data set \(id)") }
+        guard try datasets.record(id) != nil else { throw APIError.notFound("no data set \(id)") }
         try datasets.remove(id)
         return HTTPResponse(status: 204)
     }

@@ -4,13 +4,22 @@ import ScoreEngine
 
 /// Queues jobs and answers with them.
 struct JobSubmitter: Sendable {
+    let store: any RecordStore
     let runner: JobRunner
     let renderer: JobRenderer
     let maxQueuedJobs: Int
 
-    /// Queues a job; a full lane is a 429 with `Retry-After`.
+    /// Queues a job owned by the caller; a full lane, or a key at its limit of jobs, is a 429 with
+    /// `Retry-After`. Idempotency keys are the caller's own: another key's same header makes another job.
     func submit(_ kind: JobKind, params: JSONValue, key: String?, prepared: (any Sendable)? = nil) throws -> (job: JobRecord, created: Bool) {
-        let record = JobRecord(id: newID("j"), kind: kind, params: params, createdAt: Date().timeIntervalSince1970, idempotencyKey: key)
+        let caller = Caller.current
+        let scopedKey = key.map { k in caller.owner.map { "\($0)/\(k)" } ?? k }
+        if let owner = caller.owner, let max = caller.limits?.maxJobs,
+           try scopedKey.flatMap(store.job(idempotencyKey:)) == nil, try store.activeJobs(owner: owner) >= max {
+            throw limitReached("this key has \(max) queued or running jobs, its limit; retry when one ends", retryAfter: 10)
+        }
+        let record = JobRecord(id: newID("j"), kind: kind, params: params, createdAt: Date().timeIntervalSince1970, idempotencyKey: scopedKey,
+                               owner: caller.owner)
         do {
             return try runner.submit(record, prepared: prepared)
         } catch let e as JobRunner.QueueFull {

@@ -51,16 +51,19 @@ struct JobsController: RouteCollection {
         let v = try q.take(JobsController.listParameters)
         try q.finish()
         let jobs = try store.jobs(status: v["status"]?.string.flatMap(JobStatus.init(rawValue:)),
-                                  kind: v["kind"]?.string.flatMap(JobKind.init(rawValue:)), limit: v.int("limit"))
+                                  kind: v["kind"]?.string.flatMap(JobKind.init(rawValue:)), limit: v.int("limit"),
+                                  owner: Caller.current.listingOwner)
         return jsonResponse(200, ["jobs": .array(jobs.map(renderer.json))])
     }
 
+    /// A job the caller may see (another key's is not found, so that ids say nothing).
     func job(_ id: String) throws -> JobRecord {
-        guard let j = try store.job(id) else { throw APIError.notFound("no job \(id)") }
+        guard let j = try store.job(id), Caller.current.sees(j.owner) else { throw APIError.notFound("no job \(id)") }
         return j
     }
 
     func get(_ id: String) throws -> HTTPResponse {
+        _ = try job(id)
         guard let body = try renderer.body(id) else { throw APIError.notFound("no job \(id)") }
         return HTTPResponse(status: 200, contentType: "application/json", body: body)
     }
@@ -73,6 +76,7 @@ struct JobsController: RouteCollection {
     }
 
     func cancel(_ id: String) throws -> HTTPResponse {
+        _ = try job(id)
         guard let j = try runner.cancel(id) else { throw APIError.notFound("no job \(id)") }
         return jsonResponse(200, renderer.json(j))
     }

@@ -14,7 +14,7 @@ struct LatentsController: RouteCollection {
         let max = samples.maxSamples
         r.add("POST", "/encode", query: { LatentsController.encodeParameters }) { req, _ in try encode(req) }
         r.add("POST", "/decode", query: { LatentsController.decodeParameters(maxSamples: max) }) { req, _ in try decode(req) }
-        r.add("GET", "/interpolate", query: { LatentsController.decodeParameters(maxSamples: max) + LatentsController.interpolationParameters }) { req, _ in
+        r.add("GET", "/interpolate", access: .scope(.submit), query: { LatentsController.decodeParameters(maxSamples: max) + LatentsController.interpolationParameters }) { req, _ in
             try interpolate(req, body: nil)
         }
         r.add("POST", "/interpolate", query: { LatentsController.decodeParameters(maxSamples: max) + [LatentsController.interpolationParameters[2]] }) { req, _ in

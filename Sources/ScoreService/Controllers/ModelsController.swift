@@ -34,11 +34,11 @@ struct ModelsController: RouteCollection {
         var q = try req.fields()
         let v = try q.take(ModelsController.listParameters)
         try q.finish()
-        return jsonResponse(200, ["models": .array(try store.models(limit: v.int("limit")).map { try ModelsController.json($0) })])
+        return jsonResponse(200, ["models": .array(try store.models(limit: v.int("limit"), owner: Caller.current.listingOwner).map { try ModelsController.json($0) })])
     }
 
     func record(_ id: String) throws -> ModelRecord {
-        guard let m = try store.model(id) else { throw APIError.notFound("no model \(id)") }
+        guard let m = try store.model(id), Caller.current.sees(m.owner) else { throw APIError.notFound("no model \(id)") }
         return m
     }
 

@@ -63,7 +63,7 @@ struct SamplesController: RouteCollection {
 
     func register(on r: Router) {
         let max = maxSamples
-        r.add("GET", "/samples", query: { SamplesController.queryParameters(maxSamples: max) }) { req, _ in try samples(req) }
+        r.add("GET", "/samples", access: .scope(.submit), query: { SamplesController.queryParameters(maxSamples: max) }) { req, _ in try samples(req) }
         r.add("POST", "/inpaint", query: { SamplesController.queryParameters(maxSamples: max) + [SamplesController.rectParameter] }) { req, _ in
             try inpaint(req)
         }
@@ -135,6 +135,10 @@ struct SamplesController: RouteCollection {
         let request = try SamplingRequest(&rest, source: source, preset: preset, maxSamples: maxSamples, classifier: classifier,
                                           itemsPerRequest: inpaint?.items ?? 1)
         q = Fields(rest)
+        let total = request.rows * (inpaint?.items ?? 1)
+        if let max = Caller.current.limits?.maxSamples, total > max {
+            throw limitReached("\(total) samples in one request; this key may ask for \(max) at a time", retryAfter: 1)
+        }
         if delivery.stream {
             guard delivery.wait else { throw InvalidParameter("stream", "needs wait=true: the samples come in the answer") }
             if request.grid { throw InvalidParameter("grid", "does not apply to streamed samples (each group comes as it is made)") }

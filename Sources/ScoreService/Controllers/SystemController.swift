@@ -16,10 +16,10 @@ struct SystemController: RouteCollection {
     static let version = "0.2.0"
 
     func register(on r: Router) {
-        r.add("GET", "/") { req, _ in try staticFile("index.html") }
-        r.add("GET", "/assets/{name}") { _, p in try staticFile(p["name"]!) }
-        r.add("GET", "/openapi.json") { _, _ in jsonResponse(200, try openAPI()) }
-        r.add("GET", "/healthz") { _, _ in health() }
+        r.add("GET", "/", access: .anyone) { req, _ in try staticFile("index.html") }
+        r.add("GET", "/assets/{name}", access: .anyone) { _, p in try staticFile(p["name"]!) }
+        r.add("GET", "/openapi.json", access: .anyone) { _, _ in jsonResponse(200, try openAPI()) }
+        r.add("GET", "/healthz", access: .anyone) { _, _ in health() }
         r.add("GET", "/metrics") { _, _ in try metricsText() }
     }
 

@@ -15,15 +15,39 @@ final class Router: HTTPResponder, @unchecked Sendable {
         let segments: [Substring]
         /// The query parameters it takes, for the OpenAPI description (nil: none declared).
         let query: (@Sendable () -> [Parameter])?
+        /// The scope a key needs to call it (nil: anyone, with or without a key).
+        let scope: Scope?
         let handler: Handler
+    }
+
+    /// Who may call a route: anyone (the page, health, the description), or keys of a scope.
+    enum Access {
+        case anyone
+        case scope(Scope)
+        /// `read` for GET, `submit` for the other methods.
+        case byMethod
     }
 
     private(set) var routes: [Route] = []
     private var middleware: [any Middleware] = []
 
-    /// Adds a route; `query` declares its query parameters for the OpenAPI description.
-    func add(_ method: String, _ pattern: String, query: (@Sendable () -> [Parameter])? = nil, _ handler: @escaping Handler) {
-        routes.append(Route(method: method, pattern: pattern, segments: pattern.split(separator: "/"), query: query, handler: handler))
+    /// Adds a route; `query` declares its query parameters for the OpenAPI description, `access` who may call it.
+    func add(_ method: String, _ pattern: String, access: Access = .byMethod, query: (@Sendable () -> [Parameter])? = nil,
+             _ handler: @escaping Handler) {
+        let scope: Scope?
+        switch access {
+        case .anyone: scope = nil
+        case .scope(let s): scope = s
+        case .byMethod: scope = method == "GET" ? .read : .submit
+        }
+        routes.append(Route(method: method, pattern: pattern, segments: pattern.split(separator: "/"), query: query, scope: scope,
+                            handler: handler))
+    }
+
+    /// The route answering `method` on `pattern` (HEAD as GET).
+    func route(_ method: String, _ pattern: String) -> Route? {
+        let m = method == "HEAD" ? "GET" : method
+        return routes.first { $0.method == m && $0.pattern == pattern }
     }
 
     func add(_ collection: some RouteCollection) { collection.register(on: self) }

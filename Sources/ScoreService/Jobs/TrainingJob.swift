@@ -70,7 +70,7 @@ struct TrainingJob: JobExecutor {
         try artifacts.write(model.checkpoint(metadata: ["model_id": modelID, "job_id": job.id, "info": info.json.serialized,
                                                         "recipe": RecipeSchema.echo(recipe).serialized]),
                             to: artifacts.checkpoint(modelID))
-        try context.store.insert(ModelRecord(id: modelID, jobId: job.id, createdAt: Date().timeIntervalSince1970, info: info.json))
+        try context.store.insert(ModelRecord(id: modelID, jobId: job.id, createdAt: Date().timeIntervalSince1970, info: info.json, owner: job.owner))
         artifacts.remove(stateURL)
         context.report(JobProgress(step: trainer.step, total: recipe.steps, loss: Double(trainer.lastLoss), rate: nil, etaSeconds: 0))
         var result: [String: JSONValue] = ["model_id": .string(modelID), "steps": .number(Double(trainer.step)),

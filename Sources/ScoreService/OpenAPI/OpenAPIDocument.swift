@@ -4,19 +4,31 @@ import ScoreEngine
 /// The OpenAPI 3.1 description. `public/openapi.json` holds the hand-written part (paths, responses, the
 /// bodies' shapes); what the declarations define is generated into it here: every route's query parameters
 /// (from the `query` it was registered with), the training request (`RecipeSchema` and the objective and SDE
-/// registries), the likelihood request, the sampler settings and the presets' names. The server publishes the
+/// registries), the likelihood request, the sampler settings and the presets' names, and who may call each route
+/// (its `security`: the scope a key needs, with the 401 and 403 answers, or anyone). The server publishes the
 /// document so generated, and a test keeps the committed file equal to it (`scored openapi --write` rewrites it).
 enum OpenAPIDocument {
     static func generate(skeleton: JSONValue, routes: [Router.Route]) -> JSONValue {
         var doc = skeleton.object ?? [:]
         var paths = doc["paths"]?.object ?? [:]
         for route in routes {
-            guard let query = route.query else { continue }
             let method = route.method.lowercased()
             var item = paths[route.pattern]?.object ?? [:]
             var op = item[method]?.object ?? [:]
-            let pathParameters = (op["parameters"]?.array ?? []).filter { $0["in"] == "path" }
-            op["parameters"] = .array(pathParameters + query().map(queryParameter))
+            if let query = route.query {
+                let pathParameters = (op["parameters"]?.array ?? []).filter { $0["in"] == "path" }
+                op["parameters"] = .array(pathParameters + query().map(queryParameter))
+            }
+            // Who may call it: the scope a key needs (and the answers without one), or anyone.
+            var responses = op["responses"]?.object ?? [:]
+            if let scope = route.scope {
+                op["security"] = [["bearerAuth": [.string(scope.rawValue)]]]
+                responses["401"] = ["$ref": "#/components/responses/Unauthorized"]
+                responses["403"] = ["$ref": "#/components/responses/Forbidden"]
+            } else {
+                op["security"] = []
+            }
+            op["responses"] = .object(responses)
             item[method] = .object(op)
             paths[route.pattern] = .object(item)
         }

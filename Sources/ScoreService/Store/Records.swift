@@ -62,8 +62,11 @@ public struct JobRecord: Sendable, Equatable {
     public var idempotencyKey: String?
     /// Times the job was started (more than one after a restart resumed it).
     public var attempts: Int
+    /// The API key that submitted it (nil: submitted without one).
+    public var owner: String?
 
-    public init(id: String, kind: JobKind, params: JSONValue, createdAt: Double, idempotencyKey: String? = nil) {
+    public init(id: String, kind: JobKind, params: JSONValue, createdAt: Double, idempotencyKey: String? = nil, owner: String? = nil) {
+        self.owner = owner
         self.id = id
         self.kind = kind
         self.status = .queued
@@ -81,8 +84,11 @@ public struct ModelRecord: Sendable, Equatable {
     public var createdAt: Double
     /// Everything else about it (`ModelInfo`): data, recipe, architecture, perturbation, training figures.
     public var info: JSONValue
+    /// The API key whose training job made it (nil: none).
+    public var owner: String?
 
-    public init(id: String, jobId: String, createdAt: Double, info: JSONValue) {
+    public init(id: String, jobId: String, createdAt: Double, info: JSONValue, owner: String? = nil) {
+        self.owner = owner
         self.id = id
         self.jobId = jobId
         self.createdAt = createdAt
@@ -101,9 +107,16 @@ public struct DatasetRecord: Sendable, Equatable {
     public var createdAt: Double
     /// The number of classes of its labels (0…classes−1), nil when it has none.
     public var classes: Int?
+    /// The API key that uploaded it (nil: none).
+    public var owner: String?
+    /// The size of the upload's body (what counts against its key's upload limit).
+    public var bytes: Int
 
-    public init(id: String, name: String, kind: DataKind, count: Int, shape: [Int], createdAt: Double, classes: Int? = nil) {
+    public init(id: String, name: String, kind: DataKind, count: Int, shape: [Int], createdAt: Double, classes: Int? = nil,
+                owner: String? = nil, bytes: Int = 0) {
         self.classes = classes
+        self.owner = owner
+        self.bytes = bytes
         self.id = id
         self.name = name
         self.kind = kind
@@ -129,7 +142,10 @@ public protocol RecordStore: Sendable {
     func insert(_ job: JobRecord) throws -> (job: JobRecord, created: Bool)
     func job(_ id: String) throws -> JobRecord?
     func job(idempotencyKey: String) throws -> JobRecord?
-    func jobs(status: JobStatus?, kind: JobKind?, limit: Int) throws -> [JobRecord]
+    /// Jobs, newest first; with `owner`, only that key's (`.some(nil)`: those made without a key).
+    func jobs(status: JobStatus?, kind: JobKind?, limit: Int, owner: String??) throws -> [JobRecord]
+    /// Queued and running jobs of a key.
+    func activeJobs(owner: String) throws -> Int
     func update(_ job: JobRecord) throws
     func deleteJob(_ id: String) throws
     /// Atomically marks the oldest queued job of these kinds running and returns it.
@@ -143,8 +159,8 @@ public protocol RecordStore: Sendable {
 
     func insert(_ model: ModelRecord) throws
     func model(_ id: String) throws -> ModelRecord?
-    /// Models, newest first.
-    func models(limit: Int) throws -> [ModelRecord]
+    /// Models, newest first (with `owner`, that key's only).
+    func models(limit: Int, owner: String??) throws -> [ModelRecord]
     func deleteModel(_ id: String) throws
     func expiredModels(before: Double) throws -> [ModelRecord]
 
@@ -152,13 +168,35 @@ public protocol RecordStore: Sendable {
     /// Records that a data set's labels were set (its class count).
     func setClasses(_ classes: Int?, dataset id: String) throws
     func dataset(_ id: String) throws -> DatasetRecord?
-    func datasets() throws -> [DatasetRecord]
+    func datasets(owner: String??) throws -> [DatasetRecord]
     func deleteDataset(_ id: String) throws
+    /// The bytes of a key's uploads.
+    func uploadBytes(owner: String) throws -> Int
+
+    func insert(_ key: APIKeyRecord) throws
+    func key(_ id: String) throws -> APIKeyRecord?
+    /// Every key, revoked ones too, oldest first.
+    func keys() throws -> [APIKeyRecord]
+    /// Marks a key revoked; false if there is no such key or it was revoked already.
+    func revokeKey(_ id: String, at: Double) throws -> Bool
+    /// Whether any key was ever made (the service then asks every request for one).
+    func hasKeys() throws -> Bool
 }
 
-/// Random identifiers with a readable prefix (`j_` jobs, `m_` models, `d_` data sets).
+/// Random identifiers with a readable prefix (`j_` jobs, `m_` models, `d_` data sets, `k_` API keys).
 func newID(_ prefix: String) -> String {
     var g = SystemRandomNumberGenerator()
     let alphabet = Array("abcdefghijkmnpqrstuvwxyz23456789")
     return prefix + "_" + String((0..<14).map { _ in alphabet[Int(g.next() % UInt64(alphabet.count))] })
+}
+
+extension RecordStore {
+    /// Every owner's jobs, newest first.
+    public func jobs(status: JobStatus?, kind: JobKind?, limit: Int) throws -> [JobRecord] {
+        try jobs(status: status, kind: kind, limit: limit, owner: nil)
+    }
+    /// Every owner's models, newest first.
+    public func models(limit: Int) throws -> [ModelRecord] { try models(limit: limit, owner: nil) }
+    /// Every owner's uploads, newest first.
+    public func datasets() throws -> [DatasetRecord] { try datasets(owner: nil) }
 }

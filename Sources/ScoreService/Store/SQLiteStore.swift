@@ -37,6 +37,7 @@ public final class SQLiteStore: RecordStore, @unchecked Sendable {
         j.error = try row.optionalText("error")
         j.result = try row.optionalJSON("result")
         j.attempts = try row.int("attempts")
+        j.owner = try row.optionalText("owner")
         return j
     }
 
@@ -47,9 +48,9 @@ public final class SQLiteStore: RecordStore, @unchecked Sendable {
                 return (try jobRow(existing), false)
             }
             try db.executeUnlocked(
-                "INSERT INTO jobs (id, kind, status, params, created_at, idempotency_key, attempts) VALUES (?, ?, ?, ?, ?, ?, 0)",
+                "INSERT INTO jobs (id, kind, status, params, created_at, idempotency_key, attempts, owner) VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
                 [.text(job.id), .text(job.kind.rawValue), .text(job.status.rawValue), .text(job.params.serialized),
-                 .real(job.createdAt), SQLiteStore.opt(job.idempotencyKey)])
+                 .real(job.createdAt), SQLiteStore.opt(job.idempotencyKey), SQLiteStore.opt(job.owner)])
             return (job, true)
         }
     }
@@ -62,10 +63,17 @@ public final class SQLiteStore: RecordStore, @unchecked Sendable {
         try db.query("SELECT * FROM jobs WHERE idempotency_key = ?", [.text(key)]).first.map(jobRow)
     }
 
-    public func jobs(status: JobStatus?, kind: JobKind?, limit: Int) throws -> [JobRecord] {
+    /// The condition selecting an owner's rows (`.some(nil)`: rows without one).
+    static func ownerCondition(_ owner: String??, _ conds: inout [String], _ params: inout [SQLiteDatabase.Value]) {
+        guard let owner else { return }
+        if let o = owner { conds.append("owner = ?"); params.append(.text(o)) } else { conds.append("owner IS NULL") }
+    }
+
+    public func jobs(status: JobStatus?, kind: JobKind?, limit: Int, owner: String??) throws -> [JobRecord] {
         var sql = "SELECT * FROM jobs", conds: [String] = [], params: [SQLiteDatabase.Value] = []
         if let status { conds.append("status = ?"); params.append(.text(status.rawValue)) }
         if let kind { conds.append("kind = ?"); params.append(.text(kind.rawValue)) }
+        SQLiteStore.ownerCondition(owner, &conds, &params)
         if !conds.isEmpty { sql += " WHERE " + conds.joined(separator: " AND ") }
         sql += " ORDER BY created_at DESC, id LIMIT ?"
         params.append(.integer(Int64(limit)))
@@ -79,6 +87,10 @@ public final class SQLiteStore: RecordStore, @unchecked Sendable {
             """, [.text(job.status.rawValue), SQLiteStore.opt(job.startedAt), SQLiteStore.opt(job.finishedAt),
                   SQLiteStore.json(job.progress?.json), SQLiteStore.opt(job.error), SQLiteStore.json(job.result),
                   .integer(Int64(job.attempts)), .text(job.id)])
+    }
+
+    public func activeJobs(owner: String) throws -> Int {
+        try db.query("SELECT COUNT(*) AS n FROM jobs WHERE owner = ? AND status IN ('queued', 'running')", [.text(owner)]).first?["n"]?.int ?? 0
     }
 
     public func deleteJob(_ id: String) throws { try db.execute("DELETE FROM jobs WHERE id = ?", [.text(id)]) }
@@ -134,20 +146,24 @@ public final class SQLiteStore: RecordStore, @unchecked Sendable {
 
     func modelRow(_ r: SQLiteDatabase.Row) throws -> ModelRecord {
         let row = RowReader(table: "models", row: r)
-        return ModelRecord(id: row.id, jobId: try row.text("job_id"), createdAt: try row.real("created_at"), info: try row.json("info"))
+        return ModelRecord(id: row.id, jobId: try row.text("job_id"), createdAt: try row.real("created_at"), info: try row.json("info"),
+                           owner: try row.optionalText("owner"))
     }
 
     public func insert(_ model: ModelRecord) throws {
-        try db.execute("INSERT INTO models (id, job_id, created_at, info) VALUES (?, ?, ?, ?)",
-                       [.text(model.id), .text(model.jobId), .real(model.createdAt), .text(model.info.serialized)])
+        try db.execute("INSERT INTO models (id, job_id, created_at, info, owner) VALUES (?, ?, ?, ?, ?)",
+                       [.text(model.id), .text(model.jobId), .real(model.createdAt), .text(model.info.serialized), SQLiteStore.opt(model.owner)])
     }
 
     public func model(_ id: String) throws -> ModelRecord? {
         try db.query("SELECT * FROM models WHERE id = ?", [.text(id)]).first.map(modelRow)
     }
 
-    public func models(limit: Int) throws -> [ModelRecord] {
-        try db.query("SELECT * FROM models ORDER BY created_at DESC, id LIMIT ?", [.integer(Int64(limit))]).map(modelRow)
+    public func models(limit: Int, owner: String??) throws -> [ModelRecord] {
+        var conds: [String] = [], params: [SQLiteDatabase.Value] = []
+        SQLiteStore.ownerCondition(owner, &conds, &params)
+        let filter = conds.isEmpty ? "" : " WHERE " + conds.joined(separator: " AND ")
+        return try db.query("SELECT * FROM models\(filter) ORDER BY created_at DESC, id LIMIT ?", params + [.integer(Int64(limit))]).map(modelRow)
     }
 
     public func deleteModel(_ id: String) throws { try db.execute("DELETE FROM models WHERE id = ?", [.text(id)]) }
@@ -167,14 +183,15 @@ public final class SQLiteStore: RecordStore, @unchecked Sendable {
         var classes: Int? = nil
         if let v = r["classes"], v != .null { classes = try row.int("classes") }
         return DatasetRecord(id: row.id, name: try row.text("name"), kind: kind, count: try row.int("count"), shape: shape,
-                             createdAt: try row.real("created_at"), classes: classes)
+                             createdAt: try row.real("created_at"), classes: classes, owner: try row.optionalText("owner"),
+                             bytes: try row.int("bytes"))
     }
 
     public func insert(_ d: DatasetRecord) throws {
-        try db.execute("INSERT INTO datasets (id, name, kind, count, shape, created_at, classes) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        try db.execute("INSERT INTO datasets (id, name, kind, count, shape, created_at, classes, owner, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        [.text(d.id), .text(d.name), .text(d.kind.rawValue), .integer(Int64(d.count)),
                         .text(JSONValue.array(d.shape.map { .number(Double($0)) }).serialized), .real(d.createdAt),
-                        d.classes.map { .integer(Int64($0)) } ?? .null])
+                        d.classes.map { .integer(Int64($0)) } ?? .null, SQLiteStore.opt(d.owner), .integer(Int64(d.bytes))])
     }
 
     public func setClasses(_ classes: Int?, dataset id: String) throws {
@@ -185,11 +202,63 @@ public final class SQLiteStore: RecordStore, @unchecked Sendable {
         try db.query("SELECT * FROM datasets WHERE id = ?", [.text(id)]).first.map(datasetRow)
     }
 
-    public func datasets() throws -> [DatasetRecord] {
-        try db.query("SELECT * FROM datasets ORDER BY created_at DESC, id").map(datasetRow)
+    public func datasets(owner: String??) throws -> [DatasetRecord] {
+        var conds: [String] = [], params: [SQLiteDatabase.Value] = []
+        SQLiteStore.ownerCondition(owner, &conds, &params)
+        let filter = conds.isEmpty ? "" : " WHERE " + conds.joined(separator: " AND ")
+        return try db.query("SELECT * FROM datasets\(filter) ORDER BY created_at DESC, id", params).map(datasetRow)
     }
 
     public func deleteDataset(_ id: String) throws { try db.execute("DELETE FROM datasets WHERE id = ?", [.text(id)]) }
+
+    public func uploadBytes(owner: String) throws -> Int {
+        try db.query("SELECT COALESCE(SUM(bytes), 0) AS n FROM datasets WHERE owner = ?", [.text(owner)]).first?["n"]?.int ?? 0
+    }
+
+    // MARK: API keys
+
+    func keyRow(_ r: SQLiteDatabase.Row) throws -> APIKeyRecord {
+        let row = RowReader(table: "api_keys", row: r)
+        guard let scope = Scope(rawValue: try row.text("scope")) else { throw row.corrupt("unknown scope \(try row.text("scope"))") }
+        let hex = try row.text("secret_hash")
+        guard hex.count == 64, let hash = APIKeyRecord.bytes(hex: hex) else { throw row.corrupt("secret_hash is not a SHA-256 in hex") }
+        func limit(_ c: String) throws -> Int? { if let v = r[c], v != .null { return try row.int(c) }; return nil }
+        return APIKeyRecord(id: row.id, name: try row.text("name"), scope: scope, secretHash: hash, createdAt: try row.real("created_at"),
+                            revokedAt: try row.optionalReal("revoked_at"),
+                            limits: KeyLimits(maxJobs: try limit("max_jobs"), maxUploadBytes: try limit("max_upload_bytes"),
+                                              maxSamples: try limit("max_samples")),
+                            actsFor: try row.optionalText("acts_for"))
+    }
+
+    public func insert(_ k: APIKeyRecord) throws {
+        func opt(_ v: Int?) -> SQLiteDatabase.Value { v.map { .integer(Int64($0)) } ?? .null }
+        try db.execute("""
+            INSERT INTO api_keys (id, name, scope, secret_hash, created_at, revoked_at, max_jobs, max_upload_bytes, max_samples, acts_for)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [.text(k.id), .text(k.name), .text(k.scope.rawValue), .text(APIKeyRecord.hex(k.secretHash)), .real(k.createdAt),
+                  SQLiteStore.opt(k.revokedAt), opt(k.limits.maxJobs), opt(k.limits.maxUploadBytes), opt(k.limits.maxSamples),
+                  SQLiteStore.opt(k.actsFor)])
+    }
+
+    public func key(_ id: String) throws -> APIKeyRecord? {
+        try db.query("SELECT * FROM api_keys WHERE id = ?", [.text(id)]).first.map(keyRow)
+    }
+
+    public func keys() throws -> [APIKeyRecord] {
+        try db.query("SELECT * FROM api_keys ORDER BY created_at, id").map(keyRow)
+    }
+
+    public func revokeKey(_ id: String, at: Double) throws -> Bool {
+        try db.transaction {
+            guard try db.queryUnlocked("SELECT id FROM api_keys WHERE id = ? AND revoked_at IS NULL", [.text(id)]).first != nil else { return false }
+            try db.executeUnlocked("UPDATE api_keys SET revoked_at = ? WHERE id = ?", [.real(at), .text(id)])
+            return true
+        }
+    }
+
+    public func hasKeys() throws -> Bool {
+        try db.query("SELECT EXISTS(SELECT 1 FROM api_keys) AS k").first?["k"]?.int == 1
+    }
 }
 
 /// Typed reads of one row, each failure a `CorruptRecord` naming the table, the row and the column.

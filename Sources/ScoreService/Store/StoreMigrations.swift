@@ -36,6 +36,17 @@ enum StoreMigrations {
         Migration(version: 3, summary: "uploaded data sets may carry labels: their number of classes") { db in
             try db.executeUnlocked("ALTER TABLE datasets ADD COLUMN classes INTEGER")
         },
+        Migration(version: 4, summary: "API keys (their secrets' hashes, scopes and limits); jobs, models and uploads owned by the key that made them") { db in
+            try db.executeUnlocked("""
+                CREATE TABLE api_keys (id TEXT PRIMARY KEY, name TEXT NOT NULL, scope TEXT NOT NULL, secret_hash TEXT NOT NULL,
+                  created_at REAL NOT NULL, revoked_at REAL, max_jobs INTEGER, max_upload_bytes INTEGER, max_samples INTEGER, acts_for TEXT)
+                """)
+            try db.executeUnlocked("ALTER TABLE jobs ADD COLUMN owner TEXT")
+            try db.executeUnlocked("CREATE INDEX jobs_owner ON jobs(owner, status)")
+            try db.executeUnlocked("ALTER TABLE models ADD COLUMN owner TEXT")
+            try db.executeUnlocked("ALTER TABLE datasets ADD COLUMN owner TEXT")
+            try db.executeUnlocked("ALTER TABLE datasets ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0")
+        },
     ]
 
     static var latest: Int { all.last!.version }

@@ -1,0 +1,56 @@
+import Foundation
+import HTTPServer
+import Logging
+import Synchronization
+
+/// API keys on every request: a route that needs a scope needs `Authorization: Bearer <token>` of an unrevoked
+/// key with that scope (401 with `WWW-Authenticate: Bearer` without one or with a bad one, 403 for a key
+/// without the scope); the handler then runs as that key (`Caller.current`). Keys are asked for when the
+/// service listens beyond loopback, when `auth.required` is set, or once any key exists; otherwise (loopback,
+/// no keys) requests run as the open caller, as before keys existed. Routes open to anyone (the page, health,
+/// the description) and preflights (answered by CORS before this) need none. Tokens are never logged.
+struct AuthMiddleware: Middleware {
+    let store: any RecordStore
+    let alwaysRequired: Bool
+    let defaults: KeyLimits
+    /// The scope a route needs (nil: anyone), by method and pattern; nil when nothing matched.
+    let scope: @Sendable (String, String) -> Scope??
+
+    static let challenge = "Bearer realm=\"scored\""
+
+    func respond(to request: HTTPRequest, route: String, next: () -> HTTPResponse) -> HTTPResponse {
+        // Unknown paths and methods get their 404 or 405 whoever asks; open routes need nobody.
+        guard let needed = scope(request.method, route), let scope = needed else { return next() }
+        let header = request.headers["Authorization"]
+        do {
+            if header == nil, !alwaysRequired, try !store.hasKeys() {
+                return next()  // open: loopback and no keys
+            }
+            guard let header else { return AuthMiddleware.unauthorized(nil, "this route needs an API key: Authorization: Bearer <token>") }
+            let parts = header.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+                return AuthMiddleware.unauthorized("invalid_request", "Authorization must be Bearer <token>")
+            }
+            guard let (id, secret) = APIToken.parse(String(parts[1]).trimmingCharacters(in: .whitespaces)),
+                  let key = try store.key(id), APIToken.matches(secret, key.secretHash) else {
+                return AuthMiddleware.unauthorized("invalid_token", "the API key is not valid")
+            }
+            guard !key.isRevoked else { return AuthMiddleware.unauthorized("invalid_token", "the API key was revoked") }
+            guard key.scope.allows(scope) else {
+                var e = APIError(status: 403, code: "forbidden",
+                                 message: "this needs a key with scope \(scope.rawValue) (this key's scope is \(key.scope.rawValue))")
+                e.headers = [("WWW-Authenticate", "\(AuthMiddleware.challenge), error=\"insufficient_scope\", scope=\"\(scope.rawValue)\"")]
+                return e.response
+            }
+            return Caller.$current.withValue(Caller(key: key, limits: key.limits.over(defaults))) { next() }
+        } catch {
+            return APIError(status: 500, code: "internal", message: "the key store failed: \(error)").response
+        }
+    }
+
+    static func unauthorized(_ error: String?, _ message: String) -> HTTPResponse {
+        var e = APIError(status: 401, code: "unauthorized", message: message)
+        e.headers = [("WWW-Authenticate", challenge + (error.map { ", error=\"\($0)\"" } ?? ""))]
+        return e.response
+    }
+}
