@@ -242,14 +242,33 @@ function watch(job) {
   streams.set(job.id, es);
 }
 
+// A training job's loss series as the server keeps it (GET /jobs/{id}/metrics): there after a reload, and for
+// jobs this tab did not watch; live events add to it.
+const historyLoaded = new Set();
+async function loadHistory(id) {
+  if (historyLoaded.has(id)) return;
+  historyLoaded.add(id);
+  try {
+    const m = await (await api("GET", `/jobs/${id}/metrics`)).json();
+    const series = m.step.map((step, i) => [step, m.loss[i]]);
+    const live = (losses.get(id) || []).filter(([step]) => step > (series.length ? series[series.length - 1][0] : -1));
+    losses.set(id, series.concat(live));
+    render();
+  } catch (_) { historyLoaded.delete(id); }
+}
+
 async function refreshJobs() {
   const list = (await (await api("GET", "/jobs?limit=50")).json()).jobs;
   for (const j of list) { jobs.set(j.id, j); watch(j); }
+  const latestTraining = list.find((j) => j.kind === "train");
+  if (latestTraining) loadHistory(selectedJob && jobs.get(selectedJob) && jobs.get(selectedJob).kind === "train" ? selectedJob : latestTraining.id);
   render();
 }
 
 function render() {
   const rows = $("job-rows");
+  // The rows are rebuilt on every change: the one with the keyboard focus gets it back.
+  const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.job : null;
   rows.innerHTML = "";
   const list = [...jobs.values()].sort((a, b) => (a.created_at < b.created_at ? 1 : -1)).slice(0, 50);
   for (const j of list) {
@@ -268,8 +287,15 @@ function render() {
       b.onclick = (e) => { e.stopPropagation(); api("POST", `/jobs/${j.id}/cancel`).then(refreshJobs); };
       tr.lastChild.appendChild(b);
     }
-    tr.onclick = () => { selectedJob = j.id; render(); };
+    // Rows are selected by pointer or keyboard (Tab to a row, Enter or Space).
+    const select = () => { selectedJob = j.id; if (j.kind === "train") loadHistory(j.id); render(); };
+    tr.tabIndex = 0;
+    tr.dataset.job = j.id;
+    tr.setAttribute("aria-selected", String(j.id === selectedJob));
+    tr.onclick = select;
+    tr.onkeydown = (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(); } };
     rows.appendChild(tr);
+    if (j.id === focused) tr.focus();
   }
   drawLoss();
 }

@@ -51,7 +51,7 @@ public final class Service: @unchecked Sendable {
                                     connections: { [weak self] in self?.server?.connectionCount ?? 0 },
                                     routes: { [weak self] in self?.router.routes ?? [] }))
         router.add(JobsController(store: store, runner: runner, submitter: submitter, renderer: renderer, hub: hub, datasets: datasets,
-                                  results: results, housekeeping: housekeeping, isStopping: isStopping))
+                                  results: results, artifacts: artifacts, housekeeping: housekeeping, isStopping: isStopping))
         let samples = SamplesController(store: store, models: models, datasets: datasets, submitter: submitter, runner: runner, hub: hub,
                                         results: results, maxSamples: config.maxSamples, isStopping: isStopping)
         router.add(samples)

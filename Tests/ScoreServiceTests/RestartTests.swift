@@ -92,6 +92,11 @@ final class ServerProcess {
         #expect(finished["progress"]?["step"]?.number == Double(steps))
         #expect(finished["attempts"]?.number == 2)
         #expect(!FileManager.default.fileExists(atPath: state.path))
+        // The loss series spans both runs: from the start, through the saved part, to the last step.
+        let series = http("GET", "\(b.base)/jobs/\(id)/metrics").json
+        let seriesSteps = series["step"]?.array?.compactMap(\.number) ?? []
+        #expect(!seriesSteps.isEmpty && seriesSteps[0] < 1000 && seriesSteps.last == Double(steps), "\(seriesSteps)")
+        #expect(zip(seriesSteps.dropFirst(), seriesSteps).allSatisfy { $0 > $1 })
         #expect(http("GET", "\(b.base)/jobs/\(smallID)").json["status"] == "succeeded")
         #expect(http("GET", "\(b.base)/models/\(modelID)").status == 200)
         #expect(http("GET", "\(b.base)/samples?model=\(modelID)&n=5&sampler=ode").json["points"]?.array?.count == 5)

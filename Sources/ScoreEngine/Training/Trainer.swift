@@ -97,6 +97,9 @@ public final class Trainer {
 
     public var isFinished: Bool { step >= recipe.steps }
 
+    /// The learning rate of the next step (warm-up and decay applied).
+    public var learningRate: Double { Double(adam.currentLearningRate) }
+
     /// The model used for sampling: the EMA weights when there is an EMA.
     public var samplingModel: ScoreModel {
         var m = model

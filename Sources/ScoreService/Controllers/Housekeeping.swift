@@ -17,6 +17,7 @@ struct Housekeeping: Sendable {
         try store.deleteJob(job.id)
         results.remove(job: job.id)
         artifacts.remove(artifacts.state(job.id))
+        artifacts.remove(artifacts.history(job.id))
         renderer.forget(job.id)
         hub.forget(job.id)
     }

@@ -3,7 +3,7 @@ import HTTPServer
 import ScoreEngine
 
 /// Training requests and jobs: `POST /train`, `GET /presets`, `GET /recipe`, and `/jobs…` (list, read, delete,
-/// cancel, the event stream, a sampling job's result).
+/// cancel, the event stream, a sampling job's result, a training job's loss series).
 struct JobsController: RouteCollection {
     let store: any RecordStore
     let runner: JobRunner
@@ -12,6 +12,7 @@ struct JobsController: RouteCollection {
     let hub: JobHub
     let datasets: DatasetCatalog
     let results: ResultStore
+    let artifacts: Artifacts
     let housekeeping: Housekeeping
     let isStopping: @Sendable () -> Bool
 
@@ -31,6 +32,7 @@ struct JobsController: RouteCollection {
         r.add("POST", "/jobs/{id}/cancel") { _, p in try cancel(p["id"]!) }
         r.add("GET", "/jobs/{id}/events") { _, p in try events(p["id"]!) }
         r.add("GET", "/jobs/{id}/result") { _, p in try result(p["id"]!) }
+        r.add("GET", "/jobs/{id}/metrics") { _, p in try metrics(p["id"]!) }
     }
 
     /// `POST /train`: the body's fields (and a preset's) built into a recipe, queued as a training job whose
@@ -111,6 +113,21 @@ struct JobsController: RouteCollection {
                 if isStopping() { return }
             }
         })
+    }
+
+    /// A training job's series (`TrainingHistory`): live while it runs, saved after; empty before its first
+    /// report.
+    func metrics(_ id: String) throws -> HTTPResponse {
+        let j = try job(id)
+        guard j.kind == .train else { throw APIError.notFound("job \(id) is a \(j.kind.rawValue) job; only training jobs have a loss series") }
+        let history = runner.liveHistory(id)
+            ?? artifacts.read(artifacts.history(id)).flatMap { try? JSONValue(parsing: $0) }.flatMap(TrainingHistory.init(stored:))
+            ?? TrainingHistory()
+        var body = history.json.object ?? [:]
+        body["job_id"] = .string(id)
+        body["status"] = .string(j.status.rawValue)
+        body["total"] = j.params["steps"] ?? .null
+        return jsonResponse(200, .object(body), headers: [("Cache-Control", "no-cache")])
     }
 
     func result(_ id: String) throws -> HTTPResponse {

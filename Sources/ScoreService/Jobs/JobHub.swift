@@ -50,6 +50,8 @@ final class RunningJob: Sendable {
     let control: Mutex<SamplingControl?> = Mutex(nil)
     /// The latest preview of a sampling job and its number (the event stream sends each once).
     let preview: Mutex<(number: Int, body: JSONValue)?> = Mutex(nil)
+    /// A training job's series so far.
+    let history = Mutex<TrainingHistory?>(nil)
 
     init(id: String) { self.id = id }
 

@@ -115,6 +115,11 @@ final class JobRunner: @unchecked Sendable {
         return try deps.store.job(id)
     }
 
+    /// The series of a running training job.
+    func liveHistory(_ id: String) -> TrainingHistory? {
+        running.withLock { $0[id] }?.history.withLock { $0 }
+    }
+
     /// The latest preview of a running job.
     func livePreview(_ id: String) -> (number: Int, body: JSONValue)? {
         running.withLock { $0[id] }?.preview.withLock { $0 }

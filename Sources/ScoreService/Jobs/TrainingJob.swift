@@ -20,6 +20,10 @@ struct TrainingJob: JobExecutor {
             trainer = try Trainer(recipe: recipe, data: data, labels: labels)
         }
         trainer.threads = context.threads
+        let historyURL = artifacts.history(job.id)
+        var history = artifacts.read(historyURL).flatMap { try? JSONValue(parsing: $0) }.flatMap(TrainingHistory.init(stored:)) ?? TrainingHistory()
+        // Seconds since the job first started, across restarts.
+        let offset = history.series.last?.seconds ?? 0
         let started = Date(), startStep = trainer.step
         var lastSave = Date(), lastReport = Date.distantPast
         var saveError: Error? = nil
@@ -30,8 +34,15 @@ struct TrainingJob: JobExecutor {
             let eta = rate.flatMap { $0 > 0 ? Double(recipe.steps - t.step) / $0 : nil }
             return JobProgress(step: t.step, total: recipe.steps, loss: t.takeMeanLoss() ?? Double(t.lastLoss), rate: rate, etaSeconds: eta)
         }
+        func record(_ t: Trainer, _ p: JobProgress) {
+            guard let loss = p.loss else { return }
+            history.add(.init(step: t.step, loss: loss, learningRate: t.learningRate, stepsPerSecond: p.rate,
+                              seconds: offset + Date().timeIntervalSince(started)))
+            context.live.history.withLock { [history] in $0 = history }
+        }
         func save(_ t: Trainer, _ p: JobProgress) throws {
             try artifacts.write(t.state(), to: stateURL)
+            try artifacts.write(Data(history.stored.serialized.utf8), to: historyURL)
             if var current = try context.store.job(job.id) {
                 current.progress = p
                 try context.store.update(current)
@@ -40,7 +51,9 @@ struct TrainingJob: JobExecutor {
         try trainer.run(every: every) { t in
             let now = Date()
             if now.timeIntervalSince(lastReport) >= 0.2 || t.isFinished {
-                context.report(progress(t))
+                let p = progress(t)
+                record(t, p)
+                context.report(p)
                 lastReport = now
             }
             if now.timeIntervalSince(lastSave) >= context.checkpointEverySeconds && !t.isFinished {
@@ -55,6 +68,7 @@ struct TrainingJob: JobExecutor {
             return .interrupted
         }
         if context.live.cancelled.load(ordering: .relaxed) && !trainer.isFinished {
+            try? artifacts.write(Data(history.stored.serialized.utf8), to: historyURL)  // the curve of a canceled run stays
             artifacts.remove(stateURL)
             return .canceled
         }
@@ -71,6 +85,7 @@ struct TrainingJob: JobExecutor {
                                                         "recipe": RecipeSchema.echo(recipe).serialized]),
                             to: artifacts.checkpoint(modelID))
         try context.store.insert(ModelRecord(id: modelID, jobId: job.id, createdAt: Date().timeIntervalSince1970, info: info.json, owner: job.owner))
+        try? artifacts.write(Data(history.stored.serialized.utf8), to: historyURL)
         artifacts.remove(stateURL)
         context.report(JobProgress(step: trainer.step, total: recipe.steps, loss: Double(trainer.lastLoss), rate: nil, etaSeconds: 0))
         var result: [String: JSONValue] = ["model_id": .string(modelID), "steps": .number(Double(trainer.step)),

@@ -7,7 +7,7 @@ public struct Artifacts: Sendable {
 
     public init(root: URL) throws {
         self.root = root
-        for d in ["checkpoints", "states", "results", "datasets", "tmp"] {
+        for d in ["checkpoints", "states", "results", "datasets", "history", "tmp"] {
             try FileManager.default.createDirectory(at: root.appendingPathComponent(d), withIntermediateDirectories: true)
         }
     }
@@ -16,6 +16,8 @@ public struct Artifacts: Sendable {
     public func state(_ job: String) -> URL { root.appendingPathComponent("states/\(job).safetensors") }
     public func result(_ job: String, _ ext: String) -> URL { root.appendingPathComponent("results/\(job).\(ext)") }
     public func dataset(_ id: String) -> URL { root.appendingPathComponent("datasets/\(id).safetensors") }
+    /// A training job's loss series (`TrainingHistory`).
+    public func history(_ job: String) -> URL { root.appendingPathComponent("history/\(job).json") }
 
     public func write(_ data: Data, to url: URL) throws {
         let tmp = root.appendingPathComponent("tmp/\(UUID().uuidString)")
