@@ -56,7 +56,7 @@ public final class Service: @unchecked Sendable {
                                         results: results, maxSamples: config.maxSamples, isStopping: isStopping)
         router.add(samples)
         router.add(LatentsController(samples: samples, models: models, submitter: submitter))
-        router.add(ModelsController(store: store, artifacts: artifacts, housekeeping: housekeeping))
+        router.add(ModelsController(store: store, artifacts: artifacts, housekeeping: housekeeping, models: models, datasets: datasets))
         router.add(DatasetsController(store: store, datasets: datasets))
         router.add(KeysController(store: store))
         server = HTTPServer(configuration: config.httpConfiguration, responder: router, logger: logger,

@@ -71,3 +71,48 @@ import Testing
         #expect(http("GET", "\(base)/jobs/\(sample)/metrics").status == 404)
     }
 }
+
+/// `GET /models/{id}/score`: the model's own score at the grid's points (checked against the checkpoint evaluated
+/// here), σ(t) by the VE closed form, the data's box by default, and the refusals.
+@Suite struct ScoreFieldTests {
+    @Test func gridOfTheModelsScore() throws {
+        let h = try Harness()
+        let base = h.base
+        let job = try #require(http("POST", "\(base)/train", body: #"{"dataset": "moons", "steps": 200, "model": {"hidden": [16]}}"#).json["id"]?.string)
+        let model = try #require(waitForJob(base, job)["result"]?["model_id"]?.string)
+        let r = http("GET", "\(base)/models/\(model)/score?t=0.3&grid=5&box=-2,2,-1,3")
+        #expect(r.status == 200, "\(r.text)")
+        let f = r.json
+        let points = (f["points"]?.array ?? []).map { $0.array?.compactMap(\.number) ?? [] }
+        let score = (f["score"]?.array ?? []).map { $0.array?.compactMap(\.number) ?? [] }
+        #expect(points.count == 25 && score.count == 25)
+        // Rows from y_min up, columns from x_min right.
+        #expect(points[0] == [-2, -1] && points[4] == [2, -1] && points[5] == [-2, 0] && points[24] == [2, 3])
+        // The model's score at those points and that t, from its checkpoint.
+        let data = http("GET", "\(base)/models/\(model)/checkpoint").body
+        let m = try ScoreModel.load(checkpoint: data).model
+        // σ(t) of the VE SDE's kernel, integrating g² = d[σ_min² (σ_max/σ_min)^{2t}]/dt from 0: σ_min √((σ_max/σ_min)^{2t} − 1).
+        let ve = try #require(m.schedule.sde as? VESDE)
+        let expected = ve.sigmaMin * (pow(ve.sigmaMax / ve.sigmaMin, 0.6) - 1).squareRoot()
+        #expect(abs((f["sigma"]?.number ?? 0) - expected) < 1e-9 * ve.sigmaMax)
+        let x = Tensor(shape: [25, 2], scalars: points.flatMap { $0.map(Float.init) })
+        let s = evaluateScore(m, x, Array(repeating: 0.3, count: 25), tape: Tape())
+        for i in 0..<25 {
+            for j in 0..<2 { #expect(abs(Double(s.scalars[2 * i + j]) - score[i][j]) <= 1e-5 * max(1, abs(score[i][j]))) }
+        }
+        // Without a box: the training data's (2000 points of seed 0), with a 10% margin.
+        let d = http("GET", "\(base)/models/\(model)/score").json
+        let box = d["box"]?.array?.compactMap(\.number) ?? []
+        let pts = (http("GET", "\(base)/datasets/moons/points?n=2000&seed=0").json["points"]?.array ?? []).map { $0.array?.compactMap(\.number) ?? [] }
+        let xs = pts.map { $0[0] }, ys = pts.map { $0[1] }
+        let (x0, x1, y0, y1) = (xs.min()!, xs.max()!, ys.min()!, ys.max()!)
+        let expectedBox = [x0 - 0.1 * (x1 - x0), x1 + 0.1 * (x1 - x0), y0 - 0.1 * (y1 - y0), y1 + 0.1 * (y1 - y0)]
+        #expect(box.count == 4 && zip(box, expectedBox).allSatisfy { abs($0 - $1) < 1e-5 }, "\(box) \(expectedBox)")
+        #expect(d["t"]?.number == 1e-3 && d["grid"] == 20)
+        // Refusals.
+        #expect(http("GET", "\(base)/models/\(model)/score?t=0").json["error"]?["field"] == "t")
+        #expect(http("GET", "\(base)/models/\(model)/score?box=1,0,0,1").json["error"]?["field"] == "box")
+        #expect(http("GET", "\(base)/models/\(model)/score?grid=65").json["error"]?["field"] == "grid")
+        #expect(http("GET", "\(base)/models/m_nosuchmodel0000/score").status == 404)
+    }
+}

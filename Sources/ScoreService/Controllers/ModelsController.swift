@@ -2,11 +2,22 @@ import Foundation
 import HTTPServer
 import ScoreEngine
 
-/// Trained models: `GET /models`, `GET /models/{id}`, `DELETE /models/{id}`, `GET /models/{id}/checkpoint`.
+/// Trained models: `GET /models`, `GET /models/{id}`, `DELETE /models/{id}`, `GET /models/{id}/checkpoint`, and
+/// a 2-D model's learned score on a grid, `GET /models/{id}/score`.
 struct ModelsController: RouteCollection {
     let store: any RecordStore
     let artifacts: Artifacts
     let housekeeping: Housekeeping
+    let models: ModelCache
+    let datasets: DatasetCatalog
+
+    static let scoreParameters: [Parameter] = [
+        Parameter("t", .number(.closed(0, 1e6)), default: .none("10⁻³ × T for an SDE, 0 (σ_min) for a noise ladder"),
+                  help: "the time (noise level) of the score: in (0, T] for an SDE, [0, 1] for a noise ladder (σ_min to σ_max); not for models without one"),
+        Parameter("grid", .integer(2...64), default: .value(20), help: "grid points per side"),
+        Parameter("box", .numberList(count: 4...4), default: .none("the training data's bounding box with a 10% margin"),
+                  help: "x_min,x_max,y_min,y_max of the grid"),
+    ]
 
     static let listParameters: [Parameter] = [
         Parameter("limit", .integer(1...1000), default: .value(100), help: "at most this many, newest first"),
@@ -17,6 +28,7 @@ struct ModelsController: RouteCollection {
         r.add("GET", "/models/{id}") { _, p in jsonResponse(200, try ModelsController.json(try record(p["id"]!))) }
         r.add("DELETE", "/models/{id}") { _, p in try remove(p["id"]!) }
         r.add("GET", "/models/{id}/checkpoint") { _, p in try checkpoint(p["id"]!) }
+        r.add("GET", "/models/{id}/score", query: { ModelsController.scoreParameters }) { req, p in try score(p["id"]!, req) }
     }
 
     /// A model as the API shows it: its record (`ModelInfo`), the samplers it takes with their defaults, links.
@@ -46,6 +58,71 @@ struct ModelsController: RouteCollection {
         _ = try record(id)
         try housekeeping.deleteModel(id)
         return HTTPResponse(status: 204)
+    }
+
+    /// The score s(x, t) at the points of a grid over a box, for a model of 2-D points (the vector field the
+    /// method is taught with), with σ(t) of its perturbation.
+    func score(_ id: String, _ req: HTTPRequest) throws -> HTTPResponse {
+        var q = try req.fields()
+        let v = try q.take(ModelsController.scoreParameters)
+        try q.finish()
+        let m: LoadedModel
+        do { m = try models.load(id) } catch is ModelCache.Unknown { throw APIError.notFound("no model \(id)") }
+        guard !m.model.isClassifier else { throw InvalidParameter("model", "\(id) is a classifier; the score field is a score model's") }
+        guard m.model.sampleShape == [2] else {
+            throw APIError.conflict("model \(id) has items of shape \(m.model.sampleShape); the score field is drawn for 2-D points")
+        }
+        // The time: where the model has one.
+        var t = 0.0, sigma: Double? = nil
+        switch m.model.schedule {
+        case .sde(let sde):
+            t = v.has("t") ? v.double("t") : 1e-3 * sde.T
+            guard t > 0 && t <= sde.T else { throw InvalidParameter("t", "must be in (0, \(JSONValue.format(sde.T))] for this \(sde.name) model") }
+            sigma = sde.std(t)
+        case .ladder(let ladder):
+            t = v.has("t") ? v.double("t") : 0
+            guard t <= 1 else { throw InvalidParameter("t", "must be in [0, 1] for a noise ladder (σ_min at 0, σ_max at 1)") }
+            sigma = ladder.std(t)
+        case .fixed(let s):
+            if v.has("t") { throw InvalidParameter.doesNotApply("t", "does not apply: this model learned one noise level (σ = \(JSONValue.format(s)))") }
+            sigma = s
+        case .none:
+            if v.has("t") { throw InvalidParameter.doesNotApply("t", "does not apply: this model learned the data's score, with no noise level") }
+        }
+        var box: [Double]
+        if v.has("box") {
+            box = v.doubles("box")
+            guard box[0] < box[1], box[2] < box[3], box.allSatisfy({ abs($0) < 1e6 }) else {
+                throw InvalidParameter("box", "must be x_min,x_max,y_min,y_max with x_min < x_max and y_min < y_max, each within ±10⁶")
+            }
+        } else {
+            guard let name = m.info.dataset, let x = try? datasets.load(name, size: 2000, seed: 0), x.shape.count == 2, x.shape[1] == 2 else {
+                throw InvalidParameter("box", "is required: the model's training data is not available to take its box from")
+            }
+            var lo = [Float.infinity, .infinity], hi = [-Float.infinity, -.infinity]
+            for i in 0..<x.shape[0] {
+                for j in 0..<2 { let s = x.scalars[2 * i + j]; lo[j] = min(lo[j], s); hi[j] = max(hi[j], s) }
+            }
+            let pad = (0..<2).map { 0.1 * Double(max(hi[$0] - lo[$0], 1e-3)) }
+            box = [Double(lo[0]) - pad[0], Double(hi[0]) + pad[0], Double(lo[1]) - pad[1], Double(hi[1]) + pad[1]]
+        }
+        let n = v.int("grid")
+        var points: [Float] = []
+        points.reserveCapacity(2 * n * n)
+        for i in 0..<n {  // rows from y_min up, columns from x_min right
+            for j in 0..<n {
+                points.append(Float(box[0] + (box[1] - box[0]) * Double(j) / Double(n - 1)))
+                points.append(Float(box[2] + (box[3] - box[2]) * Double(i) / Double(n - 1)))
+            }
+        }
+        let x = Tensor(shape: [n * n, 2], scalars: points)
+        let s = evaluateScore(m.model, x, Array(repeating: t, count: n * n), tape: Tape())
+        func pairs(_ a: [Float]) -> JSONValue { .array(stride(from: 0, to: a.count, by: 2).map { [.number(Double(a[$0])), .number(Double(a[$0 + 1]))] }) }
+        var body: [String: JSONValue] = ["model": .string(id), "grid": .number(Double(n)), "box": .array(box.map { .number($0) }),
+                                         "perturbation": m.model.schedule.json, "points": pairs(points), "score": pairs(s.scalars)]
+        body["t"] = m.model.schedule.perturbation != nil ? .number(t) : .null
+        body["sigma"] = sigma.map { .number($0) } ?? .null
+        return jsonResponse(200, .object(body))
     }
 
     func checkpoint(_ id: String) throws -> HTTPResponse {
