@@ -73,6 +73,7 @@ async function loadModels() {
     value: m.id, label: `${m.id} · ${m.dataset} · ${m.schedule} · ${m.steps} steps`,
   }));
   fillSamplers();
+  drawField();
 }
 
 // The classifiers that can guide the chosen model: trained on data of its shape under the same SDE.
@@ -309,7 +310,7 @@ function extent(values) {
 }
 
 function drawLoss() {
-  const c = $("loss"), g = c.getContext("2d");
+  const c = $("loss"), r = hidpi(c), g = c.getContext("2d");
   g.clearRect(0, 0, c.width, c.height);
   const id = selectedJob && losses.has(selectedJob) ? selectedJob : [...losses.keys()].pop();
   $("loss-job").textContent = id ? `(${id})` : "";
@@ -317,19 +318,82 @@ function drawLoss() {
   if (!s || s.length < 2) return;
   const xs = s.map((p) => p[0]), ys = s.map((p) => p[1]);
   const [x0, x1] = extent(xs), [y0, y1] = extent(ys);
-  g.strokeStyle = "#2f6fe0"; g.lineWidth = 1.5; g.beginPath();
+  const left = 44 * r, bottom = 20 * r, top = 8 * r, right = 10 * r;
+  g.strokeStyle = "#2f6fe0"; g.lineWidth = 1.5 * r; g.beginPath();
   s.forEach(([x, y], i) => {
-    const px = 30 + (c.width - 40) * (x - x0) / Math.max(x1 - x0, 1e-9);
-    const py = c.height - 20 - (c.height - 30) * (y - y0) / Math.max(y1 - y0, 1e-9);
+    const px = left + (c.width - left - right) * (x - x0) / Math.max(x1 - x0, 1e-9);
+    const py = c.height - bottom - (c.height - bottom - top) * (y - y0) / Math.max(y1 - y0, 1e-9);
     i ? g.lineTo(px, py) : g.moveTo(px, py);
   });
   g.stroke();
-  g.fillStyle = "#555"; g.font = "11px system-ui";
-  g.fillText(y1.toFixed(3), 2, 12); g.fillText(y0.toFixed(3), 2, c.height - 22); g.fillText(`step ${x1}`, c.width - 70, c.height - 5);
+  g.fillStyle = "#444"; g.font = `${11 * r}px system-ui`;
+  g.fillText(y1.toFixed(3), 2 * r, top + 8 * r); g.fillText(y0.toFixed(3), 2 * r, c.height - bottom);
+  g.fillText(`step ${x0}`, left, c.height - 5 * r);
+  const last = `step ${x1}`;
+  g.fillText(last, c.width - right - g.measureText(last).width, c.height - 5 * r);
+  c.setAttribute("aria-label", `Training loss of ${id}: ${ys[0].toFixed(3)} at step ${xs[0]}, ${ys[ys.length - 1].toFixed(3)} at step ${xs[xs.length - 1]} (between ${y0.toFixed(3)} and ${y1.toFixed(3)}), ${s.length} points`);
 }
 
+// Sizes a canvas's bitmap to its displayed size at the device's pixel ratio (sharp on high-density screens),
+// keeping its aspect; returns the ratio, to scale line widths and marks by.
+function hidpi(c) {
+  const r = window.devicePixelRatio || 1, w = Math.round(c.clientWidth * r);
+  if (w > 0 && c.width !== w) { const h = Math.round(w * c.height / c.width); c.width = w; c.height = h; }
+  return r;
+}
+
+// The learned score as arrows on a grid (GET /models/{id}/score) over the model's data, at the slider's time.
+let fieldRequest = 0;
+async function drawField() {
+  const m = models.find((x) => x.id === $("model-select").value);
+  const section = $("field");
+  const shown = m && m.kind !== "images" && m.role !== "classifier" && Array.isArray(m.data_shape) && m.data_shape.length === 1 && m.data_shape[0] === 2;
+  section.hidden = !shown;
+  if (!shown) return;
+  const type = m.perturbation && m.perturbation.type, timed = type !== "fixed" && type !== "none";
+  const slider = $("field-t");
+  slider.disabled = !timed;
+  const v = Number(slider.value) / 1000;
+  const t = type === "ladder" ? v : Math.max(v, 1e-3);
+  const mine = ++fieldRequest;
+  try {
+    const f = await (await api("GET", `/models/${m.id}/score?grid=24${timed ? `&t=${t}` : ""}`)).json();
+    const data = (await (await api("GET", `/datasets/${encodeURIComponent(m.dataset)}/points?n=1500`)).json()).points;
+    if (mine !== fieldRequest) return;  // a later slider position answered first
+    $("field-t-value").textContent = timed ? `t = ${t.toFixed(3)}, σ = ${f.sigma.toPrecision(3)}` : f.sigma !== null ? `one noise level, σ = ${f.sigma}` : "no noise level";
+    const c = $("field-canvas"), r = hidpi(c), g = c.getContext("2d");
+    g.clearRect(0, 0, c.width, c.height);
+    const [x0, x1, y0, y1] = f.box;
+    const sx = (x) => ((x - x0) / (x1 - x0)) * c.width, sy = (y) => c.height - ((y - y0) / (y1 - y0)) * c.height;
+    g.fillStyle = "rgba(120,130,145,.45)";
+    for (const [x, y] of data) g.fillRect(sx(x) - r, sy(y) - r, 2 * r, 2 * r);
+    // Arrows scaled so that the longest spans 0.9 of a cell; their colour darkens with the norm.
+    const norms = f.score.map(([a, b]) => Math.hypot(a, b));
+    const [, maxNorm] = extent(norms);
+    const cell = c.width / f.grid;
+    g.lineWidth = 1.2 * r;
+    f.points.forEach(([x, y], i) => {
+      const [a, b] = f.score[i], k = norms[i] / (maxNorm || 1);
+      const len = 0.9 * cell * k, ang = Math.atan2(-b, a);
+      const px = sx(x), py = sy(y), qx = px + len * Math.cos(ang), qy = py + len * Math.sin(ang);
+      g.strokeStyle = g.fillStyle = `rgba(29,78,170,${0.35 + 0.65 * k})`;
+      g.beginPath(); g.moveTo(px, py); g.lineTo(qx, qy); g.stroke();
+      const h = Math.min(4 * r, 0.4 * len);
+      g.beginPath(); g.moveTo(qx, qy);
+      g.lineTo(qx - h * Math.cos(ang - 0.5), qy - h * Math.sin(ang - 0.5));
+      g.lineTo(qx - h * Math.cos(ang + 0.5), qy - h * Math.sin(ang + 0.5));
+      g.fill();
+    });
+    const summary = `Score field of ${m.id} at ${$("field-t-value").textContent}: ${f.grid}×${f.grid} arrows over x ${x0.toFixed(2)}…${x1.toFixed(2)}, y ${y0.toFixed(2)}…${y1.toFixed(2)}; the largest |s| is ${maxNorm.toPrecision(3)}.`;
+    c.setAttribute("aria-label", summary);
+    $("field-summary").textContent = summary;
+  } catch (err) { $("field-summary").textContent = err.message; }
+}
+let fieldTimer = null;
+$("field-t").oninput = () => { clearTimeout(fieldTimer); fieldTimer = setTimeout(drawField, 60); };
+
 function drawPoints(data, samples) {
-  const c = $("plot"), g = c.getContext("2d");
+  const c = $("plot"), r = hidpi(c), g = c.getContext("2d");
   g.clearRect(0, 0, c.width, c.height);
   const all = data.concat(samples);
   const [lo, hi] = extent(all.flatMap((p) => [p[0], p[1]]));
@@ -337,9 +401,9 @@ function drawPoints(data, samples) {
   const sx = (v) => ((v - lo + pad) / (hi - lo + 2 * pad)) * c.width;
   const sy = (v) => c.height - ((v - lo + pad) / (hi - lo + 2 * pad)) * c.height;
   g.fillStyle = "rgba(140,150,165,.45)";
-  for (const [x, y] of data) g.fillRect(sx(x) - 1, sy(y) - 1, 2, 2);
+  for (const [x, y] of data) g.fillRect(sx(x) - r, sy(y) - r, 2 * r, 2 * r);
   g.fillStyle = "rgba(47,111,224,.8)";
-  for (const [x, y] of samples) g.fillRect(sx(x) - 1.5, sy(y) - 1.5, 3, 3);
+  for (const [x, y] of samples) g.fillRect(sx(x) - 1.5 * r, sy(y) - 1.5 * r, 3 * r, 3 * r);
 }
 
 $("train-form").onsubmit = async (e) => {
@@ -391,7 +455,7 @@ $("upload-form").onsubmit = async (e) => {
   } catch (err) { say("train-message", err.message); }
 };
 
-$("model-select").onchange = fillSamplers;
+$("model-select").onchange = () => { fillSamplers(); drawField(); };
 $("classifier-select").onchange = fillClassifiers;
 $("sampler-select").onchange = () => { $("sampler-select").dataset.touched = "1"; samplerParams(); };
 $("dataset-select").onchange = trainPlaceholders;
