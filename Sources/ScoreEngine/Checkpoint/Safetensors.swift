@@ -58,7 +58,13 @@ public enum Safetensors {
             guard shape.allSatisfy({ $0 >= 0 }), offs[0] >= 0, offs[0] <= offs[1], offs[1] <= bodyCount else {
                 throw Error.malformed("offsets or shape of \(name)")
             }
-            let count = shape.reduce(1, *)
+            // Sizes from the file are checked for overflow before they are used.
+            var count = 1
+            for d in shape {
+                let (p, overflow) = count.multipliedReportingOverflow(by: d)
+                guard !overflow else { throw Error.malformed("shape of \(name) is too large") }
+                count = p
+            }
             let width: Int
             switch dtype {
             case "F32": width = 4
@@ -66,7 +72,8 @@ public enum Safetensors {
             case "F64": width = 8
             default: throw Error.malformed("dtype \(dtype) of \(name) (F32, F16, BF16, F64 are read)")
             }
-            guard offs[1] - offs[0] == count * width else { throw Error.malformed("byte size of \(name)") }
+            let (bytesNeeded, overflow) = count.multipliedReportingOverflow(by: width)
+            guard !overflow, offs[1] - offs[0] == bytesNeeded else { throw Error.malformed("byte size of \(name)") }
             let bytes = data.subdata(in: body + offs[0] ..< body + offs[1])
             let scalars: [Float] = bytes.withUnsafeBytes { raw in
                 (0..<count).map { i in

@@ -19,6 +19,14 @@ public struct MLPScoreNet: ScoreNetwork {
         /// Width of the output: nil for a score (the input's dimension), the number of classes for a classifier.
         public var outputs: Int? = nil
 
+        /// Why these settings cannot make a network (nil: they can).
+        public var problem: String? {
+            if dimension < 1 || hidden.isEmpty || hidden.contains(where: { $0 < 1 }) { return "the dimension and hidden widths must be positive" }
+            if timeFeatures < 0 || timeFeatures % 2 != 0 { return "time_features must be 0 or a positive even number (sine and cosine pairs)" }
+            if let o = outputs, o < 1 { return "the outputs must be positive" }
+            return nil
+        }
+
         public enum Conditioning: String, Sendable, CaseIterable {
             /// γ(t) concatenated to the input only.
             case concat
@@ -48,7 +56,7 @@ public struct MLPScoreNet: ScoreNetwork {
 
     public init(_ config: Config, parameters: inout ParameterSet, rng: inout Philox,
                 prefix: String = "net", embedName: String = "embed.W") {
-        precondition(config.dimension >= 1 && !config.hidden.isEmpty && config.hidden.allSatisfy { $0 >= 1 })
+        precondition(config.problem == nil, config.problem ?? "")
         self.config = config
         // Frequencies first, as the fixtures' module registers them.
         embed = config.timeFeatures > 0

@@ -58,9 +58,11 @@ public indirect enum Architecture: Sendable, Equatable {
                   let c = o["conditioning"]?.string.flatMap(MLPScoreNet.Config.Conditioning.init(rawValue:)) else {
                 throw Invalid(description: "mlp: unknown activation or conditioning")
             }
-            self = .mlp(.init(dimension: try int("dimension", 1...(1 << 20)), hidden: try ints("hidden"), activation: a,
-                              timeFeatures: try int("time_features", 0...4096), fourierScale: Float(try number("fourier_scale")),
-                              conditioning: c, dataScale: dataScale))
+            let m = MLPScoreNet.Config(dimension: try int("dimension", 1...(1 << 20)), hidden: try ints("hidden"), activation: a,
+                                       timeFeatures: try int("time_features", 0...4096), fourierScale: Float(try number("fourier_scale")),
+                                       conditioning: c, dataScale: dataScale)
+            if let problem = m.problem { throw Invalid(description: "mlp: \(problem)") }
+            self = .mlp(m)
         case "unet":
             let c = UNetScoreNet.Config(imageShape: try ints("image_shape"), channels: try ints("channels"),
                                         embedDim: try int("time_features", 2...4096), fourierScale: Float(try number("fourier_scale")),

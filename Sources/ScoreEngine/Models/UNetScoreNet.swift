@@ -41,8 +41,20 @@ public struct UNetScoreNet: ScoreNetwork {
             if imageShape[1] < 17 || imageShape[2] < 17 { return "images must be at least 17×17 for the four-level U-Net" }
             if channels.count != 4 || channels.contains(where: { $0 < 1 }) { return "channels must list four positive widths" }
             if embedDim < 2 || embedDim % 2 != 0 { return "the embedding size must be a positive even number" }
+            if UNetScoreNet.outputPaddings(imageShape[1]) != UNetScoreNet.outputPaddings(imageShape[2]) {
+                return "a \(imageShape[1])×\(imageShape[2]) image needs different output paddings along its height and width; the U-Net takes square images, or sizes whose paddings agree"
+            }
             return nil
         }
+    }
+
+    /// The output paddings of the three upsampling levels for a side of `s` pixels: the spatial sizes of the four
+    /// levels (a 3×3 convolution of stride 1, then three of stride 2) give back `s` through the transposed ones.
+    static func outputPaddings(_ s: Int) -> [Int] {
+        func next(_ s: Int, _ stride: Int) -> Int { (s - 3) / stride + 1 }
+        let a = next(s, 1), b = next(a, 2), c = next(b, 2), levels = [a, b, c, next(c, 2)]
+        func pad(_ level: Int) -> Int { levels[level - 1] - ((levels[level] - 1) * 2 + 3) }
+        return [pad(3), pad(2), pad(1)]
     }
 
     public let config: Config
@@ -59,13 +71,7 @@ public struct UNetScoreNet: ScoreNetwork {
         precondition(config.problem == nil, config.problem ?? "")
         self.config = config
         let ch = config.channels, ed = config.embedDim, cIn = config.imageShape[0]
-        // Spatial sizes of the four levels, for the output paddings.
-        func next(_ s: Int, _ stride: Int) -> Int { (s - 3) / stride + 1 }
-        func levels(_ s: Int) -> [Int] { let a = next(s, 1), b = next(a, 2), c = next(b, 2); return [a, b, c, next(c, 2)] }
-        let hs = levels(config.imageShape[1]), ws = levels(config.imageShape[2])
-        func pad(_ s: [Int], _ level: Int) -> Int { s[level - 1] - ((s[level] - 1) * 2 + 3) }
-        let paddings = [pad(hs, 3), pad(hs, 2), pad(hs, 1)]
-        precondition(paddings == [pad(ws, 3), pad(ws, 2), pad(ws, 1)], "height and width need the same output paddings")
+        let paddings = UNetScoreNet.outputPaddings(config.imageShape[1])
         embed = GaussianFourierProjection("embed.W", features: ed, scale: config.fourierScale, in: &p, rng: &rng)
         var down: [Conv2d] = [], dense: [Linear] = [], norms: [GroupNorm] = []
         let widthsIn = [cIn] + Array(ch.prefix(3))

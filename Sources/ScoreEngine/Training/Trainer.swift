@@ -148,9 +148,11 @@ public final class Trainer {
             return .unet(c)
         }
         guard data.rank == 2 else { throw InvalidParameter("dataset", "holds items of shape \(Array(data.shape.dropFirst())); points [d] or images [C, H, W] are needed") }
-        return .mlp(.init(dimension: data.shape[1], hidden: recipe.hidden, activation: recipe.activation,
-                          timeFeatures: recipe.timeFeatures, fourierScale: Float(recipe.fourierScale),
-                          conditioning: recipe.conditioning, dataScale: scale))
+        let m = MLPScoreNet.Config(dimension: data.shape[1], hidden: recipe.hidden, activation: recipe.activation,
+                                   timeFeatures: recipe.timeFeatures, fourierScale: Float(recipe.fourierScale),
+                                   conditioning: recipe.conditioning, dataScale: scale)
+        if let problem = m.problem { throw InvalidParameter("model", problem) }
+        return .mlp(m)
     }
 
     // MARK: - State
