@@ -33,14 +33,42 @@ async function api(method, path, body, type = "application/json") {
   const r = await fetch(path, { method, headers: authHeaders(body ? { "Content-Type": type } : {}), body });
   if (r.status === 401) askForKey(sessionStorage.getItem(keyStore) ? "this key is not accepted: enter another" : "this service needs an API key");
   if (!r.ok) {
-    let message = r.status + " " + r.statusText;
-    try { const e = await r.json(); message = e.error.message; } catch (_) {}
-    throw new Error(message);
+    let message = r.status + " " + r.statusText, field = null;
+    try { const e = await r.json(); message = e.error.message; field = e.error.field || null; } catch (_) {}
+    const err = new Error(message);
+    err.field = field;
+    throw err;
   }
   return r;
 }
 
 function say(id, text, ok = false) { const el = $(id); el.textContent = text; el.className = "message" + (ok ? " ok" : ""); }
+
+// An error beside the field it names (by its request name: "learning_rate", "model.hidden", "steps"), marked
+// invalid and described by the message; false if the form has no such field.
+function fieldError(form, name, message) {
+  const key = String(name).split(".").pop();
+  const input = form.querySelector(`[name="${key}"]`) || form.querySelector(`[data-key="${key}"]`);
+  if (!input || !input.closest("label")) return false;
+  const span = document.createElement("span");
+  span.className = "field-error";
+  span.id = `${form.id}-${key}-error`;
+  span.textContent = message;
+  input.setAttribute("aria-invalid", "true");
+  input.setAttribute("aria-describedby", span.id);
+  input.closest("label").appendChild(span);
+  input.focus();
+  return true;
+}
+function clearFieldErrors(form) {
+  for (const el of form.querySelectorAll(".field-error")) el.remove();
+  for (const el of form.querySelectorAll("[aria-invalid]")) { el.removeAttribute("aria-invalid"); el.removeAttribute("aria-describedby"); }
+}
+// Shows an error: beside its field when it names one of the form's, and in the form's message line.
+function formError(form, messageId, err) {
+  if (err.field) fieldError(form, err.field, err.message);
+  say(messageId, err.message);
+}
 
 // Replaces a <select>'s options with one per item (value, label, optional data-kind), keeping the
 // selected value when it is still offered.
@@ -408,6 +436,7 @@ function drawPoints(data, samples) {
 
 $("train-form").onsubmit = async (e) => {
   e.preventDefault();
+  clearFieldErrors(e.target);
   const f = new FormData(e.target);
   // Only what was filled in: the preset and the data set's defaults (GET /recipe) supply the rest. Fields are
   // checked here first, so that a blank or mistyped one is not sent as 0 or null.
@@ -417,13 +446,13 @@ $("train-form").onsubmit = async (e) => {
     const text = String(f.get(key)).trim();
     if (text === "") continue;
     const v = Number(text);
-    if (!Number.isFinite(v)) return say("train-message", `${key}: "${text}" is not a number`);
+    if (!Number.isFinite(v)) return formError(e.target, "train-message", Object.assign(new Error(`${key}: "${text}" is not a number`), { field: key }));
     body[key] = v;
   }
   const hidden = String(f.get("hidden") || "").trim();
   if (hidden && !$("train-form").querySelector(".points-only").hidden) {
     const widths = hidden.split(",").map((x) => Number(x.trim()));
-    if (!widths.every((w) => Number.isInteger(w) && w > 0)) return say("train-message", `model.hidden: "${hidden}" must list positive integers, e.g. 128,128`);
+    if (!widths.every((w) => Number.isInteger(w) && w > 0)) return formError(e.target, "train-message", Object.assign(new Error(`model.hidden: "${hidden}" must list positive integers, e.g. 128,128`), { field: "model.hidden" }));
     body.model = { hidden: widths };
   }
   // One job per click: the button waits for the answer, and a retried POST carries the same Idempotency-Key.
@@ -434,10 +463,10 @@ $("train-form").onsubmit = async (e) => {
     const r = await fetch("/train", { method: "POST", headers: authHeaders({ "Content-Type": "application/json", "Idempotency-Key": key }), body: JSON.stringify(body) });
     const job = await r.json();
     if (r.status === 401) askForKey("this service needs an API key");
-    if (!r.ok) throw new Error(job.error ? job.error.message : `${r.status}`);
+    if (!r.ok) throw Object.assign(new Error(job.error ? job.error.message : `${r.status}`), { field: job.error && job.error.field });
     jobs.set(job.id, job); selectedJob = job.id; watch(job); render();
     say("train-message", `queued ${job.id}`, true);
-  } catch (err) { say("train-message", err.message); } finally { button.disabled = false; }
+  } catch (err) { formError(e.target, "train-message", err); } finally { button.disabled = false; }
 };
 
 $("upload-form").onsubmit = async (e) => {
@@ -462,6 +491,7 @@ $("dataset-select").onchange = trainPlaceholders;
 
 $("sample-form").onsubmit = async (e) => {
   e.preventDefault();
+  clearFieldErrors(e.target);
   const f = new FormData(e.target);
   const m = models.find((x) => x.id === f.get("model"));
   if (!m) return say("sample-message", "train a model first");
@@ -518,7 +548,53 @@ $("sample-form").onsubmit = async (e) => {
       drawPoints(data, s.points);
       say("sample-message", `${s.points.length} samples · ${s.sampler} · NFE ${s.nfe} · ${s.seconds} s`, true);
     }
-  } catch (err) { say("sample-message", err.message); } finally { button.disabled = false; }
+  } catch (err) { formError(e.target, "sample-message", err); } finally { button.disabled = false; }
+};
+
+// The selected model: its checkpoint (fetched with the key, saved as a file), its likelihood on its data, deletion.
+$("model-download").onclick = async () => {
+  const id = $("model-select").value;
+  if (!id) return say("sample-message", "no model selected");
+  try {
+    const blob = await (await api("GET", `/models/${id}/checkpoint`)).blob();
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob); a.download = `${id}.safetensors`;
+    document.body.appendChild(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+    say("sample-message", `saved ${id}.safetensors (${blob.size} bytes)`, true);
+  } catch (err) { say("sample-message", err.message); }
+};
+$("model-likelihood").onclick = async (e) => {
+  const m = models.find((x) => x.id === $("model-select").value);
+  if (!m) return say("sample-message", "no model selected");
+  e.target.disabled = true;
+  say("sample-message", "evaluating the likelihood…", true);
+  try {
+    const key = (crypto.randomUUID && crypto.randomUUID()) || `${Date.now()}-${Math.random()}`;
+    const job = await (await fetch("/likelihood", { method: "POST", headers: authHeaders({ "Content-Type": "application/json", "Idempotency-Key": key }),
+                                                    body: JSON.stringify({ model: m.id, n: m.kind === "images" ? 16 : 500 }) }).then(async (r) => {
+      if (!r.ok) { const b = await r.json().catch(() => ({})); throw new Error(b.error ? b.error.message : `${r.status}`); }
+      return r;
+    })).json();
+    const done = await new Promise((resolve, reject) => {
+      const es = events(`/jobs/${job.id}/events`, {
+        job: (ev) => { const j = JSON.parse(ev.data); if (j.status === "succeeded") { es.close(); resolve(j); } else if (["failed", "canceled"].includes(j.status)) { es.close(); reject(new Error(j.error || j.status)); } },
+        error: () => { es.close(); reject(new Error("lost the job's event stream")); },
+      });
+    });
+    const res = done.result || {};
+    const fmt = (v, se) => (Number.isFinite(v) ? v.toFixed(3) : "?") + (Number.isFinite(se) ? ` ± ${se.toFixed(3)}` : "");
+    say("sample-message", `likelihood of ${m.id}: ${fmt(res.bits_per_dim, res.bits_per_dim_stderr)} bits/dim, NLL ${fmt(res.nll_nats, res.nll_stderr)} nats per item (n = ${done.params.n})`, true);
+  } catch (err) { say("sample-message", err.message); } finally { e.target.disabled = false; }
+};
+$("model-delete").onclick = async () => {
+  const id = $("model-select").value;
+  if (!id || !confirm(`Delete model ${id} and its checkpoint?`)) return;
+  try {
+    await api("DELETE", `/models/${id}`);
+    await loadModels();
+    say("sample-message", `deleted ${id}`, true);
+  } catch (err) { say("sample-message", err.message); }
 };
 
 // Inpainting (a rectangle to fill) or colorization of an uploaded image with the chosen model: the completions

@@ -1,0 +1,165 @@
+"""The page's walk-throughs in a real browser (Debian's chromium driven by Playwright), as a person would do
+them, at 1280 and 360 px: train from the form and see the curve (after a reload too), a bad field's error beside
+it, every sampler's plot, 100 000 points, an upload trained on, the learned score field, a model deleted, and an
+accessibility audit (axe-core) with no serious or critical violations. Assertions are on the DOM and on canvas
+pixels; a failure keeps a screenshot. Usage: python walkthrough.py BASE_URL SCREENSHOT_DIR"""
+import os, sys, time, traceback
+from playwright.sync_api import sync_playwright
+from axe_playwright_python.sync_playwright import Axe
+
+base, shots = sys.argv[1], sys.argv[2]
+os.makedirs(shots, exist_ok=True)
+failures = []
+
+# Pixels of a canvas drawn in the page's blue (plots, curve, arrows), counted in the page.
+BLUE = """id => { const c = document.getElementById(id), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && d[i + 2] > 140 && d[i] < 110) n++; return n; }"""
+
+
+def blue(page, canvas, at_least, timeout=20000):
+    page.wait_for_function(f"({BLUE})('{canvas}') >= {at_least}", timeout=timeout)
+
+
+def step(page, width, name, fn):
+    try:
+        fn()
+        print(f"  ok   {width}px  {name}", flush=True)
+    except Exception:
+        failures.append(f"{width}px {name}")
+        path = os.path.join(shots, f"{width}-{name.replace(' ', '_')}.png")
+        try:
+            page.screenshot(path=path, full_page=True)
+        except Exception:
+            pass
+        print(f"  FAIL {width}px  {name} (screenshot {path})\n{traceback.format_exc()}", flush=True)
+
+
+def walk(browser, width):
+    page = browser.new_page(viewport={"width": width, "height": 900}, device_scale_factor=2)
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.set_default_timeout(30000)
+    page.goto(base)
+    page.wait_for_selector("#dataset-select option[value=swiss_roll]", state="attached")
+
+    def train():
+        page.select_option("#dataset-select", "swiss_roll")
+        page.fill("#train-form [name=steps]", "1500")
+        page.click("#train-form button[type=submit]")
+        page.wait_for_function("/queued j_/.test(document.getElementById('train-message').textContent)")
+        job = page.inner_text("#train-message").split()[-1]
+        page.wait_for_function(f"(document.querySelector('#job-rows tr[data-job={job}]') || {{}}).innerText?.includes('succeeded')", timeout=120000)
+        blue(page, "loss", 200)
+    step(page, width, "train from the form and see the curve", train)
+
+    def reload():
+        page.reload()
+        page.wait_for_selector("#job-rows tr", state="attached")
+        blue(page, "loss", 200)
+        if "training loss of" not in (page.get_attribute("#loss", "aria-label") or "").lower():
+            raise AssertionError("the loss chart has no text summary")
+    step(page, width, "reload and still see the curve", reload)
+
+    def bad_fields():
+        page.select_option("#dataset-select", "swiss_roll")
+        page.fill("#train-form [name=hidden]", "x,y")  # checked in the page
+        page.click("#train-form button[type=submit]")
+        page.wait_for_selector("#train-form label:has([name=hidden]) .field-error")
+        assert page.get_attribute("#train-form [name=hidden]", "aria-invalid") == "true"
+        page.fill("#train-form [name=hidden]", "")
+        page.fill("#train-form [name=steps]", "100000000000")  # past the recipe's range: the server names the field
+        page.click("#train-form button[type=submit]")
+        page.wait_for_selector("#train-form label:has([name=steps]) .field-error")
+        assert "steps" in page.inner_text("#train-form label:has([name=steps]) .field-error")
+        assert page.query_selector("#train-form label:has([name=hidden]) .field-error") is None
+        page.fill("#train-form [name=steps]", "")
+    step(page, width, "a bad field shows its error beside it", bad_fields)
+
+    def samplers():
+        page.wait_for_selector("#model-select option", state="attached")
+        names = page.eval_on_selector_all("#sampler-select option", "os => os.map(o => o.value)")
+        assert len(names) >= 5, names
+        for name in names:
+            page.select_option("#sampler-select", name)
+            page.fill("#sample-form [name=n]", "300")
+            for el in page.query_selector_all("#sampler-params [data-key=steps]"):
+                if el.is_visible():
+                    el.fill("30" if name not in ("ode",) else "")
+            page.evaluate("document.getElementById('sample-message').textContent = ''")
+            page.click("#sample-form button[type=submit]")
+            page.wait_for_function("/300 samples/.test(document.getElementById('sample-message').textContent) || /error|not|must/.test(document.getElementById('sample-message').textContent)", timeout=120000)
+            message = page.inner_text("#sample-message")
+            assert "300 samples" in message, f"{name}: {message}"
+            blue(page, "plot", 300)
+    step(page, width, "sample with each sampler", samplers)
+
+    def hundred_thousand():
+        page.select_option("#sampler-select", "dpm_solver")
+        page.fill("#sample-form [name=n]", "100000")
+        page.click("#sample-form button[type=submit]")
+        page.wait_for_function("/100000 samples/.test(document.getElementById('sample-message').textContent)", timeout=180000)
+        blue(page, "plot", 2000)
+    step(page, width, "100 000 points plot", hundred_thousand)
+
+    def score_field():
+        page.wait_for_selector("#field:not([hidden])")
+        page.wait_for_function("document.getElementById('field-summary').textContent.startsWith('Score field')")
+        blue(page, "field-canvas", 500)
+        page.eval_on_selector("#field-t", "e => { e.value = 700; e.dispatchEvent(new Event('input')); }")
+        page.wait_for_function("document.getElementById('field-summary').textContent.includes('t = 0.700')")
+    step(page, width, "the score field draws", score_field)
+
+    def upload_and_train():
+        csv = "x,y\n" + "\n".join(f"{(i % 7) / 7:.3f},{(i % 5) / 5:.3f}" for i in range(300)) + "\n"
+        page.set_input_files("#upload-file", files=[{"name": "grid.csv", "mimeType": "text/csv", "buffer": csv.encode()}])
+        page.click("#upload-form button[type=submit]")
+        page.wait_for_function("/uploaded 300 points as d_/.test(document.getElementById('train-message').textContent)")
+        dataset = page.eval_on_selector("#dataset-select", "s => s.value")
+        assert dataset.startswith("d_"), dataset
+        page.fill("#train-form [name=steps]", "300")
+        page.click("#train-form button[type=submit]")
+        page.wait_for_function("/queued j_/.test(document.getElementById('train-message').textContent)")
+        job = page.inner_text("#train-message").split()[-1]
+        page.wait_for_function(f"(document.querySelector('#job-rows tr[data-job={job}]') || {{}}).innerText?.includes('succeeded')", timeout=120000)
+        page.fill("#train-form [name=steps]", "")
+    step(page, width, "upload a CSV and train on it", upload_and_train)
+
+    def delete_model():
+        page.wait_for_function("document.querySelectorAll('#model-select option').length >= 2")
+        before = page.eval_on_selector_all("#model-select option", "os => os.length")
+        victim = page.eval_on_selector("#model-select", "s => s.value")
+        page.once("dialog", lambda d: d.accept())
+        page.click("#model-delete")
+        page.wait_for_function(f"/deleted {victim}/.test(document.getElementById('sample-message').textContent)")
+        after = page.eval_on_selector_all("#model-select option", "os => os.map(o => o.value)")
+        assert victim not in after and len(after) == before - 1, (victim, after)
+    step(page, width, "delete a model", delete_model)
+
+    def fits():
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the page is {overflow}px wider than the window"
+    step(page, width, "no sideways scrolling", fits)
+
+    def audit():
+        results = Axe().run(page)
+        bad = [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
+        assert not bad, "\n".join(f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:5]}" for v in bad)
+    step(page, width, "accessibility audit", audit)
+
+    def no_errors():
+        assert not errors, errors
+    step(page, width, "no script errors", no_errors)
+    page.close()
+
+
+with sync_playwright() as p:
+    browser = p.chromium.launch(executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
+                                args=["--no-sandbox", "--disable-dev-shm-usage"])
+    for width in (1280, 360):
+        walk(browser, width)
+    browser.close()
+
+if failures:
+    print(f"{len(failures)} page check(s) failed: {', '.join(failures)}; screenshots in {shots}")
+    sys.exit(1)
+print("page: all walk-throughs passed at 1280 and 360 px")
