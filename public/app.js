@@ -415,8 +415,80 @@ async function drawField() {
     const summary = `Score field of ${m.id} at ${$("field-t-value").textContent}: ${f.grid}×${f.grid} arrows over x ${x0.toFixed(2)}…${x1.toFixed(2)}, y ${y0.toFixed(2)}…${y1.toFixed(2)}; the largest |s| is ${maxNorm.toPrecision(3)}.`;
     c.setAttribute("aria-label", summary);
     $("field-summary").textContent = summary;
+    if (fieldShown !== m.id) { fieldShown = m.id; drawPerturbed(m, data, f.box, timed, type); clearDensity(); }
   } catch (err) { $("field-summary").textContent = err.message; }
 }
+let fieldShown = null;
+
+// A seeded normal draw (Box–Muller on a small LCG), so that the panels do not change between redraws.
+function normals(count, seed) {
+  let state = seed >>> 0;
+  const u = () => { state = (Math.imul(state, 1664525) + 1013904223) >>> 0; return (state + 0.5) / 4294967296; };
+  const out = new Float64Array(count);
+  for (let i = 0; i < count; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(u())), a = 2 * Math.PI * u();
+    out[i] = r * Math.cos(a); if (i + 1 < count) out[i + 1] = r * Math.sin(a);
+  }
+  return out;
+}
+
+// The data at four times under the model's perturbation (m(t) and σ(t) from the API), side by side.
+async function drawPerturbed(m, data, box, timed, type) {
+  const times = !timed ? [null] : type === "ladder" ? [0, 0.33, 0.67, 1] : [0.001, 0.1, 0.3, 1];
+  const kernels = [];
+  for (const t of times) {
+    const f = await (await api("GET", `/models/${m.id}/score?grid=2${t === null ? "" : `&t=${t}`}&box=${box.join(",")}`)).json();
+    kernels.push({ t, m: f.mean_coefficient, sigma: f.sigma || 0 });
+  }
+  const c = $("perturbed-canvas"), r = hidpi(c), g = c.getContext("2d");
+  g.clearRect(0, 0, c.width, c.height);
+  const [x0, x1, y0, y1] = box, w = c.width / 4, h = c.height - 16 * r;
+  const z = normals(2 * data.length, 7);
+  kernels.forEach((k, panel) => {
+    // Each panel's box grows with the noise, so that the spread stays in view.
+    const grow = 1 + 2 * k.sigma / Math.max(x1 - x0, y1 - y0);
+    const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2, hw = grow * (x1 - x0) / 2, hh = grow * (y1 - y0) / 2;
+    const px = (x) => panel * w + ((x - cx + hw) / (2 * hw)) * (w - 4 * r), py = (y) => h - ((y - cy + hh) / (2 * hh)) * h;
+    g.fillStyle = "rgba(47,111,224,.55)";
+    data.forEach(([x, y], i) => g.fillRect(px(k.m * x + k.sigma * z[2 * i]) - r, py(k.m * y + k.sigma * z[2 * i + 1]) - r, 2 * r, 2 * r));
+    g.fillStyle = "#333"; g.font = `${11 * r}px system-ui`;
+    g.fillText(k.t === null ? `σ = ${k.sigma}` : `t = ${k.t}, σ = ${k.sigma.toPrecision(2)}`, panel * w + 2 * r, c.height - 3 * r);
+  });
+  c.setAttribute("aria-label", `The training data perturbed at ${kernels.map((k) => `σ = ${k.sigma.toPrecision(2)}`).join(", ")}: the structure blurs into the prior as σ grows.`);
+}
+
+function clearDensity() {
+  const c = $("density-canvas");
+  c.getContext("2d").clearRect(0, 0, c.width, c.height);
+  $("density-summary").textContent = "";
+}
+
+// log p on a grid through POST /encode (the probability-flow ODE with its exact divergence in 2-D), as a heat map.
+$("density-button").onclick = async (e) => {
+  const m = models.find((x) => x.id === $("model-select").value);
+  if (!m) return;
+  e.target.disabled = true;
+  $("density-summary").textContent = "integrating the ODE from each grid point…";
+  try {
+    const box = (await (await api("GET", `/models/${m.id}/score?grid=2`)).json()).box;
+    const n = 24, pts = [];
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) pts.push([box[0] + (box[1] - box[0]) * (j + 0.5) / n, box[2] + (box[3] - box[2]) * (i + 0.5) / n]);
+    const res = await (await api("POST", `/encode?model=${m.id}`, JSON.stringify({ points: pts }))).json();
+    const logp = res.nll_nats.map((v) => -v);
+    const [lo, hi] = extent(logp);
+    const c = $("density-canvas"), r = hidpi(c), g = c.getContext("2d");
+    const cw = c.width / n, ch = c.height / n;
+    logp.forEach((v, k) => {
+      const i = Math.floor(k / n), j = k % n, a = (v - lo) / (hi - lo || 1);
+      g.fillStyle = `rgb(${Math.round(20 + 200 * a)}, ${Math.round(30 + 170 * a * a)}, ${Math.round(80 + 60 * (1 - a))})`;
+      g.fillRect(j * cw, c.height - (i + 1) * ch, Math.ceil(cw), Math.ceil(ch));
+    });
+    const best = logp.indexOf(hi);
+    const text = `Estimated log-density of ${m.id} on a ${n}×${n} grid: from ${lo.toFixed(2)} to ${hi.toFixed(2)} nats, highest near (${pts[best][0].toFixed(2)}, ${pts[best][1].toFixed(2)}).`;
+    c.setAttribute("aria-label", text);
+    $("density-summary").textContent = text;
+  } catch (err) { $("density-summary").textContent = err.message; } finally { e.target.disabled = false; }
+};
 let fieldTimer = null;
 $("field-t").oninput = () => { clearTimeout(fieldTimer); fieldTimer = setTimeout(drawField, 60); };
 
@@ -432,6 +504,24 @@ function drawPoints(data, samples) {
   for (const [x, y] of data) g.fillRect(sx(x) - r, sy(y) - r, 2 * r, 2 * r);
   g.fillStyle = "rgba(47,111,224,.8)";
   for (const [x, y] of samples) g.fillRect(sx(x) - 1.5 * r, sy(y) - 1.5 * r, 3 * r, 3 * r);
+  // Axes (the same scale on both) and a legend.
+  g.strokeStyle = "#c9ced6"; g.lineWidth = r; g.fillStyle = "#444"; g.font = `${10 * r}px system-ui`;
+  const ticks = 5;
+  for (let k = 1; k < ticks; k++) {
+    const v = lo - pad + (hi - lo + 2 * pad) * k / ticks, label = v.toFixed(Math.abs(hi - lo) < 10 ? 1 : 0);
+    g.beginPath(); g.moveTo(sx(v), c.height); g.lineTo(sx(v), c.height - 5 * r); g.stroke();
+    g.fillText(label, sx(v) + 2 * r, c.height - 7 * r);
+    g.beginPath(); g.moveTo(0, sy(v)); g.lineTo(5 * r, sy(v)); g.stroke();
+    g.fillText(label, 7 * r, sy(v) - 2 * r);
+  }
+  const legend = [["rgba(140,150,165,.9)", `data (${data.length})`], ["rgba(47,111,224,1)", `samples (${samples.length})`]];
+  g.font = `${12 * r}px system-ui`;
+  legend.forEach(([colour, text], k) => {
+    const y = (14 + 16 * k) * r, x = c.width - 130 * r;
+    g.fillStyle = colour; g.fillRect(x, y - 8 * r, 8 * r, 8 * r);
+    g.fillStyle = "#222"; g.fillText(text, x + 12 * r, y);
+  });
+  c.setAttribute("aria-label", `${samples.length} samples (blue) over ${data.length} points of the data (grey), on [${(lo - pad).toFixed(2)}, ${(hi + pad).toFixed(2)}] in both coordinates`);
 }
 
 $("train-form").onsubmit = async (e) => {

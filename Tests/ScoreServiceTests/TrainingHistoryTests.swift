@@ -95,6 +95,7 @@ import Testing
         let ve = try #require(m.schedule.sde as? VESDE)
         let expected = ve.sigmaMin * (pow(ve.sigmaMax / ve.sigmaMin, 0.6) - 1).squareRoot()
         #expect(abs((f["sigma"]?.number ?? 0) - expected) < 1e-9 * ve.sigmaMax)
+        #expect(f["mean_coefficient"] == 1)
         let x = Tensor(shape: [25, 2], scalars: points.flatMap { $0.map(Float.init) })
         let s = evaluateScore(m, x, Array(repeating: 0.3, count: 25), tape: Tape())
         for i in 0..<25 {

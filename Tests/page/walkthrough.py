@@ -107,7 +107,10 @@ def walk(browser, width):
         blue(page, "field-canvas", 500)
         page.eval_on_selector("#field-t", "e => { e.value = 700; e.dispatchEvent(new Event('input')); }")
         page.wait_for_function("document.getElementById('field-summary').textContent.includes('t = 0.700')")
-    step(page, width, "the score field draws", score_field)
+        blue(page, "perturbed-canvas", 500)
+        page.click("#density-button")
+        page.wait_for_function("document.getElementById('density-summary').textContent.startsWith('Estimated log-density')", timeout=120000)
+    step(page, width, "the score field, perturbed data and density draw", score_field)
 
     def upload_and_train():
         csv = "x,y\n" + "\n".join(f"{(i % 7) / 7:.3f},{(i % 5) / 5:.3f}" for i in range(300)) + "\n"

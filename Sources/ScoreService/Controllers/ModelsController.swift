@@ -122,6 +122,8 @@ struct ModelsController: RouteCollection {
                                          "perturbation": m.model.schedule.json, "points": pairs(points), "score": pairs(s.scalars)]
         body["t"] = m.model.schedule.perturbation != nil ? .number(t) : .null
         body["sigma"] = sigma.map { .number($0) } ?? .null
+        // x_t = m(t)·x₀ + σ(t)·z: with σ, what the page needs to draw the data perturbed to t.
+        body["mean_coefficient"] = .number(m.model.schedule.perturbation?.meanCoefficient(t) ?? 1)
         return jsonResponse(200, .object(body))
     }
 
