@@ -687,6 +687,99 @@ $("model-delete").onclick = async () => {
   } catch (err) { say("sample-message", err.message); }
 };
 
+// Data sets: a preview of the chosen one (points drawn in the plot; an image set's count and shape), deleting an
+// upload.
+$("dataset-preview").onclick = async () => {
+  const id = $("dataset-select").value;
+  try {
+    const d = await (await api("GET", `/datasets/${encodeURIComponent(id)}`)).json();
+    if (d.kind === "points") {
+      const pts = (await (await api("GET", `/datasets/${encodeURIComponent(id)}/points?n=5000`)).json()).points;
+      drawPoints(pts, []);
+    }
+    say("train-message", `${id}: ${d.count !== undefined ? d.count : "generated"} ${d.kind} of shape [${d.shape}]${d.classes ? `, ${d.classes} classes` : ""}${d.kind === "points" ? " (plotted below)" : ""}`, true);
+  } catch (err) { say("train-message", err.message); }
+};
+$("dataset-delete").onclick = async () => {
+  const id = $("dataset-select").value;
+  if (!id.startsWith("d_")) return say("train-message", "built-in data sets cannot be deleted");
+  if (!confirm(`Delete data set ${id}?`)) return;
+  try {
+    await api("DELETE", `/datasets/${id}`);
+    await loadDatasets(); trainPlaceholders();
+    say("train-message", `deleted ${id}`, true);
+  } catch (err) { say("train-message", err.message); }
+};
+
+// The image to complete, shown in the plot: a rectangle dragged on it with the pointer (mouse, pen or touch) is
+// the region to inpaint, written into the rectangle field in the image's pixels.
+let completeImage = null;  // { width, height, draw() }
+function decodePNM(bytes) {  // binary P5/P6, one image, 8-bit
+  let pos = 0;
+  const token = () => {
+    while (pos < bytes.length) {
+      const ch = bytes[pos];
+      if (ch === 35) { while (pos < bytes.length && bytes[pos] !== 10) pos++; } else if (ch <= 32) pos++; else break;
+    }
+    let t = "";
+    while (pos < bytes.length && bytes[pos] > 32) t += String.fromCharCode(bytes[pos++]);
+    return t;
+  };
+  const magic = token(), w = Number(token()), h = Number(token()), max = Number(token());
+  pos++;
+  if (!["P5", "P6"].includes(magic) || !(w > 0 && h > 0 && max > 0 && max < 256)) throw new Error("not a binary 8-bit PGM or PPM");
+  const channels = magic === "P6" ? 3 : 1, img = new ImageData(w, h);
+  for (let i = 0; i < w * h; i++) {
+    for (let k = 0; k < 3; k++) img.data[4 * i + k] = Math.round(255 * bytes[pos + i * channels + (channels === 3 ? k : 0)] / max);
+    img.data[4 * i + 3] = 255;
+  }
+  return img;
+}
+$("complete-file").onchange = async () => {
+  const file = $("complete-file").files[0];
+  completeImage = null;
+  if (!file || /\.gz$/i.test(file.name)) return;
+  try {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    let source;
+    if (bytes[0] === 0x89 && bytes[1] === 0x50) source = await createImageBitmap(new Blob([bytes], { type: "image/png" }));
+    else { const d = decodePNM(bytes), t = document.createElement("canvas"); t.width = d.width; t.height = d.height; t.getContext("2d").putImageData(d, 0, 0); source = t; }
+    completeImage = { width: source.width, height: source.height, draw: (rect) => {
+      const c = $("plot"), r = hidpi(c), g = c.getContext("2d");
+      const scale = Math.min(c.width / source.width, c.height / source.height);
+      g.clearRect(0, 0, c.width, c.height); g.imageSmoothingEnabled = false;
+      g.drawImage(source, 0, 0, source.width * scale, source.height * scale);
+      if (rect) { g.strokeStyle = "#e0342f"; g.lineWidth = 2 * r; g.fillStyle = "rgba(224,52,47,.25)";
+        g.fillRect(rect[0] * scale, rect[1] * scale, rect[2] * scale, rect[3] * scale); g.strokeRect(rect[0] * scale, rect[1] * scale, rect[2] * scale, rect[3] * scale); }
+      return scale;
+    } };
+    completeImage.draw(null);
+    say("sample-message", `${file.name}: ${source.width}×${source.height}; drag on it to choose the region to fill`, true);
+  } catch (err) { say("sample-message", err.message); }
+};
+(() => {
+  const c = $("plot");
+  let start = null;
+  const pixel = (e) => {
+    const b = c.getBoundingClientRect(), scale = Math.min(c.width / completeImage.width, c.height / completeImage.height) / (c.width / b.width);
+    return [Math.max(0, Math.min(completeImage.width, (e.clientX - b.left) / scale)), Math.max(0, Math.min(completeImage.height, (e.clientY - b.top) / scale))];
+  };
+  const rectFrom = (a, b) => {
+    const x = Math.floor(Math.min(a[0], b[0])), y = Math.floor(Math.min(a[1], b[1]));
+    return [x, y, Math.max(1, Math.ceil(Math.max(a[0], b[0])) - x), Math.max(1, Math.ceil(Math.max(a[1], b[1])) - y)];
+  };
+  c.addEventListener("pointerdown", (e) => { if (!completeImage) return; start = pixel(e); c.setPointerCapture(e.pointerId); });
+  c.addEventListener("pointermove", (e) => { if (start && completeImage) completeImage.draw(rectFrom(start, pixel(e))); });
+  c.addEventListener("pointerup", (e) => {
+    if (!start || !completeImage) return;
+    const rect = rectFrom(start, pixel(e));
+    start = null;
+    completeImage.draw(rect);
+    $("complete-task").value = "inpaint"; $("complete-task").onchange();
+    $("complete-rect").value = rect.join(",");
+  });
+})();
+
 // Inpainting (a rectangle to fill) or colorization of an uploaded image with the chosen model: the completions
 // as one PNG grid.
 $("complete-task").onchange = () => {

@@ -125,7 +125,28 @@ def walk(browser, width):
         job = page.inner_text("#train-message").split()[-1]
         page.wait_for_function(f"(document.querySelector('#job-rows tr[data-job={job}]') || {{}}).innerText?.includes('succeeded')", timeout=120000)
         page.fill("#train-form [name=steps]", "")
-    step(page, width, "upload a CSV and train on it", upload_and_train)
+        page.click("#dataset-preview")
+        page.wait_for_function("/300 points of shape \\[2\\]/.test(document.getElementById('train-message').textContent)")
+        page.once("dialog", lambda d: d.accept())
+        page.click("#dataset-delete")
+        page.wait_for_function(f"/deleted {dataset}/.test(document.getElementById('train-message').textContent)")
+        assert dataset not in page.eval_on_selector_all("#dataset-select option", "os => os.map(o => o.value)")
+    step(page, width, "upload a CSV, train on it, preview and delete it", upload_and_train)
+
+    def draw_mask():
+        pgm = b"P5\n28 28\n255\n" + bytes((i * 7) % 256 for i in range(28 * 28))
+        page.set_input_files("#complete-file", files=[{"name": "digit.pgm", "mimeType": "image/x-portable-graymap", "buffer": pgm}])
+        page.wait_for_function("/digit.pgm: 28×28/.test(document.getElementById('sample-message').textContent)")
+        page.locator("#plot").scroll_into_view_if_needed()
+        box = page.locator("#plot").bounding_box()
+        # From about pixel (7, 7) to (21, 14) of the 28 × 28 image drawn across the canvas.
+        x0, y0 = box["x"] + box["width"] * 7.5 / 28, box["y"] + box["height"] * 7.5 / 28
+        x1, y1 = box["x"] + box["width"] * 20.5 / 28, box["y"] + box["height"] * 13.5 / 28
+        page.mouse.move(x0, y0); page.mouse.down(); page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2); page.mouse.move(x1, y1); page.mouse.up()
+        rect = [int(v) for v in page.input_value("#complete-rect").split(",")]
+        assert rect[0] == 7 and rect[1] == 7 and rect[2] == 14 and rect[3] == 7, rect
+        assert page.eval_on_selector("#complete-task", "s => s.value") == "inpaint"
+    step(page, width, "draw an inpainting mask with the pointer", draw_mask)
 
     def delete_model():
         page.wait_for_function("document.querySelectorAll('#model-select option').length >= 2")
