@@ -23,6 +23,11 @@ import Testing
         let h = try Harness()
         #expect(http("GET", "\(h.base)/jobs").status == 200)
         #expect(http("POST", "\(h.base)/train", body: #"{"steps": 1, "model": {"hidden": [8]}}"#).status == 202)
+        // Open, but not for key management (the first key comes from `scored keys create`), nor for requests
+        // addressed to another name (a page whose name was rebound to 127.0.0.1).
+        #expect(http("POST", "\(h.base)/keys", body: #"{"name": "x", "scope": "admin"}"#).status == 401)
+        #expect(http("GET", "\(h.base)/jobs", headers: ["Host": "evil.example"]).status == 401)
+        #expect(http("GET", "\(h.base)/jobs", headers: ["Host": "localhost:8080"]).status == 200)
         _ = try Self.key(h, "read")
         let r = http("GET", "\(h.base)/jobs")
         #expect(r.status == 401 && r.header("WWW-Authenticate") == "Bearer realm=\"scored\"")
@@ -123,7 +128,7 @@ import Testing
     @Test func limits() throws {
         let h = try Harness()
         let base = h.base
-        let k = try Self.key(h, "submit", ["max_jobs": 1, "max_samples": 10, "max_upload_bytes": 200])
+        let k = try Self.key(h, "submit", ["max_jobs": 1, "max_samples": 10, "max_upload_bytes": 150])
         let auth = Self.bearer(k.token)
         // One job at a time: a second is 429 until the first ends.
         let long = http("POST", "\(base)/train", body: #"{"steps": 1000000, "model": {"hidden": [8]}, "batch_size": 8}"#, headers: auth)
@@ -137,16 +142,53 @@ import Testing
         #expect(http("GET", "\(base)/samples?target=donut&n=10", headers: auth).status == 200)
         let many = http("GET", "\(base)/samples?target=donut&n=11", headers: auth)
         #expect(many.status == 429 && many.header("Retry-After") != nil)
-        // Upload bytes kept: 120 bytes fit, 120 more do not until the first is deleted.
-        let points = "{\"points\": [" + (0..<12).map { _ in "[0.5, 0.25]" }.joined(separator: ",") + "]}"
-        let small = String(points.prefix(points.count))
-        #expect(small.utf8.count > 100 && small.utf8.count <= 200)
-        let up = http("POST", "\(base)/datasets", body: small, headers: auth)
+        // Items evaluated by the likelihood count as samples.
+        let small = try #require(http("POST", "\(base)/train", body: #"{"steps": 5, "model": {"hidden": [8]}}"#, headers: auth).json["id"]?.string)
+        let model = try #require(waitForJob(base, small, headers: auth)["result"]?["model_id"]?.string)
+        let over = http("POST", "\(base)/likelihood", body: #"{"model": "\#(model)", "n": 11}"#, headers: auth)
+        #expect(over.status == 429 && over.header("Retry-After") != nil)
+        let within = http("POST", "\(base)/likelihood", body: #"{"model": "\#(model)", "n": 10}"#, headers: auth)
+        #expect(within.status == 202)
+        _ = waitForJob(base, within.json["id"]?.string ?? "", headers: auth)
+        // Upload bytes kept, as stored (12 points of 2 floats: 96 bytes): one fits, a second does not until the first is deleted.
+        let twelve = "{\"points\": [" + (0..<12).map { _ in "[0.5, 0.25]" }.joined(separator: ",") + "]}"
+        let up = http("POST", "\(base)/datasets", body: twelve, headers: auth)
         #expect(up.status == 201, "\(up.text)")
-        let full = http("POST", "\(base)/datasets", body: small, headers: auth)
+        let full = http("POST", "\(base)/datasets", body: twelve, headers: auth)
         #expect(full.status == 429 && full.header("Retry-After") != nil)
         #expect(http("DELETE", "\(base)/datasets/\(up.json["id"]?.string ?? "")", headers: auth).status == 204)
-        #expect(http("POST", "\(base)/datasets", body: small, headers: auth).status == 201)
+        #expect(http("POST", "\(base)/datasets", body: twelve, headers: auth).status == 201)
+        // Concurrent submissions of a key at its job limit: one is queued, the others refused.
+        let two = try Self.key(h, "submit", ["max_jobs": 2])
+        let codes = Mutex<[Int]>([])
+        DispatchQueue.concurrentPerform(iterations: 12) { _ in
+            let r = http("POST", "\(base)/train", body: #"{"steps": 1000000, "model": {"hidden": [8]}, "batch_size": 8}"#, headers: Self.bearer(two.token))
+            codes.withLock { $0.append(r.status) }
+        }
+        let got = codes.withLock { $0 }
+        #expect(got.filter { $0 == 202 }.count == 2 && got.filter { $0 == 429 }.count == 10, "\(got)")
+        for j in http("GET", "\(base)/jobs", headers: Self.bearer(two.token)).json["jobs"]?.array ?? [] {
+            _ = http("POST", "\(base)/jobs/\(j["id"]?.string ?? "")/cancel", headers: Self.bearer(two.token))
+        }
+    }
+
+    @Test func keysActingForARevokedKeyAreRefused() throws {
+        let h = try Harness()
+        let owner = try Self.key(h, "submit"), board = try Self.key(h, "read", ["acts_for": .string(owner.id)])
+        #expect(http("GET", "\(h.base)/jobs", headers: Self.bearer(board.token)).status == 200)
+        let store = try SQLiteStore(path: h.service.config.storePath)
+        #expect(try store.revokeKey(owner.id, at: Date().timeIntervalSince1970))
+        #expect(http("GET", "\(h.base)/jobs", headers: Self.bearer(board.token)).status == 401)
+    }
+
+    @Test func loopbackAddresses() {
+        for a in ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "0:0:0:0:0:0:0:1"] { #expect(ServiceConfig.isLoopbackAddress(a), "\(a)") }
+        for a in ["127.example.net", "0.0.0.0", "::", "10.0.0.1", "128.0.0.1", "localhost"] { #expect(!ServiceConfig.isLoopbackAddress(a), "\(a)") }
+        var c = ServiceConfig()
+        c.hosts = ["127.example.net"]
+        #expect(!c.loopbackOnly && c.authAlwaysRequired)
+        c.hosts = ["127.0.0.1", "::1", "localhost"]
+        #expect(c.loopbackOnly && !c.authAlwaysRequired)
     }
 
     @Test func beyondLoopbackKeysAreRequired() throws {

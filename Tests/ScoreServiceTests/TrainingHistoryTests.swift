@@ -115,5 +115,11 @@ import Testing
         #expect(http("GET", "\(base)/models/\(model)/score?box=1,0,0,1").json["error"]?["field"] == "box")
         #expect(http("GET", "\(base)/models/\(model)/score?grid=65").json["error"]?["field"] == "grid")
         #expect(http("GET", "\(base)/models/m_nosuchmodel0000/score").status == 404)
+        // A wide network: the grid is bounded by its size (about 16.8 M parameters: at most 4 × 4).
+        let wide = try #require(http("POST", "\(base)/train", body: #"{"dataset": "moons", "steps": 1, "batch_size": 8, "model": {"hidden": [4096, 4096]}}"#).json["id"]?.string)
+        let big = try #require(waitForJob(base, wide)["result"]?["model_id"]?.string)
+        let refused = http("GET", "\(base)/models/\(big)/score?grid=20").json
+        #expect(refused["error"]?["field"] == "grid" && refused["error"]?["message"]?.string?.contains("at most 4") == true, "\(refused)")
+        #expect(http("GET", "\(base)/models/\(big)/score?grid=4").status == 200)
     }
 }

@@ -23,8 +23,11 @@ struct AuthMiddleware: Middleware {
         guard let needed = scope(request.method, route), let scope = needed else { return next() }
         let header = request.headers["Authorization"]
         do {
-            if header == nil, !alwaysRequired, try !store.hasKeys() {
-                return next()  // open: loopback and no keys
+            // Open: loopback, no keys, and a request addressed to a loopback name (a page of another site that
+            // rebinds its name to 127.0.0.1 does not qualify). Key management is never open: the first key is
+            // made with `scored keys create`.
+            if header == nil, scope != .admin, !alwaysRequired, AuthMiddleware.isLoopbackHost(request.headers["Host"]), try !store.hasKeys() {
+                return next()
             }
             guard let header else { return AuthMiddleware.unauthorized(nil, "this route needs an API key: Authorization: Bearer <token>") }
             let parts = header.split(separator: " ", maxSplits: 1)
@@ -36,6 +39,9 @@ struct AuthMiddleware: Middleware {
                 return AuthMiddleware.unauthorized("invalid_token", "the API key is not valid")
             }
             guard !key.isRevoked else { return AuthMiddleware.unauthorized("invalid_token", "the API key was revoked") }
+            if let target = key.actsFor, try store.key(target)?.isRevoked != false {
+                return AuthMiddleware.unauthorized("invalid_token", "the key this one acts for was revoked")
+            }
             guard key.scope.allows(scope) else {
                 var e = APIError(status: 403, code: "forbidden",
                                  message: "this needs a key with scope \(scope.rawValue) (this key's scope is \(key.scope.rawValue))")
@@ -46,6 +52,15 @@ struct AuthMiddleware: Middleware {
         } catch {
             return APIError(status: 500, code: "internal", message: "the key store failed: \(error)").response
         }
+    }
+
+    /// Whether a Host header names this machine's loopback interface (`localhost`, 127.0.0.0/8, `[::1]`, with
+    /// or without a port).
+    static func isLoopbackHost(_ host: String?) -> Bool {
+        guard var h = host?.lowercased() else { return false }
+        if h.hasPrefix("[") { return h.hasPrefix("[::1]") }
+        if let colon = h.lastIndex(of: ":") { h = String(h[..<colon]) }
+        return h == "localhost" || ServiceConfig.isLoopbackAddress(h)
     }
 
     static func unauthorized(_ error: String?, _ message: String) -> HTTPResponse {

@@ -40,7 +40,20 @@ public struct ServiceConfig: Sendable {
 
     /// Whether it listens only on loopback addresses (127.0.0.0/8, ::1, localhost).
     public var loopbackOnly: Bool {
-        hosts.allSatisfy { h in h == "localhost" || h == "::1" || h == "[::1]" || h.hasPrefix("127.") }
+        hosts.allSatisfy { h in h == "localhost" || ServiceConfig.isLoopbackAddress(h) }
+    }
+
+    /// Whether `text` is a numeric loopback address: IPv4 in 127.0.0.0/8 or IPv6 ::1 (a name such as
+    /// `127.example.net` is not).
+    public static func isLoopbackAddress(_ text: String) -> Bool {
+        let t = text.hasPrefix("[") && text.hasSuffix("]") ? String(text.dropFirst().dropLast()) : text
+        var v4 = in_addr()
+        if inet_pton(AF_INET, t, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, t, &v6) == 1 {
+            return withUnsafeBytes(of: &v6) { b in b.prefix(15).allSatisfy { $0 == 0 } && b[15] == 1 }
+        }
+        return false
     }
 
     /// The SQLite store in the data directory.

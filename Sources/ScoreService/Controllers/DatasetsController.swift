@@ -66,14 +66,6 @@ struct DatasetsController: RouteCollection {
         try q.finish()
         let ct = req.headers["Content-Type"] ?? "application/json"
         guard !req.body.isEmpty else { throw InvalidParameter("body", "is empty") }
-        let caller = Caller.current
-        if let owner = caller.owner, let max = caller.limits?.maxUploadBytes {
-            let used = try store.uploadBytes(owner: owner)
-            if used + req.body.count > max {
-                throw limitReached("this key keeps \(used) bytes of uploads and may keep \(max); this one has \(req.body.count): delete data sets to make room",
-                                   retryAfter: 60)
-            }
-        }
         guard let format = DataFormat(mediaType: ct) else {
             throw APIError(status: 415, code: "unsupported_media_type",
                            message: "send points as application/json or text/csv, images as \(DataFormat.imageMediaTypes.joined(separator: ", "))")
@@ -87,7 +79,23 @@ struct DatasetsController: RouteCollection {
             throw APIError(status: 413, code: "payload_too_large", message: "body: \(e.description)", field: "body")
         }
         let kind = format.kind
-        let rec = try datasets.add(name: name, kind: kind, data: data, labels: labels, bytes: req.body.count)
+        // What counts against the key's upload limit is what is kept: the decoded items as 4-byte floats, and
+        // their labels (a gzip-compressed body can be much smaller).
+        let stored = 4 * (data.scalars.count + (labels?.count ?? 0))
+        let caller = Caller.current
+        let rec: DatasetRecord
+        if let owner = caller.owner, let max = caller.limits?.maxUploadBytes {
+            rec = try Caller.limited {
+                let used = try store.uploadBytes(owner: owner)
+                if used + stored > max {
+                    throw limitReached("this key keeps \(used) bytes of uploads and may keep \(max); this one decodes to \(stored): delete data sets to make room",
+                                       retryAfter: 60)
+                }
+                return try datasets.add(name: name, kind: kind, data: data, labels: labels, bytes: stored)
+            }
+        } else {
+            rec = try datasets.add(name: name, kind: kind, data: data, labels: labels, bytes: stored)
+        }
         var body = DatasetsController.json(rec).object ?? [:]
         if let classNames { body["class_names"] = .array(classNames.map { .string($0) }) }
         return jsonResponse(201, .object(body), headers: [("Location", "/datasets/\(rec.id)")])

@@ -14,14 +14,16 @@ struct JobSubmitter: Sendable {
     func submit(_ kind: JobKind, params: JSONValue, key: String?, prepared: (any Sendable)? = nil) throws -> (job: JobRecord, created: Bool) {
         let caller = Caller.current
         let scopedKey = key.map { k in caller.owner.map { "\($0)/\(k)" } ?? k }
-        if let owner = caller.owner, let max = caller.limits?.maxJobs,
-           try scopedKey.flatMap(store.job(idempotencyKey:)) == nil, try store.activeJobs(owner: owner) >= max {
-            throw limitReached("this key has \(max) queued or running jobs, its limit; retry when one ends", retryAfter: 10)
-        }
         let record = JobRecord(id: newID("j"), kind: kind, params: params, createdAt: Date().timeIntervalSince1970, idempotencyKey: scopedKey,
                                owner: caller.owner)
         do {
-            return try runner.submit(record, prepared: prepared)
+            guard let owner = caller.owner, let max = caller.limits?.maxJobs else { return try runner.submit(record, prepared: prepared) }
+            return try Caller.limited {
+                if try scopedKey.flatMap(store.job(idempotencyKey:)) == nil, try store.activeJobs(owner: owner) >= max {
+                    throw limitReached("this key has \(max) queued or running jobs, its limit; retry when one ends", retryAfter: 10)
+                }
+                return try runner.submit(record, prepared: prepared)
+            }
         } catch let e as JobRunner.QueueFull {
             var err = APIError(status: 429, code: "queue_full", message: "the \(e.lane.rawValue) queue holds \(maxQueuedJobs) jobs; retry later")
             err.headers = [("Retry-After", "10")]

@@ -146,6 +146,7 @@ struct LatentsController: RouteCollection {
             throw InvalidParameter("body", "holds items of shape \(Array(x.shape.dropFirst())), the model's are \(model.sampleShape)")
         }
         guard x.shape[0] <= LatentsController.maxLatents else { throw InvalidParameter("body", "more than \(LatentsController.maxLatents) items") }
+        try Caller.current.checkSamples(x.shape[0], "items encoded")
         let d = model.sampleShape.reduce(1, *)
         let divergence = v["divergence"]?.string ?? (d <= LikelihoodEstimator.maxExactDimension ? "exact" : "hutchinson")
         if divergence == "exact" && d > LikelihoodEstimator.maxExactDimension {

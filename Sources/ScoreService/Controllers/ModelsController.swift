@@ -11,6 +11,9 @@ struct ModelsController: RouteCollection {
     let models: ModelCache
     let datasets: DatasetCatalog
 
+    /// Grid points × parameters one `GET /models/{id}/score` may evaluate.
+    static let scoreBudget = 300_000_000
+
     static let scoreParameters: [Parameter] = [
         Parameter("t", .number(.closed(0, 1e6)), default: .none("10⁻³ × T for an SDE, 0 (σ_min) for a noise ladder"),
                   help: "the time (noise level) of the score: in (0, T] for an SDE, [0, 1] for a noise ladder (σ_min to σ_max); not for models without one"),
@@ -107,6 +110,14 @@ struct ModelsController: RouteCollection {
             box = [Double(lo[0]) - pad[0], Double(hi[0]) + pad[0], Double(lo[1]) - pad[1], Double(hi[1]) + pad[1]]
         }
         let n = v.int("grid")
+        // The work is done on the request's thread: bounded by grid points × the network's parameters (about
+        // a tenth of a second on one core).
+        let parameters = Int(m.info.json["parameter_count"]?.number ?? 0)
+        if parameters > 0, n * n * parameters > ModelsController.scoreBudget {
+            let most = Int(Double(ModelsController.scoreBudget / parameters).squareRoot())
+            throw InvalidParameter("grid", most >= 2 ? "at most \(most) for this model of \(parameters) parameters"
+                                                     : "this model of \(parameters) parameters is too large for a score field on request")
+        }
         var points: [Float] = []
         points.reserveCapacity(2 * n * n)
         for i in 0..<n {  // rows from y_min up, columns from x_min right

@@ -135,10 +135,7 @@ struct SamplesController: RouteCollection {
         let request = try SamplingRequest(&rest, source: source, preset: preset, maxSamples: maxSamples, classifier: classifier,
                                           itemsPerRequest: inpaint?.items ?? 1)
         q = Fields(rest)
-        let total = request.rows * (inpaint?.items ?? 1)
-        if let max = Caller.current.limits?.maxSamples, total > max {
-            throw limitReached("\(total) samples in one request; this key may ask for \(max) at a time", retryAfter: 1)
-        }
+        try Caller.current.checkSamples(request.rows * (inpaint?.items ?? 1), "samples")
         if delivery.stream {
             guard delivery.wait else { throw InvalidParameter("stream", "needs wait=true: the samples come in the answer") }
             if request.grid { throw InvalidParameter("grid", "does not apply to streamed samples (each group comes as it is made)") }
@@ -351,6 +348,7 @@ struct SamplesController: RouteCollection {
         if divergence == "exact" && d > LikelihoodEstimator.maxExactDimension {
             throw InvalidParameter("divergence", "exact needs dimension ≤ \(LikelihoodEstimator.maxExactDimension); use hutchinson")
         }
+        try Caller.current.checkSamples(v.int("n"), "items evaluated")
         let params = LikelihoodJobParameters(model: modelID, dataset: dataset, n: v.int("n"), seed: v.int("seed"), divergence: divergence,
                                              probe: v.string("probe"), rtol: v.double("rtol"), atol: v.double("atol"))
         return submitter.accepted(try submitter.submit(.likelihood, params: try params.jsonValue, key: try req.idempotencyKey()))

@@ -42,13 +42,14 @@ struct TrainingJob: JobExecutor {
         }
         func save(_ t: Trainer, _ p: JobProgress) throws {
             try artifacts.write(t.state(), to: stateURL)
-            try artifacts.write(Data(history.stored.serialized.utf8), to: historyURL)
+            try? artifacts.write(Data(history.stored.serialized.utf8), to: historyURL)  // the curve is not worth the run
             if var current = try context.store.job(job.id) {
                 current.progress = p
                 try context.store.update(current)
             }
         }
-        try trainer.run(every: every) { t in
+        // A run that fails (a diverging loss) keeps its curve: it is what shows why.
+        do { try trainer.run(every: every) { t in
             let now = Date()
             if now.timeIntervalSince(lastReport) >= 0.2 || t.isFinished {
                 let p = progress(t)
@@ -61,6 +62,9 @@ struct TrainingJob: JobExecutor {
                 lastSave = now
             }
             return !context.live.shouldStop
+        } } catch {
+            try? artifacts.write(Data(history.stored.serialized.utf8), to: historyURL)
+            throw error
         }
         if let saveError { throw saveError }
         if context.live.interrupted.load(ordering: .relaxed) && !trainer.isFinished {
