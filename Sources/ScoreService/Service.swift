@@ -45,7 +45,8 @@ public final class Service: @unchecked Sendable {
         router.use(MetricsMiddleware(metrics: metrics))
         router.use(AccessLogMiddleware(logger: logger))
         router.use(CORSMiddleware(allowedOrigins: config.corsAllowedOrigins, methods: { [weak router] pattern in router?.methods(for: pattern) ?? [] }))
-        router.use(AuthMiddleware(store: store, alwaysRequired: config.authAlwaysRequired, defaults: config.keyLimits,
+        let keys = KeyCache(store: store)
+        router.use(AuthMiddleware(keys: keys, alwaysRequired: config.authAlwaysRequired, defaults: config.keyLimits,
                                   scope: { [weak router] method, pattern in router?.route(method, pattern).map { $0.scope } }))
         router.add(SystemController(publicDir: config.publicDir, startedAt: Date(), metrics: metrics, store: store, runner: runner,
                                     connections: { [weak self] in self?.server?.connectionCount ?? 0 },
@@ -58,7 +59,7 @@ public final class Service: @unchecked Sendable {
         router.add(LatentsController(samples: samples, models: models, submitter: submitter))
         router.add(ModelsController(store: store, artifacts: artifacts, housekeeping: housekeeping, models: models, datasets: datasets))
         router.add(DatasetsController(store: store, datasets: datasets))
-        router.add(KeysController(store: store))
+        router.add(KeysController(store: store, keys: keys))
         server = HTTPServer(configuration: config.httpConfiguration, responder: router, logger: logger,
                             errorResponse: { APIError.httpLayer($0, $1) },
                             metrics: { metrics.request(route: "unparsed", method: "-", status: $0, seconds: 0) })

@@ -10,7 +10,7 @@ import Synchronization
 /// no keys) requests run as the open caller, as before keys existed. Routes open to anyone (the page, health,
 /// the description) and preflights (answered by CORS before this) need none. Tokens are never logged.
 struct AuthMiddleware: Middleware {
-    let store: any RecordStore
+    let keys: KeyCache
     let alwaysRequired: Bool
     let defaults: KeyLimits
     /// The scope a route needs (nil: anyone), by method and pattern; nil when nothing matched.
@@ -26,7 +26,7 @@ struct AuthMiddleware: Middleware {
             // Open: loopback, no keys, and a request addressed to a loopback name (a page of another site that
             // rebinds its name to 127.0.0.1 does not qualify). Key management is never open: the first key is
             // made with `scored keys create`.
-            if header == nil, scope != .admin, !alwaysRequired, AuthMiddleware.isLoopbackHost(request.headers["Host"]), try !store.hasKeys() {
+            if header == nil, scope != .admin, !alwaysRequired, AuthMiddleware.isLoopbackHost(request.headers["Host"]), try !keys.hasKeys() {
                 return next()
             }
             guard let header else { return AuthMiddleware.unauthorized(nil, "this route needs an API key: Authorization: Bearer <token>") }
@@ -35,11 +35,11 @@ struct AuthMiddleware: Middleware {
                 return AuthMiddleware.unauthorized("invalid_request", "Authorization must be Bearer <token>")
             }
             guard let (id, secret) = APIToken.parse(String(parts[1]).trimmingCharacters(in: .whitespaces)),
-                  let key = try store.key(id), APIToken.matches(secret, key.secretHash) else {
+                  let key = try keys.key(id), APIToken.matches(secret, key.secretHash) else {
                 return AuthMiddleware.unauthorized("invalid_token", "the API key is not valid")
             }
             guard !key.isRevoked else { return AuthMiddleware.unauthorized("invalid_token", "the API key was revoked") }
-            if let target = key.actsFor, try store.key(target)?.isRevoked != false {
+            if let target = key.actsFor, try keys.key(target)?.isRevoked != false {
                 return AuthMiddleware.unauthorized("invalid_token", "the key this one acts for was revoked")
             }
             guard key.scope.allows(scope) else {

@@ -6,11 +6,13 @@ import ScoreEngine
 /// (revokes it). `scored keys` does the same on the store directly.
 struct KeysController: RouteCollection {
     let store: any RecordStore
+    let keys: KeyCache
 
     func register(on r: Router) {
         r.add("GET", "/keys", access: .scope(.admin)) { _, _ in jsonResponse(200, ["keys": .array(try store.keys().map(\.json))]) }
         r.add("POST", "/keys", access: .scope(.admin)) { req, _ in
             let (key, token) = try APIKeys.create(in: store, request: try req.jsonBody())
+            keys.forget(key.id)
             var body = key.json.object ?? [:]
             body["token"] = .string(token)
             return jsonResponse(201, .object(body), headers: [("Location", "/keys/\(key.id)"), ("Cache-Control", "no-store")])
@@ -19,6 +21,7 @@ struct KeysController: RouteCollection {
             let id = p["id"]!
             guard try store.key(id) != nil else { throw APIError.notFound("no key \(id)") }
             _ = try store.revokeKey(id, at: Date().timeIntervalSince1970)
+            keys.forget(id)
             return HTTPResponse(status: 204)
         }
     }

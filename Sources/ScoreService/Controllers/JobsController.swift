@@ -65,8 +65,7 @@ struct JobsController: RouteCollection {
     }
 
     func get(_ id: String) throws -> HTTPResponse {
-        _ = try job(id)
-        guard let body = try renderer.body(id) else { throw APIError.notFound("no job \(id)") }
+        guard let (owner, body) = try renderer.body(id), Caller.current.sees(owner) else { throw APIError.notFound("no job \(id)") }
         return HTTPResponse(status: 200, contentType: "application/json", body: body)
     }
 

@@ -9,8 +9,8 @@ final class JobRenderer: Sendable {
     let store: any RecordStore
     let runner: JobRunner
     let hub: JobHub
-    /// Rendered bodies by job, with the hub version they show.
-    private let rendered = Mutex<[String: (version: Int, body: [UInt8])]>([:])
+    /// Rendered bodies by job, with the hub version they show and the job's owner (which never changes).
+    private let rendered = Mutex<[String: (version: Int, owner: String?, body: [UInt8])]>([:])
 
     init(store: any RecordStore, runner: JobRunner, hub: JobHub) {
         self.store = store
@@ -55,22 +55,23 @@ final class JobRenderer: Sendable {
         return .object(o)
     }
 
-    /// `GET /jobs/{id}`'s body: rendered and read from the store only when the job changed (clients poll it).
-    func body(_ id: String) throws -> [UInt8]? {
+    /// `GET /jobs/{id}`'s body and the job's owner: rendered and read from the store only when the job changed
+    /// (clients poll it).
+    func body(_ id: String) throws -> (owner: String?, body: [UInt8])? {
         let version = hub.version(id)
-        if let body = rendered.withLock({ c -> [UInt8]? in
+        if let hit = rendered.withLock({ c -> (String?, [UInt8])? in
             guard let e = c[id], e.version == version else { return nil }
-            return e.body
+            return (e.owner, e.body)
         }) {
-            return body
+            return hit
         }
         guard let job = try store.job(id) else { return nil }
         let body = Array((json(job).serialized + "\n").utf8)
         rendered.withLock { c in
             if c.count > 4096 { c.removeAll() }
-            c[id] = (version, body)
+            c[id] = (version, job.owner, body)
         }
-        return body
+        return (job.owner, body)
     }
 
     func forget(_ id: String) { rendered.withLock { $0[id] = nil } }
