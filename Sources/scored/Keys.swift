@@ -4,7 +4,7 @@ import ScoreEngine
 import ScoreService
 
 /// `scored keys create|list|revoke`: API keys in the data directory's store (the same store a running
-/// service reads, so a key made here works at once).
+/// service reads: a key made here works at once, a key revoked here is refused within a second).
 struct Keys: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Make, list and revoke API keys (the token is printed once; the store keeps only its SHA-256).",
@@ -60,7 +60,7 @@ struct Keys: ParsableCommand {
     }
 
     struct Revoke: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Revoke a key: its token is refused from the next request on.")
+        static let configuration = CommandConfiguration(abstract: "Revoke a key: a running service refuses its token within a second.")
         @OptionGroup var store: StoreOptions
         @Argument(help: "The key's id (k_…).") var id: String
 
