@@ -605,6 +605,10 @@ $("sample-form").onsubmit = async (e) => {
   if (entry && entry.name !== "ode") q.set("preview_every", String(Math.max(1, Math.floor(steps / 20))));
   q.set("wait", "false");
   say("sample-message", "sampling…", true);
+  const frames = [];
+  $("strip").innerHTML = "";
+  $("replay").hidden = true;
+  $("result-download").hidden = true;
   const button = e.target.querySelector("button[type=submit]");
   button.disabled = true;
   const started = performance.now();
@@ -616,7 +620,8 @@ $("sample-form").onsubmit = async (e) => {
       const es = events(`/jobs/${job.id}/events`, {
         preview: (ev) => {
           const p = JSON.parse(ev.data);
-          if (p.png) drawPNG(`data:image/png;base64,${p.png}`); else if (p.points) drawPoints(data, p.points);
+          frames.push(p);
+          if (p.png) { drawPNG(`data:image/png;base64,${p.png}`); addToStrip(p); } else if (p.points) drawPoints(data, p.points);
           say("sample-message", `step ${p.step} of ${p.total}…`, true);
         },
         end: (ev) => {
@@ -630,15 +635,54 @@ $("sample-form").onsubmit = async (e) => {
     const r = await api("GET", `/jobs/${job.id}/result`);
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     if (m.kind === "images") {
-      const url = URL.createObjectURL(await r.blob());
+      const blob = await r.blob();
+      const url = URL.createObjectURL(blob);
       drawPNG(url, () => URL.revokeObjectURL(url));
+      offerDownload(blob, `${job.id}.png`);
       say("sample-message", `${job.params.n * (job.params.labels || [0]).length} images in ${seconds} s`, true);
     } else {
       const s = await r.json();
       drawPoints(data, s.points);
+      offerDownload(new Blob([JSON.stringify(s)], { type: "application/json" }), `${job.id}.json`);
       say("sample-message", `${s.points.length} samples · ${s.sampler} · NFE ${s.nfe} · ${s.seconds} s`, true);
+      if (frames.length > 1) {
+        frames.push({ step: s.nfe, total: s.nfe, points: s.points });
+        lastReplay = { data, frames };
+        $("replay").hidden = false;
+      }
     }
   } catch (err) { formError(e.target, "sample-message", err); } finally { button.disabled = false; }
+};
+
+// The result of the last sampling as a file, and its sampling replayed: the points flowing from noise to data
+// along the sampler's steps (the preview frames the job published), or for images the strip of denoised
+// estimates under the plot.
+function offerDownload(blob, name) {
+  const a = $("result-download");
+  if (a.href) URL.revokeObjectURL(a.href);
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  a.textContent = `Download ${name}`;
+  a.hidden = false;
+}
+function addToStrip(p) {
+  const img = document.createElement("img");
+  img.src = `data:image/png;base64,${p.png}`;
+  img.alt = `denoised estimate at step ${p.step} of ${p.total}`;
+  $("strip").appendChild(img);
+}
+let lastReplay = null;
+$("replay").onclick = () => {
+  if (!lastReplay) return;
+  const { data, frames } = lastReplay;
+  let i = 0;
+  const tick = () => {
+    const f = frames[i];
+    drawPoints(data, f.points);
+    say("sample-message", `replay: step ${f.step} of ${f.total}`, true);
+    if (++i < frames.length) setTimeout(tick, 120);
+  };
+  tick();
 };
 
 // The selected model: its checkpoint (fetched with the key, saved as a file), its likelihood on its data, deletion.

@@ -101,6 +101,24 @@ def walk(browser, width):
         blue(page, "plot", 2000)
     step(page, width, "100 000 points plot", hundred_thousand)
 
+    def replay_and_download():
+        page.select_option("#sampler-select", "em")
+        page.fill("#sample-form [name=n]", "400")
+        for el in page.query_selector_all("#sampler-params [data-key=steps]"):
+            if el.is_visible():
+                el.fill("100")
+        page.click("#sample-form button[type=submit]")
+        page.wait_for_function("/400 samples/.test(document.getElementById('sample-message').textContent)", timeout=120000)
+        assert page.is_visible("#result-download") and page.get_attribute("#result-download", "download").endswith(".json")
+        with page.expect_download() as d:
+            page.click("#result-download")
+        assert d.value.suggested_filename.endswith(".json")
+        page.click("#replay")
+        page.wait_for_function("/replay: step/.test(document.getElementById('sample-message').textContent)")
+        page.wait_for_function("/replay: step (\\d+) of \\1/.test(document.getElementById('sample-message').textContent)", timeout=30000)
+        blue(page, "plot", 300)
+    step(page, width, "replay a sampling run and download its result", replay_and_download)
+
     def score_field():
         page.wait_for_selector("#field:not([hidden])")
         page.wait_for_function("document.getElementById('field-summary').textContent.startsWith('Score field')")
