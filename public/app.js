@@ -315,6 +315,21 @@ function render() {
       b.textContent = "cancel";
       b.onclick = (e) => { e.stopPropagation(); api("POST", `/jobs/${j.id}/cancel`).then(refreshJobs); };
       tr.lastChild.appendChild(b);
+    } else {
+      const b = document.createElement("button");
+      b.className = "small";
+      b.textContent = "delete";
+      b.setAttribute("aria-label", `delete job ${j.id}`);
+      b.onclick = async (e) => {
+        e.stopPropagation();
+        try {
+          await api("DELETE", `/jobs/${j.id}`);
+          jobs.delete(j.id); losses.delete(j.id); historyLoaded.delete(j.id);
+          if (selectedJob === j.id) selectedJob = null;
+          render();
+        } catch (err) { say("train-message", err.message); }
+      };
+      tr.lastChild.appendChild(b);
     }
     // Rows are selected by pointer or keyboard (Tab to a row, Enter or Space).
     const select = () => { selectedJob = j.id; if (j.kind === "train") loadHistory(j.id); render(); };
@@ -502,8 +517,24 @@ function drawPoints(data, samples) {
   const sy = (v) => c.height - ((v - lo + pad) / (hi - lo + 2 * pad)) * c.height;
   g.fillStyle = "rgba(140,150,165,.45)";
   for (const [x, y] of data) g.fillRect(sx(x) - r, sy(y) - r, 2 * r, 2 * r);
-  g.fillStyle = "rgba(47,111,224,.8)";
-  for (const [x, y] of samples) g.fillRect(sx(x) - 1.5 * r, sy(y) - 1.5 * r, 3 * r, 3 * r);
+  if (samples.length > 20000) {
+    // Many samples: their density, a 2-D histogram on a 160 × 160 grid, shaded by the square root of the count.
+    const bins = 160, counts = new Uint32Array(bins * bins);
+    let most = 1;
+    for (const [x, y] of samples) {
+      const i = Math.floor((sx(x) / c.width) * bins), j = Math.floor((sy(y) / c.height) * bins);
+      if (i >= 0 && i < bins && j >= 0 && j < bins) { const k = j * bins + i; counts[k]++; if (counts[k] > most) most = counts[k]; }
+    }
+    const cw = c.width / bins, ch = c.height / bins;
+    for (let k = 0; k < counts.length; k++) {
+      if (!counts[k]) continue;
+      g.fillStyle = `rgba(47,111,224,${(0.15 + 0.85 * Math.sqrt(counts[k] / most)).toFixed(3)})`;
+      g.fillRect((k % bins) * cw, Math.floor(k / bins) * ch, Math.ceil(cw), Math.ceil(ch));
+    }
+  } else {
+    g.fillStyle = "rgba(47,111,224,.8)";
+    for (const [x, y] of samples) g.fillRect(sx(x) - 1.5 * r, sy(y) - 1.5 * r, 3 * r, 3 * r);
+  }
   // Axes (the same scale on both) and a legend.
   g.strokeStyle = "#c9ced6"; g.lineWidth = r; g.fillStyle = "#444"; g.font = `${10 * r}px system-ui`;
   const ticks = 5;
@@ -686,6 +717,14 @@ $("replay").onclick = () => {
 };
 
 // The selected model: its checkpoint (fetched with the key, saved as a file), its likelihood on its data, deletion.
+$("model-details").onclick = () => {
+  const m = models.find((x) => x.id === $("model-select").value);
+  if (!m) return say("sample-message", "no model selected");
+  const a = m.architecture || {}, p = m.perturbation || {};
+  const net = a.type === "mlp" ? `MLP ${a.dimension}-${(a.hidden || []).join("-")} ${a.activation}` : a.type === "unet" ? `U-Net ${JSON.stringify(a.image_shape)} channels ${JSON.stringify(a.channels)}` : a.type;
+  const pert = Object.entries(p).filter(([k]) => k !== "type").map(([k, v]) => `${k} ${typeof v === "number" ? +v.toPrecision(4) : v}`).join(", ");
+  say("sample-message", `${m.id}: ${m.role} model of ${m.dataset} (${m.kind}), ${net}, ${m.parameter_count} parameters; ${p.type}${pert ? ` (${pert})` : ""}; ${m.steps} steps in ${m.train_seconds} s, final loss ${Number(m.final_loss).toFixed(4)}; samplers ${(m.samplers || []).join(", ")} (default ${m.default_sampler})`, true);
+};
 $("model-download").onclick = async () => {
   const id = $("model-select").value;
   if (!id) return say("sample-message", "no model selected");

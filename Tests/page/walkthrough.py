@@ -166,6 +166,15 @@ def walk(browser, width):
         assert page.eval_on_selector("#complete-task", "s => s.value") == "inpaint"
     step(page, width, "draw an inpainting mask with the pointer", draw_mask)
 
+    def details_and_job_deletion():
+        page.click("#model-details")
+        page.wait_for_function("/parameters; ve/.test(document.getElementById('sample-message').textContent)")
+        last = page.locator("#job-rows tr").last
+        job = last.get_attribute("data-job")
+        last.locator("button", has_text="delete").click()
+        page.wait_for_function(f"!document.querySelector('#job-rows tr[data-job={job}]')")
+    step(page, width, "model details, and a job deleted", details_and_job_deletion)
+
     def delete_model():
         page.wait_for_function("document.querySelectorAll('#model-select option').length >= 2")
         before = page.eval_on_selector_all("#model-select option", "os => os.length")
