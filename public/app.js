@@ -390,6 +390,7 @@ let fieldRequest = 0;
 async function drawField() {
   const m = models.find((x) => x.id === $("model-select").value);
   const section = $("field");
+  $("impute-form").hidden = !(m && m.kind === "points");
   const shown = m && m.kind !== "images" && m.role !== "classifier" && Array.isArray(m.data_shape) && m.data_shape.length === 1 && m.data_shape[0] === 2;
   section.hidden = !shown;
   if (!shown) return;
@@ -714,6 +715,49 @@ $("replay").onclick = () => {
     if (++i < frames.length) setTimeout(tick, 120);
   };
   tick();
+};
+
+// Points with unknown coordinates completed by the model (POST /impute): "1.5," keeps x = 1.5 and samples y.
+$("impute-form").onsubmit = async (e) => {
+  e.preventDefault();
+  clearFieldErrors(e.target);
+  const m = models.find((x) => x.id === $("model-select").value);
+  if (!m || m.kind !== "points") return say("sample-message", "choose a model of points above");
+  const parts = String(new FormData(e.target).get("point") || "").split(",").map((t) => t.trim());
+  const dims = m.data_shape[0];
+  const point = Array.from({ length: dims }, (_, i) => (parts[i] === undefined || parts[i] === "" ? null : Number(parts[i])));
+  if (point.some((v) => v !== null && !Number.isFinite(v)) || point.every((v) => v === null) || parts.length > dims) {
+    return formError(e.target, "sample-message", Object.assign(new Error(`point: ${dims} comma-separated coordinates, blank for the unknown ones, at least one known`), { field: "point" }));
+  }
+  const n = new FormData(e.target).get("n") || "500";
+  const button = e.target.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    const s = await (await api("POST", `/impute?model=${m.id}&n=${encodeURIComponent(n)}`, JSON.stringify({ points: [point] }))).json();
+    // The data behind the completions, when the model's data set is still there.
+    const data = await api("GET", `/datasets/${encodeURIComponent(m.dataset)}/points?n=2000`).then((r) => r.json()).then((d) => d.points).catch(() => []);
+    drawPoints(data, s.points);
+    say("sample-message", `${s.points.length} completions of (${point.map((v) => (v === null ? "?" : v)).join(", ")})`, true);
+  } catch (err) { formError(e.target, "sample-message", err); } finally { button.disabled = false; }
+};
+
+// Latent codes: 300 data points carried to T by the probability-flow ODE (POST /encode, with their bits/dim),
+// back again (POST /decode), and 16 points decoded along the great circle between two latents (GET /interpolate).
+$("latents-button").onclick = async (e) => {
+  const m = models.find((x) => x.id === $("model-select").value);
+  if (!m || m.kind !== "points") return say("sample-message", "choose a model of points above");
+  e.target.disabled = true;
+  say("sample-message", "encoding…", true);
+  try {
+    const data = (await (await api("GET", `/datasets/${encodeURIComponent(m.dataset)}/points?n=300&seed=1`)).json()).points;
+    const enc = await (await api("POST", `/encode?model=${m.id}`, JSON.stringify({ points: data }))).json();
+    const dec = await (await api("POST", `/decode?model=${m.id}`, JSON.stringify({ latent: enc.latent }))).json();
+    const err = Math.max(...dec.points.map((p, i) => Math.hypot(p[0] - data[i][0], p[1] - data[i][1])));
+    const path = await (await api("GET", `/interpolate?model=${m.id}&n=16&a=${enc.latent[0].join(",")}&b=${enc.latent[1].join(",")}`)).json();
+    drawPoints(data, dec.points.concat(path.points));
+    const bpd = enc.bits_per_dim.reduce((a, b) => a + b, 0) / enc.bits_per_dim.length;
+    say("sample-message", `300 points encoded (mean ${bpd.toFixed(3)} bits/dim) and decoded back (largest error ${err.toExponential(2)}), and 16 decoded between two latents`, true);
+  } catch (err) { say("sample-message", err.message); } finally { e.target.disabled = false; }
 };
 
 // The selected model: its checkpoint (fetched with the key, saved as a file), its likelihood on its data, deletion.

@@ -19,7 +19,7 @@ import Testing
         let model = try Self.train(base, #"{"steps": 200, "model": {"hidden": [32, 32]}}"#)
         // One sampling thread (the harness's setting): 2048 points in four groups of 512, one after the other.
         let c = try RawClient(port: port)
-        c.send("GET /samples?model=\(model)&sampler=pc&steps=3000&n=2048&stream=true HTTP/1.1\r\nHost: t\r\n\r\n")
+        c.send("GET /samples?model=\(model)&sampler=pc&steps=3000&n=2048&stream=true HTTP/1.1\r\nHost: localhost\r\n\r\n")
         let head = c.read(until: "\"first\"", timeout: 60)
         #expect(head.hasPrefix("HTTP/1.1 200") && head.contains("Content-Type: application/x-ndjson") && head.contains("Transfer-Encoding: chunked"))
         let jobID = try #require(head.components(separatedBy: "X-Job-Id: ").dropFirst().first?.prefix { !$0.isWhitespace })
@@ -37,7 +37,7 @@ import Testing
 
         // Leaving after the first group cancels the rest.
         let d = try RawClient(port: port)
-        d.send("GET /samples?model=\(model)&sampler=pc&steps=3000&n=2048&stream=true HTTP/1.1\r\nHost: t\r\n\r\n")
+        d.send("GET /samples?model=\(model)&sampler=pc&steps=3000&n=2048&stream=true HTTP/1.1\r\nHost: localhost\r\n\r\n")
         let first = d.read(until: "\"first\"", timeout: 60)
         let leaving = try #require(first.components(separatedBy: "X-Job-Id: ").dropFirst().first?.prefix { !$0.isWhitespace })
         d.close()
@@ -67,7 +67,7 @@ import Testing
 
         let images = try Self.train(base, #"{"dataset": "mnist", "steps": 2, "batch_size": 4, "model": {"channels": [4, 8, 8, 8], "time_features": 8}}"#)
         let c = try RawClient(port: h.service.port)
-        c.send("GET /samples?model=\(images)&sampler=euler&steps=4&n=32&stream=true HTTP/1.1\r\nHost: t\r\n\r\n")
+        c.send("GET /samples?model=\(images)&sampler=euler&steps=4&n=32&stream=true HTTP/1.1\r\nHost: localhost\r\n\r\n")
         let body = c.read(until: "--scored-samples--", timeout: 60)
         #expect(body.contains("Content-Type: multipart/mixed; boundary=scored-samples"))
         #expect(body.components(separatedBy: "Content-Type: image/x-portable-graymap").count - 1 == 4, "four parts of 8 images")

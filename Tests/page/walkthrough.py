@@ -166,6 +166,18 @@ def walk(browser, width):
         assert page.eval_on_selector("#complete-task", "s => s.value") == "inpaint"
     step(page, width, "draw an inpainting mask with the pointer", draw_mask)
 
+    def impute_and_latents():
+        swiss = page.eval_on_selector_all("#model-select option", "os => os.filter(o => o.textContent.includes('swiss_roll')).map(o => o.value)")
+        page.select_option("#model-select", swiss[0])
+        page.fill("#impute-point", "0.5,")
+        page.fill("#impute-form [name=n]", "200")
+        page.click("#impute-form button[type=submit]")
+        page.wait_for_function("/200 completions of \\(0.5, \\?\\)/.test(document.getElementById('sample-message').textContent)", timeout=60000)
+        blue(page, "plot", 200)
+        page.click("#latents-button")
+        page.wait_for_function("/300 points encoded/.test(document.getElementById('sample-message').textContent)", timeout=120000)
+    step(page, width, "impute a point, encode, decode and interpolate", impute_and_latents)
+
     def details_and_job_deletion():
         page.click("#model-details")
         page.wait_for_function("/parameters; ve/.test(document.getElementById('sample-message').textContent)")

@@ -31,7 +31,9 @@ public enum ImageArchive {
         return sum == stored
     }
 
-    static func octal(_ b: [UInt8], _ o: Int, _ n: Int) -> Int? {
+    /// A tar header's octal number field of `n` bytes at offset `o` (NUL- or space-terminated), nil if it is
+    /// not one or exceeds 2⁴⁰. Public for the fuzz harness, which repairs the checksums of mutated headers.
+    public static func octal(_ b: [UInt8], _ o: Int, _ n: Int) -> Int? {
         var v = 0, digits = 0
         for i in o..<(o + n) {
             let c = b[i]

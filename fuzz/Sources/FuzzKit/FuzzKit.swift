@@ -129,18 +129,6 @@ public enum FuzzKit {
 
     // MARK: - tar
 
-    static func octal(_ b: [UInt8], _ o: Int, _ n: Int) -> Int? {
-        var v = 0, digits = 0
-        for i in o..<(o + n) {
-            let c = b[i]
-            if c == 0 || c == 32 { if digits > 0 { break } else { continue } }
-            guard c >= 48 && c <= 55 else { return nil }
-            v = v * 8 + Int(c - 48); digits += 1
-            if v > 1 << 40 { return nil }
-        }
-        return digits > 0 ? v : nil
-    }
-
     /// Rewrites the checksum of every tar header the archive reader would visit (walking by the size fields
     /// as it does), so that mutated headers pass the checksum and reach the rest of the reader.
     public static func fixTarChecksums(_ b: inout [UInt8]) {
@@ -152,7 +140,7 @@ public enum FuzzKit {
             let digits = Array(String(sum, radix: 8).utf8)
             let field = [UInt8](repeating: 48, count: max(0, 6 - digits.count)) + digits.suffix(6) + [0, 32]
             b.replaceSubrange((o + 148)..<(o + 156), with: field)
-            guard let size = octal(b, o + 124, 12), size <= b.count - o - 512 else { return }
+            guard let size = ImageArchive.octal(b, o + 124, 12), size <= b.count - o - 512 else { return }
             o += 512 + (size + 511) / 512 * 512
         }
     }
