@@ -823,8 +823,11 @@ $("dataset-preview").onclick = async () => {
     if (d.kind === "points") {
       const pts = (await (await api("GET", `/datasets/${encodeURIComponent(id)}/points?n=5000`)).json()).points;
       drawPoints(pts, []);
+    } else {
+      const url = URL.createObjectURL(await (await api("GET", `/datasets/${encodeURIComponent(id)}/images?n=36`)).blob());
+      drawPNG(url, () => URL.revokeObjectURL(url));
     }
-    say("train-message", `${id}: ${d.count !== undefined ? d.count : "generated"} ${d.kind} of shape [${d.shape}]${d.classes ? `, ${d.classes} classes` : ""}${d.kind === "points" ? " (plotted below)" : ""}`, true);
+    say("train-message", `${id}: ${d.count !== undefined ? d.count : "generated"} ${d.kind} of shape [${d.shape}]${d.classes ? `, ${d.classes} classes` : ""} (shown in the plot below)`, true);
   } catch (err) { say("train-message", err.message); }
 };
 $("dataset-delete").onclick = async () => {

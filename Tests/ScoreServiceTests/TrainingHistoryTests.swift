@@ -123,3 +123,29 @@ import Testing
         #expect(http("GET", "\(base)/models/\(big)/score?grid=4").status == 200)
     }
 }
+
+/// `GET /datasets/{id}/images`: the first images of a set as a PNG grid, pixel for pixel the set's.
+@Suite struct DatasetImagesTests {
+    @Test func firstImagesAsAGrid() throws {
+        let h = try Harness()
+        let r = http("GET", "\(h.base)/datasets/mnist/images?n=4")
+        #expect(r.status == 200 && r.header("Content-Type") == "image/png")
+        let grid = try PNG.decode(Array(r.body))
+        // Two columns of 28 px with 2 px gaps around them.
+        #expect(grid.shape == [1, 1, 62, 62], "\(grid.shape)")
+        let x = try #require(try BuiltinDatasets.load("mnist", size: 4, seed: 0, directory: URL(fileURLWithPath: h.service.config.datasetsDir)))
+        var worst: Float = 0
+        for (k, (r0, c0)) in [(2, 2), (2, 32), (32, 2), (32, 32)].enumerated() {
+            for y in 0..<28 {
+                for xx in 0..<28 {
+                    let want = (x.scalars[k * 784 + y * 28 + xx] * 255).rounded() / 255
+                    worst = max(worst, abs(grid.scalars[(r0 + y) * 62 + c0 + xx] - want))
+                }
+            }
+        }
+        #expect(worst <= 0.5 / 255, "\(worst)")
+        #expect(http("GET", "\(h.base)/datasets/swiss_roll/images").status == 409)
+        #expect(http("GET", "\(h.base)/datasets/d_nosuchset00000/images").status == 404)
+        #expect(http("GET", "\(h.base)/datasets/mnist/images?n=257").json["error"]?["field"] == "n")
+    }
+}

@@ -16,6 +16,11 @@ BLUE = """id => { const c = document.getElementById(id), d = c.getContext('2d').
   let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && d[i + 2] > 140 && d[i] < 110) n++; return n; }"""
 
 
+# Pixels of a canvas that are light grey to white (an image grid drawn on it).
+BRIGHT = """id => { const c = document.getElementById(id), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && d[i] > 60 && Math.abs(d[i] - d[i + 2]) < 8) n++; return n; }"""
+
+
 def blue(page, canvas, at_least, timeout=20000):
     page.wait_for_function(f"({BLUE})('{canvas}') >= {at_least}", timeout=timeout)
 
@@ -145,11 +150,24 @@ def walk(browser, width):
         page.fill("#train-form [name=steps]", "")
         page.click("#dataset-preview")
         page.wait_for_function("/300 points of shape \\[2\\]/.test(document.getElementById('train-message').textContent)")
+        # A few small images uploaded (a multi-image PGM) and seen as a grid.
+        pgm = b"".join(b"P5\n8 8\n255\n" + bytes(((i * 9 + k * 40) % 256) for i in range(64)) for k in range(4))
+        page.set_input_files("#upload-file", files=[{"name": "four.pgm", "mimeType": "image/x-portable-graymap", "buffer": pgm}])
+        page.click("#upload-form button[type=submit]")
+        page.wait_for_function("/uploaded 4 images as d_/.test(document.getElementById('train-message').textContent)")
+        images = page.eval_on_selector("#dataset-select", "s => s.value")
+        page.click("#dataset-preview")
+        page.wait_for_function("/4 images of shape \\[1,8,8\\]/.test(document.getElementById('train-message').textContent)")
+        page.wait_for_function(f"({BRIGHT})('plot') >= 100")
+        page.once("dialog", lambda d: d.accept())
+        page.click("#dataset-delete")
+        page.wait_for_function(f"/deleted {images}/.test(document.getElementById('train-message').textContent)")
+        page.select_option("#dataset-select", dataset)
         page.once("dialog", lambda d: d.accept())
         page.click("#dataset-delete")
         page.wait_for_function(f"/deleted {dataset}/.test(document.getElementById('train-message').textContent)")
         assert dataset not in page.eval_on_selector_all("#dataset-select option", "os => os.map(o => o.value)")
-    step(page, width, "upload a CSV, train on it, preview and delete it", upload_and_train)
+    step(page, width, "upload a CSV and images, train on the CSV, preview and delete them", upload_and_train)
 
     def draw_mask():
         pgm = b"P5\n28 28\n255\n" + bytes((i * 7) % 256 for i in range(28 * 28))

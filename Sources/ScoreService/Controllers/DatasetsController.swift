@@ -16,6 +16,10 @@ struct DatasetsController: RouteCollection {
         Parameter("seed", .integer(0...Int(Int32.max)), default: .value(0), help: "seed of a built-in generator's draw"),
     ]
 
+    static let imagesParameters: [Parameter] = [
+        Parameter("n", .integer(1...256), default: .value(16), help: "the first n images, tiled in a grid"),
+    ]
+
     func register(on r: Router) {
         r.add("GET", "/datasets") { _, _ in try list() }
         r.add("POST", "/datasets", query: { DatasetsController.uploadParameters }) { req, _ in try upload(req) }
@@ -23,6 +27,7 @@ struct DatasetsController: RouteCollection {
         r.add("DELETE", "/datasets/{id}") { _, p in try remove(p["id"]!) }
         r.add("PUT", "/datasets/{id}/labels") { req, p in try setLabels(p["id"]!, req) }
         r.add("GET", "/datasets/{id}/points", query: { DatasetsController.pointsParameters }) { req, p in try points(p["id"]!, req) }
+        r.add("GET", "/datasets/{id}/images", query: { DatasetsController.imagesParameters }) { req, p in try images(p["id"]!, req) }
     }
 
     static func json(_ d: DatasetRecord) -> JSONValue {
@@ -41,7 +46,8 @@ struct DatasetsController: RouteCollection {
     }
 
     static func links(_ id: String, _ kind: DataKind) -> JSONValue {
-        kind == .images ? ["self": .string("/datasets/\(id)")] : ["self": .string("/datasets/\(id)"), "points": .string("/datasets/\(id)/points")]
+        kind == .images ? ["self": .string("/datasets/\(id)"), "images": .string("/datasets/\(id)/images")]
+                        : ["self": .string("/datasets/\(id)"), "points": .string("/datasets/\(id)/points")]
     }
 
     func list() throws -> HTTPResponse {
@@ -131,6 +137,21 @@ struct DatasetsController: RouteCollection {
         guard try datasets.record(id) != nil else { throw APIError.notFound("no data set \(id)") }
         try datasets.remove(id)
         return HTTPResponse(status: 204)
+    }
+
+    /// The first n images of an image set as one PNG grid, for a look at it.
+    func images(_ id: String, _ req: HTTPRequest) throws -> HTTPResponse {
+        var q = try req.fields()
+        let n = try q.take(DatasetsController.imagesParameters).int("n")
+        try q.finish()
+        guard let kind = try datasets.kind(of: id) else { throw APIError.notFound("no data set \(id)") }
+        if kind == .points { throw APIError.conflict("\(id) holds points, not images: GET /datasets/\(id)/points") }
+        let x = try datasets.load(id, size: n, seed: 0)
+        let rows = x.rows(0..<min(n, x.shape[0]))
+        var h = HTTPHeaders()
+        h.add("Content-Type", "image/png")
+        h.add("Cache-Control", "no-cache")
+        return HTTPResponse(status: 200, headers: h, body: .bytes(try SampleEncoding.image(rows, format: "png", grid: true)))
     }
 
     /// Up to n points of a data set (fresh draws of a built-in one), for plotting.
