@@ -830,6 +830,23 @@ $("dataset-preview").onclick = async () => {
     say("train-message", `${id}: ${d.count !== undefined ? d.count : "generated"} ${d.kind} of shape [${d.shape}]${d.classes ? `, ${d.classes} classes` : ""} (shown in the plot below)`, true);
   } catch (err) { say("train-message", err.message); }
 };
+// Labels for an uploaded set (PUT /datasets/{id}/labels): one per item, so that classifiers can be trained on it.
+$("labels-form").onsubmit = async (e) => {
+  e.preventDefault();
+  const id = $("dataset-select").value, file = $("labels-file").files[0];
+  if (!id.startsWith("d_")) return say("train-message", "choose an uploaded data set: built-in ones have their labels");
+  if (!file) return say("train-message", "choose an IDX label file or a JSON file of labels");
+  const json = file.name.toLowerCase().endsWith(".json");
+  const button = e.target.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    const body = json ? await file.text() : new Uint8Array(await file.arrayBuffer());
+    const d = await (await api("PUT", `/datasets/${id}/labels`, body, json ? "application/json" : "application/octet-stream")).json();
+    await loadDatasets(); $("dataset-select").value = d.id;
+    say("train-message", `${d.id} now has labels: ${d.classes} classes`, true);
+  } catch (err) { say("train-message", err.message); } finally { button.disabled = false; }
+};
+
 $("dataset-delete").onclick = async () => {
   const id = $("dataset-select").value;
   if (!id.startsWith("d_")) return say("train-message", "built-in data sets cannot be deleted");
