@@ -16,7 +16,7 @@ struct ModelsController: RouteCollection {
 
     static let scoreParameters: [Parameter] = [
         Parameter("t", .number(.closed(0, 1e6)), default: .none("10⁻³ × T for an SDE, 0 (σ_min) for a noise ladder"),
-                  help: "the time (noise level) of the score: in (0, T] for an SDE, [0, 1] for a noise ladder (σ_min to σ_max); not for models without one"),
+                  help: "the time (noise level) of the score: in [10⁻⁵ T, T] for an SDE, [0, 1] for a noise ladder (σ_min to σ_max); not for models without one"),
         Parameter("grid", .integer(2...64), default: .value(20), help: "grid points per side"),
         Parameter("box", .numberList(count: 4...4), default: .none("the training data's bounding box with a 10% margin"),
                   help: "x_min,x_max,y_min,y_max of the grid"),
@@ -80,7 +80,11 @@ struct ModelsController: RouteCollection {
         switch m.model.schedule {
         case .sde(let sde):
             t = v.has("t") ? v.double("t") : 1e-3 * sde.T
-            guard t > 0 && t <= sde.T else { throw InvalidParameter("t", "must be in (0, \(JSONValue.format(sde.T))] for this \(sde.name) model") }
+            // Below the likelihood's ε the kernel's σ(t) vanishes and so does the training signal.
+            let lowest = LikelihoodEstimator.defaultEpsilon * sde.T
+            guard t >= lowest && t <= sde.T else {
+                throw InvalidParameter("t", "must be in [\(JSONValue.format(lowest)), \(JSONValue.format(sde.T))] for this \(sde.name) model")
+            }
             sigma = sde.std(t)
         case .ladder(let ladder):
             t = v.has("t") ? v.double("t") : 0
