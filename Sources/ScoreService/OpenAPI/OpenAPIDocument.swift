@@ -5,7 +5,7 @@ import ScoreEngine
 /// bodies' shapes); what the declarations define is generated into it here: every route's query parameters
 /// (from the `query` it was registered with), the training request (`RecipeSchema` and the objective and SDE
 /// registries), the likelihood request, the sampler settings and the presets' names, and who may call each route
-/// (its `security`: the scope a key needs, with the 401 and 403 answers, or anyone). The server publishes the
+/// (its `security`: the scope a key needs, with the 401 and 403 answers, or anyone), and the HTTP layer's 414. The server publishes the
 /// document so generated, and a test keeps the committed file equal to it (`scored openapi --write` rewrites it).
 enum OpenAPIDocument {
     static func generate(skeleton: JSONValue, routes: [Router.Route]) -> JSONValue {
@@ -28,6 +28,8 @@ enum OpenAPIDocument {
             } else {
                 op["security"] = []
             }
+            // The HTTP layer's own answer to a request line beyond its limit, whatever the route.
+            responses["414"] = ["$ref": "#/components/responses/URITooLong"]
             op["responses"] = .object(responses)
             item[method] = .object(op)
             paths[route.pattern] = .object(item)
