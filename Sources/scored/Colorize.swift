@@ -15,8 +15,7 @@ struct Colorize: ParsableCommand {
 
     @Option(help: "Checkpoint of a colour image model (3 channels).") var model: String
     @Option(help: "The grey image.") var image: String
-    @Option(help: "Compute threads.") var threads = 2
-    @Option(name: [.short, .long], help: "Write here instead of standard output.") var out: String?
+    @OptionGroup var output: OutputOptions
     @Argument(parsing: .allUnrecognized, help: "Sampling options as --name value.") var options: [String] = []
 
     func run() throws {
@@ -38,13 +37,13 @@ struct Colorize: ParsableCommand {
         }
         let started = Date()
         let result = try SamplingRun(sampler: sampler.inpainting(Inpainting.colorization(grey: grey)), count: request.n, seed: UInt64(request.seed),
-                                     shape: shape, threads: threads).run(source, shape: shape)
+                                     shape: shape, threads: output.threads).run(source, shape: shape)
         let seconds = Date().timeIntervalSince(started)
         let bytes = SampleEncoding.isImage(request.format)
             ? try SampleEncoding.image(result.x, format: request.format, grid: request.grid)
             : SampleEncoding.json(result.x, header: SampleEncoding.header(sampler: request.sampler.name, parameters: request.settings.json, n: request.n,
                                                                           seed: request.seed, nfe: result.nfe, seconds: seconds, shape: shape))
-        if let out { try Data(bytes).write(to: URL(fileURLWithPath: out), options: .atomic) } else { FileHandle.standardOutput.write(Data(bytes)) }
+        try output.write(bytes)
         note(String(format: "%d colorizations (%@, NFE %d, %.2f s)", request.n, request.sampler.name, result.nfe, seconds))
     }
 }

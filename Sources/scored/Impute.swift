@@ -15,8 +15,7 @@ struct Impute: ParsableCommand {
 
     @Option(help: "Checkpoint of a point model.") var model: String
     @Option(help: "JSON file of points with null for unknown coordinates (- for standard input).") var points: String
-    @Option(help: "Compute threads.") var threads = 2
-    @Option(name: [.short, .long], help: "Write here instead of standard output.") var out: String?
+    @OptionGroup var output: OutputOptions
     @Argument(parsing: .allUnrecognized, help: "Sampling options as --name value.") var options: [String] = []
 
     func run() throws {
@@ -40,7 +39,7 @@ struct Impute: ParsableCommand {
         guard rows <= maxSamples else { throw InvalidParameter("n", "\(request.n) completions of each of \(items) points is more than \(maxSamples)") }
         let known = Inpainting.repeated(values: partial.values, mask: partial.mask, times: request.n)
         let started = Date()
-        let result = try SamplingRun(sampler: sampler.inpainting(known), count: rows, seed: UInt64(request.seed), shape: [d], threads: threads)
+        let result = try SamplingRun(sampler: sampler.inpainting(known), count: rows, seed: UInt64(request.seed), shape: [d], threads: output.threads)
             .run(source, shape: [d])
         let seconds = Date().timeIntervalSince(started)
         var header = SampleEncoding.header(sampler: request.sampler.name, parameters: request.settings.json, n: rows, seed: request.seed,
@@ -49,7 +48,7 @@ struct Impute: ParsableCommand {
         header["items"] = .number(Double(items))
         header["n_per_point"] = .number(Double(request.n))
         let body = SampleEncoding.json(result.x, header: header)
-        if let out { try Data(body).write(to: URL(fileURLWithPath: out), options: .atomic) } else { FileHandle.standardOutput.write(Data(body)) }
+        try output.write(body)
         note(String(format: "%d completions of %d points (%@, NFE %d, %.2f s)", rows, items, request.sampler.name, result.nfe, seconds))
     }
 }

@@ -12,8 +12,7 @@ struct Encode: ParsableCommand {
     @Option(help: "The items to encode.") var items: String
     @Option(help: "exact (up to 64 dimensions) or hutchinson.") var divergence: String?
     @Option(help: "Relative and absolute tolerance of the ODE solver.") var tolerance = 1e-5
-    @Option(help: "Compute threads.") var threads = 2
-    @Option(name: [.short, .long], help: "Write here instead of standard output.") var out: String?
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         let (model, _) = try ScoreModel.load(checkpoint: Data(contentsOf: URL(fileURLWithPath: self.model)))
@@ -31,8 +30,8 @@ struct Encode: ParsableCommand {
         let estimator = LikelihoodEstimator(sde: sde, solver: ODESolver(method: .adaptive(rtol: tolerance, atol: tolerance)),
                                             divergence: name == "exact" ? .exact : .hutchinson(.rademacher))
         let n = x.shape[0], started = Date()
-        let parts = try RowParallel.map(count: n, chunkSize: RowParallel.chunkSize(itemShape: model.sampleShape, count: n, threads: threads),
-                                        threads: threads, control: nil) { rows in
+        let parts = try RowParallel.map(count: n, chunkSize: RowParallel.chunkSize(itemShape: model.sampleShape, count: n, threads: output.threads),
+                                        threads: output.threads, control: nil) { rows in
             try estimator.logLikelihood(model, x.rows(rows), seed: 0, first: rows.lowerBound)
         }
         let logp = parts.flatMap(\.logLikelihood)
@@ -44,7 +43,7 @@ struct Encode: ParsableCommand {
             "shape": .array(model.sampleShape.map { .number(Double($0)) }),
         ]
         let body = SampleEncoding.json(Tensor.concatenateRows(parts.map(\.latent)), header: header, key: "latent")
-        if let out { try Data(body).write(to: URL(fileURLWithPath: out), options: .atomic) } else { FileHandle.standardOutput.write(Data(body)) }
+        try output.write(body)
         note(String(format: "encoded %d items (mean %.3f bits/dim, %.2f s)", n, bpd.reduce(0, +) / Double(n), Date().timeIntervalSince(started)))
     }
 }
@@ -61,8 +60,7 @@ struct Decode: ParsableCommand {
     @Option(help: "Relative and absolute tolerance of the ODE solver.") var tolerance = 1e-5
     @Option(help: "json; images: pgm (grey), ppm (colour) or png (default: the first of these that fits).") var format: String?
     @Flag(help: "PGM, PPM: one tiled image (PNG is always the grid).") var grid = false
-    @Option(help: "Compute threads.") var threads = 2
-    @Option(name: [.short, .long], help: "Write here instead of standard output.") var out: String?
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         let (model, _) = try ScoreModel.load(checkpoint: Data(contentsOf: URL(fileURLWithPath: self.model)))
@@ -91,12 +89,12 @@ struct Decode: ParsableCommand {
                                                 epsilon: LikelihoodEstimator.defaultEpsilon)
             .decoding(Tensor(shape: [z.count] + model.sampleShape, scalars: z.flatMap { $0 }))
         let started = Date()
-        let result = try SamplingRun(sampler: sampler, count: z.count, seed: 0, shape: model.sampleShape, threads: threads).run(model, shape: model.sampleShape)
+        let result = try SamplingRun(sampler: sampler, count: z.count, seed: 0, shape: model.sampleShape, threads: output.threads).run(model, shape: model.sampleShape)
         let seconds = Date().timeIntervalSince(started)
         let bytes = SampleEncoding.isImage(format) ? try SampleEncoding.image(result.x, format: format, grid: grid)
             : SampleEncoding.json(result.x, header: SampleEncoding.header(sampler: "ode", parameters: ["rtol": .number(tolerance), "atol": .number(tolerance)],
                                                                           n: z.count, seed: 0, nfe: result.nfe, seconds: seconds, shape: model.sampleShape))
-        if let out { try Data(bytes).write(to: URL(fileURLWithPath: out), options: .atomic) } else { FileHandle.standardOutput.write(Data(bytes)) }
+        try output.write(bytes)
         note(String(format: "decoded %d latents (NFE %d, %.2f s)", z.count, result.nfe, seconds))
     }
 }

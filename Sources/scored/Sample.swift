@@ -20,8 +20,7 @@ struct Sample: ParsableCommand {
     @Option(help: "Sample an analytic target instead of a model: \(AnalyticTarget.all.map(\.name).joined(separator: ", ")).") var target: String?
     @Option(help: "A noise-conditional classifier's checkpoint (trained with --objective classifier on the model's SDE): sample the classes of --label.") var classifier: String?
     @Option(help: "Apply a preset's sampler settings (default: the checkpoint's training preset, if any).") var preset: String?
-    @Option(help: "Compute threads.") var threads = 2
-    @Option(name: [.short, .long], help: "Write here instead of standard output.") var out: String?
+    @OptionGroup var output: OutputOptions
     @Flag(help: "Compress the output with gzip.") var gzip = false
     @Argument(parsing: .allUnrecognized, help: "Sampling options as --name value.") var options: [String] = []
 
@@ -50,7 +49,7 @@ struct Sample: ParsableCommand {
         let bar = ProgressLine(total: 100)
         let control = SamplingControl(totalRows: request.rows) { f in bar.update(step: Int(f * 100), loss: nil, unit: "%") }
         let shape = source.sampleShape
-        let result = try SamplingRun(sampler: sampler, count: request.rows, seed: UInt64(request.seed), shape: shape, threads: threads)
+        let result = try SamplingRun(sampler: sampler, count: request.rows, seed: UInt64(request.seed), shape: shape, threads: output.threads)
             .run(request.score(source, classifier: guide), shape: shape, control: control)
         let seconds = Date().timeIntervalSince(started)
         let bytes: [UInt8]
@@ -67,11 +66,7 @@ struct Sample: ParsableCommand {
             if let target { header["target"] = .string(target) }
             bytes = SampleEncoding.json(result.x, header: header)
         }
-        if let out {
-            try Data(bytes).write(to: URL(fileURLWithPath: out), options: .atomic)
-        } else {
-            FileHandle.standardOutput.write(Data(bytes))
-        }
-        note(String(format: "%d samples (%@, NFE %d, %.2f s)%@", request.rows, request.sampler.name, result.nfe, seconds, out.map { " written to \($0)" } ?? ""))
+        try output.write(bytes)
+        note(String(format: "%d samples (%@, NFE %d, %.2f s)%@", request.rows, request.sampler.name, result.nfe, seconds, output.out.map { " written to \($0)" } ?? ""))
     }
 }

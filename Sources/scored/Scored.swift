@@ -107,3 +107,15 @@ final class ProgressLine: @unchecked Sendable {
 }
 
 
+
+/// The options of the commands that compute and write one document: their compute threads and where the
+/// document goes.
+struct OutputOptions: ParsableArguments {
+    @Option(help: "Compute threads.") var threads = 2
+    @Option(name: [.short, .long], help: "Write here instead of standard output.") var out: String?
+
+    /// Writes the document to `--out` (atomically) or to standard output.
+    func write(_ bytes: [UInt8]) throws {
+        if let out { try Data(bytes).write(to: URL(fileURLWithPath: out), options: .atomic) } else { FileHandle.standardOutput.write(Data(bytes)) }
+    }
+}
