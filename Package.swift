@@ -35,7 +35,7 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", providers: [.apt(["libssl-dev"])]),
         .target(name: "CSIMD"),
         .target(name: "ScoreEngine", dependencies: ["CBLAS", "CZlib", "CSIMD"], swiftSettings: engineSettings),
-        .target(name: "HTTPServer", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(name: "HTTPServer", dependencies: ["COpenSSL", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "ScoreService",
             dependencies: [
@@ -53,8 +53,8 @@ let package = Package(
             swiftSettings: engineSettings),
         .executableTarget(name: "ScoreBench", dependencies: ["ScoreEngine"], swiftSettings: engineSettings),
         .testTarget(name: "ScoreEngineTests", dependencies: ["ScoreEngine"], swiftSettings: engineSettings),
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport"]),
+        .target(name: "TestSupport", dependencies: ["COpenSSL"], path: "Tests/TestSupport"),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport", "COpenSSL"]),
         .testTarget(name: "ScoreServiceTests", dependencies: ["ScoreService", "ScoreEngine", "HTTPServer", "CSQLite", "scored", "TestSupport",
                                                                  .product(name: "Logging", package: "swift-log")],
                     exclude: ["Fixtures"]),

@@ -1,177 +1,376 @@
+import Dispatch
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// Answers requests. Called on the connection's thread; may block (the other connections have their own).
+/// Answers requests. Runs as a task on the server's handler threads (`HandlerPool`): work that waits (for a job, for
+/// events) should `await`, not block, so that it holds no thread.
 public protocol HTTPResponder: Sendable {
-    func respond(to request: HTTPRequest) -> HTTPResponse
+    func respond(to request: HTTPRequest) async -> HTTPResponse
 }
 
-/// One client connection, served on its own thread: requests are read, answered and written in order
-/// (pipelined requests wait in the buffer), until the client closes, asks to close, falls idle past the
-/// idle timeout, or sends something malformed (answered with a 4xx/5xx and `Connection: close`).
+/// An event loop: a serial Dispatch queue on which its connections' reads, parsing, writes and deadlines all run
+/// (so their state needs no locks), a read buffer they share, and a timer that enforces their deadlines.
+final class EventLoop: @unchecked Sendable {
+    let queue: DispatchQueue
+    static let scratchSize = 65536
+    let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: EventLoop.scratchSize)
+    var connections: [ObjectIdentifier: Connection] = [:]
+    private var sweep: DispatchSourceTimer?
+
+    init(index: Int) {
+        queue = DispatchQueue(label: "http.loop.\(index)", qos: .userInitiated)
+    }
+
+    /// Checks every connection's deadlines ten times a second.
+    func start() {
+        let t = DispatchSource.makeTimerSource(queue: queue)
+        t.schedule(deadline: .now() + 0.1, repeating: 0.1, leeway: .milliseconds(20))
+        t.setEventHandler { [unowned self] in
+            let now = Clock.now()
+            for c in Array(connections.values) { c.checkDeadlines(now) }
+        }
+        t.resume()
+        sweep = t
+    }
+
+    func stop() {
+        queue.sync {
+            sweep?.cancel()
+            sweep = nil
+        }
+    }
+}
+
+struct ConnectionClosed: Error {}
+
+/// One client connection, driven by its loop: Dispatch read and write sources on a non-blocking socket (epoll
+/// underneath), the parser fed as bytes arrive, each complete request answered by a task on the responder, the
+/// answer written as the socket accepts it. Requests on a connection are answered one at a time and in order
+/// (pipelined ones wait in the buffer until the answer before them has been sent), until the client closes, asks
+/// to close, falls idle past the idle timeout, or sends something malformed (answered with a 4xx/5xx and
+/// `Connection: close`, then a lingering close). With TLS, the bytes pass through a `TLSSession` on the way in and
+/// out; the handshake has its own deadline.
+///
+/// Sources are made when wanted and cancelled when not, never suspended: a write source exists only while
+/// the socket's buffer is full; the read source stops only when the client has sent more than `inputCap` ahead of
+/// the answers (and at its end of stream). (Suspending an armed source from its own handler and resuming it
+/// later is fragile on Linux's libdispatch, which emulates one-shot kqueue events over epoll.)
 final class Connection: @unchecked Sendable {
-    let socket: ConnectedSocket
-    let server: HTTPServer
-    private let state = NSLock()
-    private var busy = false
-    private var closing = false
-    /// Set when the connection closes with request bytes possibly unread (see `lingeringClose`).
-    private var linger = false
+    let fd: Int32
+    let peer: String
+    unowned let loop: EventLoop
+    unowned let server: HTTPServer
+    private let tls: TLSSession?
+    private var readSource: DispatchSourceRead?
+    private var writeSource: DispatchSourceWrite?
+    /// Sources not yet through their cancellation: the descriptor is closed when none is left.
+    private var liveSources = 0
+
+    private enum Phase { case handshake, head, body, handling, responding, closing, lingering, closed }
+    private var phase: Phase
+    /// The client has ended its side (end of stream, or TLS close_notify).
+    private var endOfInput = false
+
+    /// Plaintext received and not yet consumed.
+    private var input: [UInt8] = []
+    /// Bytes waiting to be sent (ciphertext with TLS), from `sent` on.
+    private var output: [UInt8] = []
+    private var sent = 0
+    /// Input read ahead of the answers (pipelined requests) beyond which reading stops until they are answered.
+    static let inputCap = 1 << 16
+
+    // The request being read.
+    private var scanned = 0, checked = 0
+    private var head: HTTPParser.Head?
+    private var chunked: HTTPParser.ChunkedDecoder?
+    private var chunkedPosition = 0
+
+    /// When reading must have made progress (idle, request, handshake or linger deadline), monotonic seconds.
+    private var readDeadline = Double.infinity
+    /// 408 for a request in progress; nil: close silently.
+    private var readDeadlineStatus: Int? = nil
+    /// When a blocked write must have made progress (a reader that does not read).
+    private var sendDeadline = Double.infinity
+    private var lingerEnd = Double.infinity, lingerDiscarded = 0
+
+    /// What to do once the output is sent.
+    private enum AfterFlush { case nothing, nextRequest, close, linger }
+    private var afterFlush = AfterFlush.nothing
+    private var draining = false
+    /// Stream writers waiting for the output to fall below the high-water mark.
+    private var writers: [(Bool) -> Void] = []
+    static let highWater = 256 << 10
+
+    /// Set under the lock once the client is gone or the descriptor closed, so that other threads asking whether
+    /// the client is still there do not poll a descriptor number that may have been reused.
+    private let stateLock = NSLock()
+    private var closedFlag = false
+    private var endFlag = false
 
     /// Lingering close (as nginx's lingering_close): at most this long in all, this long without data, this
     /// many bytes discarded.
     static let lingerTotal = 2.0, lingerIdle = 0.5, lingerBytes = 4 << 20
 
-    init(socket: ConnectedSocket, server: HTTPServer) {
-        self.socket = socket
+    init(fd: Int32, peer: String, loop: EventLoop, server: HTTPServer, tls: TLSContext?) throws {
+        self.fd = fd
+        self.peer = peer
+        self.loop = loop
         self.server = server
+        self.tls = try tls.map { try TLSSession(context: $0) }
+        phase = tls == nil ? .head : .handshake
+        SocketIO.setNoDelay(fd)
     }
 
-    /// Asks the connection to finish: an idle one is woken and closes; a busy one closes after its response.
-    func drain() {
-        state.lock()
-        closing = true
-        let idle = !busy
-        state.unlock()
-        if idle { socket.shutdownRead() }
+    // MARK: sources
+
+    /// Registers with the loop and starts reading (on the loop's queue).
+    func start() {
+        readDeadline = Clock.now() + (tls == nil ? server.configuration.idleTimeout : server.configuration.tls?.handshakeTimeout ?? 10)
+        loop.connections[ObjectIdentifier(self)] = self
+        startReading()
     }
 
-    private func setBusy(_ b: Bool) -> Bool {
-        state.lock()
-        defer { state.unlock() }
-        busy = b
-        return closing
+    private func startReading() {
+        guard readSource == nil, !endOfInput, phase != .closed else { return }
+        let r = DispatchSource.makeReadSource(fileDescriptor: fd, queue: loop.queue)
+        r.setEventHandler { [unowned self] in onReadable() }
+        r.setCancelHandler { [self] in sourceCancelled() }
+        liveSources += 1
+        readSource = r
+        r.resume()
     }
 
-    func run() {
-        let config = server.configuration
-        socket.setSendTimeout(config.sendTimeout)
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(4096)
-        defer {
-            if linger { lingeringClose() }
-            socket.close()
+    private func stopReading() {
+        guard let r = readSource else { return }
+        readSource = nil
+        r.cancel()
+    }
+
+    private func startWriting() {
+        guard writeSource == nil, phase != .closed else { return }
+        let w = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: loop.queue)
+        w.setEventHandler { [unowned self] in flush() }
+        w.setCancelHandler { [self] in sourceCancelled() }
+        liveSources += 1
+        writeSource = w
+        w.resume()
+    }
+
+    private func stopWriting() {
+        guard let w = writeSource else { return }
+        writeSource = nil
+        w.cancel()
+    }
+
+    private func sourceCancelled() {
+        liveSources -= 1
+        if liveSources == 0 && phase == .closed { _ = Glibc.close(fd) }
+    }
+
+    /// Closes now (the descriptor once no source holds it any more).
+    func close() {
+        guard phase != .closed else { return }
+        phase = .closed
+        stateLock.lock()
+        closedFlag = true
+        stateLock.unlock()
+        let waiting = writers
+        writers.removeAll()
+        for w in waiting { w(false) }
+        loop.connections[ObjectIdentifier(self)] = nil
+        stopReading()
+        stopWriting()
+        if liveSources == 0 { _ = Glibc.close(fd) }
+        server.connectionClosed()
+    }
+
+    /// Whether the client still holds the connection (from any thread).
+    var isClientConnected: Bool {
+        stateLock.lock()
+        defer { stateLock.unlock() }
+        return !closedFlag && !endFlag && SocketIO.isOpen(fd)
+    }
+
+    // MARK: reading
+
+    private func onReadable() {
+        var end = false
+        var received = 0
+        let discard = phase == .closing || phase == .lingering
+        // Reads what is there (at most 1 MiB per wake-up, so that one fast sender does not starve the loop).
+        while received < 1 << 20 {
+            let n = recv(fd, loop.scratch, EventLoop.scratchSize, 0)
+            if n > 0 {
+                received += n
+                if let tls {
+                    tls.receive(UnsafeRawBufferPointer(start: loop.scratch, count: n))
+                } else if discard {
+                    lingerDiscarded += n
+                } else {
+                    input.append(contentsOf: UnsafeBufferPointer(start: loop.scratch, count: n))
+                }
+                continue
+            }
+            if n == 0 { end = true; break }
+            if errno == EINTR { continue }
+            if errno == EAGAIN || errno == EWOULDBLOCK { break }
+            close()
+            return
         }
+        if let tls, received > 0 {
+            do {
+                if discard {
+                    var dropped: [UInt8] = []
+                    try tls.read(into: &dropped, scratch: loop.scratch, capacity: EventLoop.scratchSize)
+                    lingerDiscarded += dropped.count
+                } else {
+                    try tls.read(into: &input, scratch: loop.scratch, capacity: EventLoop.scratchSize)
+                }
+            } catch {
+                // A refused handshake or a bad record: send the alert, then close.
+                server.logger.debug("TLS: \(error)", metadata: ["peer": "\(peer)"])
+                sendTLSOutput()
+                stopReading()
+                phase = .closing
+                afterFlush = .close
+                flush()
+                return
+            }
+            sendTLSOutput()
+            if tls.peerClosed { end = true }
+            if unsent > 0 { flush() }  // handshake messages, session tickets, alerts
+        }
+        if end {
+            endOfInput = true
+            stateLock.lock()
+            endFlag = true
+            stateLock.unlock()
+            stopReading()
+        }
+        switch phase {
+        case .lingering:
+            if end || lingerDiscarded >= Connection.lingerBytes { close(); return }
+            readDeadline = min(lingerEnd, Clock.now() + Connection.lingerIdle)
+        case .closing:
+            break
+        case .handling, .responding:
+            // Read ahead (pipelined requests, or the client's end), up to the cap.
+            if input.count > Connection.inputCap { stopReading() }
+        case .handshake, .head, .body:
+            if received > 0 { process() }
+            // The client is gone or finished sending: what is half-read will not be answered.
+            if endOfInput && (phase == .head || phase == .body || phase == .handshake) { close() }
+        case .closed:
+            break
+        }
+    }
+
+    /// Runs the parser over the input until it needs more bytes or hands a request to the responder.
+    private func process() {
         while true {
-            // 1. The head: wait up to the idle timeout for its first byte, then the request timeout.
-            var requestDeadline = buffer.isEmpty ? Double.infinity : Clock.now() + config.requestTimeout
-            let idleDeadline = Clock.now() + config.idleTimeout
-            var scanned = 0, checked = 0
-            var headEnd: Int? = nil
-            while true {
-                if let e = HTTPParser.headEnd(buffer, from: scanned) { headEnd = e; break }
-                scanned = max(0, buffer.count - 3)
-                do { try HTTPParser.checkPartial(buffer, from: checked, limits: config.limits) } catch let f as HTTPParser.Failure {
+            switch phase {
+            case .handshake:
+                guard tls?.handshakeDone == true else { return }
+                phase = .head
+                readDeadline = Clock.now() + server.configuration.idleTimeout
+                readDeadlineStatus = nil
+            case .head:
+                guard !input.isEmpty else { return }
+                if readDeadlineStatus == nil {
+                    // The first byte of a request: the request timeout starts.
+                    readDeadline = Clock.now() + server.configuration.requestTimeout
+                    readDeadlineStatus = 408
+                }
+                guard let end = HTTPParser.headEnd(input, from: scanned) else {
+                    scanned = max(0, input.count - 3)
+                    do { try HTTPParser.checkPartial(input, from: checked, limits: server.configuration.limits) } catch let f as HTTPParser.Failure {
+                        fail(f)
+                        return
+                    } catch { close(); return }
+                    checked = input.count
+                    return
+                }
+                let h: HTTPParser.Head
+                do { h = try HTTPParser.parseHead(input[0..<end], limits: server.configuration.limits) } catch let f as HTTPParser.Failure {
                     fail(f)
                     return
-                } catch { return }
-                checked = buffer.count
-                if setBusy(false) { return }
-                let deadline = buffer.isEmpty ? idleDeadline : requestDeadline
-                switch socket.read(into: &buffer, deadline: deadline) {
-                case .data:
-                    if requestDeadline == .infinity { requestDeadline = Clock.now() + config.requestTimeout }
-                case .eof, .failed:
-                    return
-                case .timeout:
-                    if !buffer.isEmpty { fail(HTTPParser.Failure(408, "request not received in time")) }
+                } catch { close(); return }
+                input.removeFirst(end)
+                scanned = 0
+                checked = 0
+                if h.framing == .none {
+                    dispatch(h, body: [])
                     return
                 }
-            }
-            let draining = setBusy(true)
-            let head: HTTPParser.Head
-            do {
-                head = try HTTPParser.parseHead(buffer[0..<headEnd!], limits: config.limits)
-            } catch let f as HTTPParser.Failure {
-                fail(f)
-                return
-            } catch { return }
-            buffer.removeFirst(headEnd!)
-            // 2. The body.
-            var body: [UInt8] = []
-            if head.framing != .none {
-                if head.expectContinue && buffer.isEmpty {
-                    do { try socket.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)) } catch { return }
+                head = h
+                if case .chunked = h.framing {
+                    chunked = HTTPParser.ChunkedDecoder(maxBody: server.configuration.limits.maxBodyBytes)
+                    chunkedPosition = 0
                 }
-                switch head.framing {
+                phase = .body
+                if h.expectContinue && input.isEmpty {
+                    emit(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+                    flush()
+                    if phase == .closed { return }
+                }
+            case .body:
+                guard let h = head else { return }
+                switch h.framing {
                 case .length(let n):
-                    while buffer.count < n {
-                        guard readMore(&buffer, requestDeadline) else { return }
-                    }
-                    body = Array(buffer[0..<n])
-                    buffer.removeFirst(n)
+                    guard input.count >= n else { return }
+                    let body = Array(input[0..<n])
+                    input.removeFirst(n)
+                    dispatch(h, body: body)
+                    return
                 case .chunked:
-                    var decoder = HTTPParser.ChunkedDecoder(maxBody: config.limits.maxBodyBytes)
-                    var pos = 0
-                    while true {
-                        do { pos = try decoder.feed(buffer, from: pos) } catch let f as HTTPParser.Failure {
-                            fail(f)
-                            return
-                        } catch { return }
-                        if decoder.isDone { break }
-                        guard readMore(&buffer, requestDeadline) else { return }
-                    }
-                    body = decoder.body
-                    buffer.removeFirst(pos)
-                case .none: break
+                    do { chunkedPosition = try chunked!.feed(input, from: chunkedPosition) } catch let f as HTTPParser.Failure {
+                        fail(f)
+                        return
+                    } catch { close(); return }
+                    guard chunked!.isDone else { return }
+                    let body = chunked!.body
+                    input.removeFirst(chunkedPosition)
+                    chunked = nil
+                    dispatch(h, body: body)
+                    return
+                case .none:
+                    dispatch(h, body: [])
+                    return
                 }
-            }
-            // 3. Answer.
-            var request = HTTPRequest(method: head.method, target: head.target, version: head.version, headers: head.headers,
-                                      body: body, remoteAddress: socket.peer)
-            request.isClientConnected = { [socket] in socket.isOpen }
-            let response = server.responder.respond(to: request)
-            let keepAlive = request.keepAlive && !draining && !server.isDraining
-            guard write(response, for: request, keepAlive: keepAlive) else { return }
-            if !keepAlive {
-                linger = !buffer.isEmpty  // pipelined requests that will not be answered
+            case .handling, .responding, .closing, .lingering, .closed:
                 return
             }
         }
     }
 
-    /// Reads more of the request; answers 408 when the request timeout passes.
-    private func readMore(_ buffer: inout [UInt8], _ deadline: Double) -> Bool {
-        switch socket.read(into: &buffer, deadline: deadline) {
-        case .data: return true
-        case .timeout:
-            fail(HTTPParser.Failure(408, "request not received in time"))
-            return false
-        case .eof, .failed: return false
+    // MARK: answering
+
+    /// Hands a complete request to the responder (a task on the handler pool).
+    private func dispatch(_ h: HTTPParser.Head, body: [UInt8]) {
+        head = nil
+        phase = .handling
+        readDeadline = .infinity
+        readDeadlineStatus = nil
+        var request = HTTPRequest(method: h.method, target: h.target, version: h.version, headers: h.headers, body: body,
+                                  remoteAddress: peer)
+        request.isSecure = tls != nil
+        request.isClientConnected = { [weak self] in self?.isClientConnected ?? false }
+        let responder = server.responder, sent = request
+        Task(executorPreference: server.handlers) {
+            let response = await responder.respond(to: sent)
+            self.loop.queue.async { self.answer(response, sent) }
         }
     }
 
-    /// Answers a malformed or refused request and closes (lingering: the rest of the request may be on its way).
-    private func fail(_ f: HTTPParser.Failure) {
-        server.metrics?(f.status)
-        var r = server.errorResponse(f.status, f.message)
-        r.headers.set("Connection", "close")
-        _ = write(r, for: nil, keepAlive: false)
-        linger = true
-    }
-
-    /// After an answer that closes the connection while request bytes may still arrive (a 414 or 431 to a
-    /// client still sending): sends FIN, then reads and discards for a bounded time, so that closing does not
-    /// reset the connection (a reset makes the client's TCP drop the answer it has not read yet).
-    private func lingeringClose() {
-        socket.shutdownWrite()
-        let end = Clock.now() + Connection.lingerTotal
-        var discarded = 0
-        var scratch: [UInt8] = []
-        scratch.reserveCapacity(65536)
-        while discarded < Connection.lingerBytes {
-            scratch.removeAll(keepingCapacity: true)
-            let deadline = min(end, Clock.now() + Connection.lingerIdle)
-            guard case .data = socket.read(into: &scratch, deadline: deadline) else { return }
-            discarded += scratch.count
-        }
-    }
-
-    /// Writes a response; false when the connection must close (write failed or the stream threw).
-    private func write(_ response: HTTPResponse, for request: HTTPRequest?, keepAlive: Bool) -> Bool {
-        let isHead = request?.method == "HEAD"
-        let http10 = request.map { $0.version.minor == 0 } ?? false
+    /// Writes the answer's head and body (or starts its stream).
+    private func answer(_ response: HTTPResponse, _ request: HTTPRequest) {
+        guard phase == .handling else { return }
+        let keepAlive = request.keepAlive && !draining && !server.isDraining
+        let isHead = request.method == "HEAD"
+        let http10 = request.version.minor == 0
         let noBody = response.status < 200 || response.status == 204 || response.status == 304
-        var head = "HTTP/1.1 \(response.status) \(HTTPResponse.reason(response.status))\r\n"
         var headers = response.headers
         headers.remove("Content-Length")
         headers.remove("Transfer-Encoding")
@@ -185,56 +384,267 @@ final class Connection: @unchecked Sendable {
             if http10 { closeAfter = true } else if !noBody { headers.add("Transfer-Encoding", "chunked") }
         }
         if closeAfter { headers.set("Connection", "close") } else if http10 { headers.set("Connection", "keep-alive") }
-        for f in headers.fields { head += "\(f.name): \(f.value)\r\n" }
-        head += "\r\n"
-        do {
-            switch response.body {
-            case .bytes(let b):
-                var out = Array(head.utf8)
-                if !isHead && !noBody { out.append(contentsOf: b) }
-                try socket.write(out)
-            case .stream(let produce):
-                try socket.write(Array(head.utf8))
-                if !isHead && !noBody {
-                    let stream = ChunkedStream(socket: socket, chunked: !http10)
-                    try produce(stream)
-                    try stream.finish()
+        var text = "HTTP/1.1 \(response.status) \(HTTPResponse.reason(response.status))\r\n"
+        for f in headers.fields { text += "\(f.name): \(f.value)\r\n" }
+        text += "\r\n"
+        switch response.body {
+        case .bytes(let b):
+            var out = Array(text.utf8)
+            if !isHead && !noBody { out.append(contentsOf: b) }
+            emit(out)
+            finishResponse(closeAfter: closeAfter)
+        case .stream(let produce):
+            emit(Array(text.utf8))
+            if isHead || noBody {
+                finishResponse(closeAfter: closeAfter)
+                return
+            }
+            phase = .responding
+            flush()
+            let writer = StreamWriter(connection: self, chunked: !http10)
+            let closeAfter = closeAfter
+            Task(executorPreference: server.handlers) {
+                do {
+                    try await produce(writer)
+                    self.loop.queue.async { self.endStream(chunked: !http10, closeAfter: closeAfter) }
+                } catch {
+                    // The stream broke off (the client left, or the producer failed): its end cannot be sent.
+                    self.loop.queue.async { self.close() }
                 }
             }
-        } catch {
-            return false
         }
-        return !closeAfter
+    }
+
+    private func endStream(chunked: Bool, closeAfter: Bool) {
+        guard phase == .responding else { return }
+        if chunked { emit(Array("0\r\n\r\n".utf8)) }
+        finishResponse(closeAfter: closeAfter)
+    }
+
+    /// After an answer: once it is sent, the next request, or the close (lingering when request bytes are left
+    /// that will not be answered).
+    private func finishResponse(closeAfter: Bool) {
+        phase = .closing
+        afterFlush = closeAfter ? (input.isEmpty ? .close : .linger) : .nextRequest
+        flush()
+    }
+
+    /// Answers a malformed or refused request and closes (lingering: the rest of the request may be on its way).
+    private func fail(_ f: HTTPParser.Failure) {
+        server.metrics?(f.status)
+        var r = server.errorResponse(f.status, f.message)
+        var body: [UInt8] = []
+        if case .bytes(let b) = r.body { body = b }
+        r.headers.set("Connection", "close")
+        r.headers.set("Content-Length", String(body.count))
+        if r.headers["Date"] == nil { r.headers.set("Date", HTTPDate.now()) }
+        if r.headers["Server"] == nil { r.headers.set("Server", server.configuration.serverName) }
+        var text = "HTTP/1.1 \(r.status) \(HTTPResponse.reason(r.status))\r\n"
+        for f in r.headers.fields { text += "\(f.name): \(f.value)\r\n" }
+        text += "\r\n"
+        emit(Array(text.utf8) + body)
+        head = nil
+        chunked = nil
+        input.removeAll()
+        phase = .closing
+        afterFlush = .linger
+        flush()
+    }
+
+    // MARK: writing
+
+    /// Queues bytes to send (encrypted first with TLS).
+    private func emit(_ bytes: [UInt8]) {
+        guard !bytes.isEmpty, phase != .closed else { return }
+        if let tls {
+            do { try bytes.withUnsafeBytes { try tls.write($0) } } catch { close(); return }
+            sendTLSOutput()
+        } else {
+            if sent == output.count { output.removeAll(keepingCapacity: output.capacity <= 1 << 16); sent = 0 }
+            output.append(contentsOf: bytes)
+        }
+    }
+
+    private func sendTLSOutput() {
+        guard let tls else { return }
+        if sent == output.count { output.removeAll(keepingCapacity: output.capacity <= 1 << 16); sent = 0 }
+        tls.takeOutput(into: &output, scratch: loop.scratch, capacity: EventLoop.scratchSize)
+    }
+
+    var unsent: Int { output.count - sent }
+
+    /// Sends what the socket takes now; a write source calls again when it can take more.
+    func flush() {
+        guard phase != .closed else { return }
+        while sent < output.count {
+            let n = output.withUnsafeBytes { send(fd, $0.baseAddress! + sent, output.count - sent, Int32(MSG_NOSIGNAL)) }
+            if n > 0 {
+                sent += n
+                sendDeadline = Clock.now() + server.configuration.sendTimeout
+                continue
+            }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if sendDeadline == .infinity { sendDeadline = Clock.now() + server.configuration.sendTimeout }
+                startWriting()
+                wakeWriters()
+                return
+            }
+            close()
+            return
+        }
+        output.removeAll(keepingCapacity: output.capacity <= 1 << 16)
+        sent = 0
+        sendDeadline = .infinity
+        stopWriting()
+        wakeWriters()
+        let next = afterFlush
+        afterFlush = .nothing
+        switch next {
+        case .nothing: break
+        case .close: closeGracefully()
+        case .linger: lingeringClose()
+        case .nextRequest:
+            if draining || server.isDraining { closeGracefully(); return }
+            phase = .head
+            readDeadline = Clock.now() + server.configuration.idleTimeout
+            readDeadlineStatus = nil
+            startReading()
+            process()
+            if endOfInput && (phase == .head || phase == .body) { close() }
+        }
+    }
+
+    /// Lets waiting stream writers go on while the unsent bytes are under the high-water mark.
+    private func wakeWriters() {
+        guard !writers.isEmpty, unsent < Connection.highWater else { return }
+        let waiting = writers
+        writers.removeAll()
+        for w in waiting { w(true) }
+    }
+
+    /// Called by a stream writer (on the loop): sends a chunk, then `resume(true)` when the writer may go on,
+    /// `resume(false)` when the connection is gone.
+    func streamWrite(_ bytes: [UInt8], chunked: Bool, resume: @escaping (Bool) -> Void) {
+        guard phase == .responding else { resume(false); return }
+        if chunked {
+            var framed = Array(String(bytes.count, radix: 16).utf8) + [0x0D, 0x0A]
+            framed.append(contentsOf: bytes)
+            framed.append(contentsOf: [0x0D, 0x0A])
+            emit(framed)
+        } else {
+            emit(bytes)
+        }
+        flush()
+        if phase == .closed { resume(false); return }
+        if unsent < Connection.highWater { resume(true) } else { writers.append(resume) }
+    }
+
+    /// Closes after a complete exchange: with TLS, close_notify first (sent if the socket takes it now).
+    private func closeGracefully() {
+        if let tls, phase != .closed {
+            tls.shutdown()
+            sendTLSOutput()
+            if unsent > 0 {
+                _ = output.withUnsafeBytes { send(fd, $0.baseAddress! + sent, output.count - sent, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+            }
+        }
+        close()
+    }
+
+    /// After an answer that closes the connection while request bytes may still arrive (a 414 or 431 to a
+    /// client still sending): sends FIN, then reads and discards for a bounded time, so that closing does not
+    /// reset the connection (a reset makes the client's TCP drop the answer it has not read yet).
+    private func lingeringClose() {
+        if let tls {
+            tls.shutdown()
+            sendTLSOutput()
+            if unsent > 0 {
+                _ = output.withUnsafeBytes { send(fd, $0.baseAddress! + sent, output.count - sent, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+            }
+            output.removeAll()
+            sent = 0
+        }
+        if endOfInput { close(); return }
+        _ = Glibc.shutdown(fd, Int32(SHUT_WR))
+        input.removeAll()
+        phase = .lingering
+        let now = Clock.now()
+        lingerEnd = now + Connection.lingerTotal
+        lingerDiscarded = 0
+        readDeadline = now + Connection.lingerIdle
+        readDeadlineStatus = nil
+        startReading()
+    }
+
+    // MARK: deadlines and draining
+
+    func checkDeadlines(_ now: Double) {
+        if now >= sendDeadline {
+            server.logger.debug("closing a connection whose reader stopped reading", metadata: ["peer": "\(peer)"])
+            close()
+            return
+        }
+        guard now >= readDeadline else { return }
+        if let status = readDeadlineStatus, phase == .head || phase == .body {
+            readDeadlineStatus = nil
+            readDeadline = .infinity
+            fail(HTTPParser.Failure(status, "request not received in time"))
+        } else if phase == .handshake || phase == .head || phase == .body || phase == .lingering {
+            close()
+        }
+    }
+
+    /// Asks the connection to finish: an idle one closes now; a busy one closes after its answer.
+    func drain() {
+        draining = true
+        if (phase == .head && input.isEmpty) || phase == .handshake { close() }
     }
 }
 
-/// A streamed body: each write is one chunk (or raw bytes for HTTP/1.0, whose end is the connection's end).
-final class ChunkedStream: ResponseStream, @unchecked Sendable {
-    let socket: ConnectedSocket
+/// The writer a streamed body is given: each write is one chunk (or raw bytes for HTTP/1.0, whose end is the
+/// connection's end), handed to the connection's loop; the writer waits while the reader is behind.
+final class StreamWriter: ResponseStream, @unchecked Sendable {
+    let connection: Connection
     let chunked: Bool
 
-    init(socket: ConnectedSocket, chunked: Bool) {
-        self.socket = socket
+    init(connection: Connection, chunked: Bool) {
+        self.connection = connection
         self.chunked = chunked
+    }
+
+    func write(_ bytes: [UInt8]) async throws {
+        if bytes.isEmpty { return }
+        let ok = await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+            connection.loop.queue.async { [connection, chunked] in
+                connection.streamWrite(bytes, chunked: chunked) { c.resume(returning: $0) }
+            }
+        }
+        if !ok { throw ConnectionClosed() }
     }
 
     func write(_ bytes: [UInt8]) throws {
         if bytes.isEmpty { return }
-        if chunked {
-            var out = Array(String(bytes.count, radix: 16).utf8) + [0x0D, 0x0A]
-            out.append(contentsOf: bytes)
-            out.append(contentsOf: [0x0D, 0x0A])
-            try socket.write(out)
-        } else {
-            try socket.write(bytes)
+        let done = DispatchSemaphore(value: 0)
+        let result = LockedBox(false)
+        connection.loop.queue.async { [connection, chunked] in
+            connection.streamWrite(bytes, chunked: chunked) { result.value = $0; done.signal() }
         }
+        done.wait()
+        if !result.value { throw ConnectionClosed() }
     }
 
-    func finish() throws {
-        if chunked { try socket.write(Array("0\r\n\r\n".utf8)) }
-    }
+    var isConnected: Bool { connection.isClientConnected }
+}
 
-    var isConnected: Bool { socket.isOpen }
+final class LockedBox<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: T
+    init(_ v: T) { stored = v }
+    var value: T {
+        get { lock.lock(); defer { lock.unlock() }; return stored }
+        set { lock.lock(); stored = newValue; lock.unlock() }
+    }
 }
 
 /// The IMF-fixdate of the current second, formatted once per second.

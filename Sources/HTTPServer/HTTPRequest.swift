@@ -44,6 +44,8 @@ public struct HTTPRequest: Sendable {
     public var body: [UInt8]
     /// The peer's address, for logs.
     public var remoteAddress: String
+    /// Whether it came over TLS.
+    public var isSecure = false
     /// Whether the client still holds the connection (for handlers that wait long before answering).
     public var isClientConnected: @Sendable () -> Bool = { true }
 

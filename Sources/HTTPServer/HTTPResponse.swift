@@ -2,8 +2,10 @@
 public struct HTTPResponse: Sendable {
     public enum Body: Sendable {
         case bytes([UInt8])
-        /// Written by the closure through the writer, sent with `Transfer-Encoding: chunked`.
-        case stream(@Sendable (ResponseStream) throws -> Void)
+        /// Written by the closure through the writer, sent with `Transfer-Encoding: chunked`. The closure runs as a
+        /// task of its own; it should `await` its writes (and anything else it waits for), so that a stream open
+        /// for hours holds no thread.
+        case stream(@Sendable (ResponseStream) async throws -> Void)
     }
 
     public var status: Int
@@ -59,13 +61,19 @@ public struct HTTPResponse: Sendable {
     }
 }
 
-/// Writes a streamed body. Each `write` sends one chunk at once (server-sent events arrive as written).
+/// Writes a streamed body. Each write sends one chunk as soon as the socket takes it (server-sent events arrive as
+/// written); a write waits while more than the connection's high-water mark is still unsent (a slow reader), and
+/// throws once the connection is gone.
 public protocol ResponseStream: AnyObject, Sendable {
+    /// Suspends the task (not a thread) while the reader is behind.
+    func write(_ bytes: [UInt8]) async throws
+    /// Blocks the calling thread while the reader is behind (for producers that are not async).
     func write(_ bytes: [UInt8]) throws
     /// False once the peer has closed its side (checked without reading).
     var isConnected: Bool { get }
 }
 
 extension ResponseStream {
+    public func write(_ text: String) async throws { try await write(Array(text.utf8)) }
     public func write(_ text: String) throws { try write(Array(text.utf8)) }
 }

@@ -5,8 +5,8 @@ import Darwin
 #endif
 import Foundation
 
-/// Thin wrappers over POSIX sockets: a listening socket per address, and a connected socket with reads
-/// bounded by a deadline and writes that cannot raise SIGPIPE.
+/// Thin wrappers over POSIX sockets: a non-blocking listening socket per address, and the few calls a connection
+/// makes on its own descriptor.
 public struct SocketError: Error, CustomStringConvertible {
     public let description: String
     init(_ what: String) { description = "\(what): \(cString(strerror(errno)))" }
@@ -37,7 +37,8 @@ final class ListeningSocket: @unchecked Sendable {
         let rc = getaddrinfo(host, String(port), &hints, &res)
         guard rc == 0, let info = res else { throw SocketError("cannot resolve \(host) (\(cString(gai_strerror(rc))))") }
         defer { freeaddrinfo(res) }
-        let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype, info.pointee.ai_protocol)
+        let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype | Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue),
+                        info.pointee.ai_protocol)
         guard fd >= 0 else { throw SocketError("socket") }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -93,93 +94,48 @@ final class ListeningSocket: @unchecked Sendable {
         }
     }
 
-    /// Blocks until a connection arrives; nil once the socket is closed.
-    func accept() -> ConnectedSocket? {
+    enum Accepted {
+        case connection(fd: Int32, peer: String)
+        /// Nothing more waiting.
+        case none
+        /// Out of file descriptors: stop accepting for a moment.
+        case exhausted
+        case closed
+    }
+
+    /// Takes one waiting connection without blocking, made non-blocking and close-on-exec.
+    func accept() -> Accepted {
         while true {
             var storage = sockaddr_storage()
             var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let c = withUnsafeMutablePointer(to: &storage) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(fd, $0, &len) }
             }
-            if c >= 0 { return ConnectedSocket(fd: c, peer: ListeningSocket.describe(storage)) }
-            if errno == EINTR || errno == ECONNABORTED { continue }
-            if errno == EMFILE || errno == ENFILE {
-                usleep(10_000)  // out of descriptors: back off instead of spinning
-                continue
+            if c >= 0 {
+                _ = fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_NONBLOCK)
+                _ = fcntl(c, F_SETFD, FD_CLOEXEC)
+                return .connection(fd: c, peer: ListeningSocket.describe(storage))
             }
-            return nil
+            switch errno {
+            case EINTR, ECONNABORTED, EPROTO: continue
+            case EAGAIN, EWOULDBLOCK: return .none
+            case EMFILE, ENFILE, ENOBUFS, ENOMEM: return .exhausted
+            default: return .closed
+            }
         }
-    }
-
-    /// Stops accepting: wakes a blocked accept and releases the descriptor.
-    func close() {
-        _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
-        _ = Glibc.close(fd)
     }
 }
 
-final class ConnectedSocket: @unchecked Sendable {
-    let fd: Int32
-    let peer: String
-    static let scratchSize = 65536
-    private let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: ConnectedSocket.scratchSize)
-
-    deinit { scratch.deallocate() }
-
-    init(fd: Int32, peer: String) {
-        self.fd = fd
-        self.peer = peer
+/// The socket calls a connection makes on its descriptor.
+enum SocketIO {
+    /// Small responses go out at once (else Nagle and delayed ACKs add ~40 ms per request).
+    static func setNoDelay(_ fd: Int32) {
         var one: Int32 = 1
-        // Small responses go out at once (else Nagle and delayed ACKs add ~40 ms per request).
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 
-    enum ReadResult { case data(Int), eof, timeout, failed }
-
-    /// Appends what is available to `buffer`, waiting until `deadline` (monotonic seconds) at most.
-    func read(into buffer: inout [UInt8], deadline: Double) -> ReadResult {
-        while true {
-            let got = recv(fd, scratch, ConnectedSocket.scratchSize, Int32(MSG_DONTWAIT))
-            if got > 0 {
-                buffer.append(contentsOf: UnsafeBufferPointer(start: scratch, count: got))
-                return .data(got)
-            }
-            if got == 0 { return .eof }
-            if errno == EINTR { continue }
-            guard errno == EAGAIN || errno == EWOULDBLOCK else { return .failed }
-            let remaining = deadline - Clock.now()
-            if remaining <= 0 { return .timeout }
-            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let r = poll(&p, 1, Int32(min(remaining * 1000, Double(Int32.max)).rounded(.up)))
-            if r == 0 { return .timeout }
-            if r < 0 && errno != EINTR { return .failed }
-        }
-    }
-
-    /// Sends all of `bytes` (blocking, bounded by the socket's send timeout).
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
-        var off = 0
-        while off < bytes.count {
-            let n = send(fd, bytes.baseAddress! + off, bytes.count - off, Int32(MSG_NOSIGNAL))
-            if n > 0 { off += n; continue }
-            if n < 0 && errno == EINTR { continue }
-            throw SocketError("send")
-        }
-    }
-
-    func write(_ bytes: [UInt8]) throws {
-        if bytes.isEmpty { return }
-        try bytes.withUnsafeBytes { try write($0) }
-    }
-
-    /// Bounds how long a blocked send may wait for a slow reader.
-    func setSendTimeout(_ seconds: Double) {
-        var tv = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - Double(Int(seconds))) * 1e6))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    }
-
     /// True while the peer has not closed or reset the connection (checked without consuming data).
-    var isOpen: Bool {
+    static func isOpen(_ fd: Int32) -> Bool {
         var p = pollfd(fd: fd, events: Int16(POLLIN) | Int16(0x2000) /* POLLRDHUP */, revents: 0)
         let r = poll(&p, 1, 0)
         if r <= 0 { return true }
@@ -191,13 +147,17 @@ final class ConnectedSocket: @unchecked Sendable {
         return true
     }
 
-    /// Wakes a blocked reader (for shutdown of idle connections).
-    func shutdownRead() { _ = Glibc.shutdown(fd, Int32(SHUT_RD)) }
-
-    /// Sends the end of the stream (FIN) after what was written, leaving the read side open.
-    func shutdownWrite() { _ = Glibc.shutdown(fd, Int32(SHUT_WR)) }
-
-    func close() { _ = Glibc.close(fd) }
+    /// Raises the soft limit on open descriptors to the hard limit; returns the limit in force.
+    static func raiseDescriptorLimit() -> Int {
+        var l = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &l) == 0 else { return 1024 }
+        if l.rlim_cur < l.rlim_max {
+            var raised = l
+            raised.rlim_cur = l.rlim_max == rlim_t.max ? max(l.rlim_cur, 1 << 20) : l.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { l = raised }
+        }
+        return l.rlim_cur >= rlim_t(Int.max) ? Int.max : Int(l.rlim_cur)
+    }
 }
 
 /// A Swift string from a NUL-terminated C buffer.

@@ -21,6 +21,7 @@ public final class Service: @unchecked Sendable {
 
     public init(config: ServiceConfig, logger: Logger = Logger(label: "scored")) throws {
         Engine.configure()
+        try config.validate()
         self.config = config
         self.logger = logger
         let root = URL(fileURLWithPath: config.dataDir, isDirectory: true)
@@ -67,6 +68,9 @@ public final class Service: @unchecked Sendable {
 
     /// The port the server listens on (after `start`).
     public var port: Int { server.port }
+
+    /// The ports of the plain-HTTP listeners beside HTTPS (after `start`).
+    public var plainPorts: [Int] { server.plainPorts }
 
     /// The routes the server answers (method and pattern).
     public var routeTable: [(method: String, pattern: String)] { router.table }
@@ -115,9 +119,24 @@ public final class Service: @unchecked Sendable {
             s.resume()
             sources.append(s)
         }
+        // SIGHUP: the certificate and key are read again (renewed certificates), without dropping connections.
+        signal(SIGHUP, SIG_IGN)
+        let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        hup.setEventHandler { [self] in reloadCertificate() }
+        hup.resume()
+        sources.append(hup)
         done.wait()
         stop()
         _ = sources
+    }
+
+    /// Reads the TLS certificate and key again; on an error the ones in use stay (and the log says why).
+    public func reloadCertificate() {
+        guard config.tlsEnabled else {
+            logger.notice("SIGHUP: no TLS certificate is configured; nothing to reload")
+            return
+        }
+        do { try server.reloadTLS() } catch { logger.error("TLS reload failed; the previous certificate stays in use: \(error)") }
     }
 
     /// Says at start-up whether requests need keys, and why.

@@ -16,6 +16,12 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("log-level")) var logLevel: String?
     @Option(name: .customLong("workers-train")) var workersTrain: Int?
     @Option(name: .customLong("workers-sample")) var workersSample: Int?
+    @Option(name: .customLong("max-connections"), help: "Open connections at once (limits.max_connections).") var maxConnections: Int?
+    @Option(name: .customLong("tls-certificate"), help: "PEM certificate chain: serve HTTPS (with --tls-private-key; SIGHUP reloads both).")
+    var tlsCertificate: String?
+    @Option(name: .customLong("tls-private-key"), help: "PEM private key of the certificate.") var tlsPrivateKey: String?
+    @Option(name: .customLong("tls-plain-listen"), help: "host:port of a plain-HTTP listener beside HTTPS (repeatable; e.g. 127.0.0.1:8081).")
+    var tlsPlainListen: [String] = []
 
     func run() throws {
         var c = try ServiceConfig.load(file: config)
@@ -27,6 +33,10 @@ struct Serve: ParsableCommand {
         try flag("log_level", logLevel.map { .string($0) })
         try flag("workers.train", workersTrain.map { .number(Double($0)) })
         try flag("workers.sample", workersSample.map { .number(Double($0)) })
+        try flag("limits.max_connections", maxConnections.map { .number(Double($0)) })
+        try flag("tls.certificate", tlsCertificate.map { .string($0) })
+        try flag("tls.private_key", tlsPrivateKey.map { .string($0) })
+        if !tlsPlainListen.isEmpty { try c.setFlag("tls.plain_listen", .array(tlsPlainListen.map { .string($0) })) }
         let level = Logger.Level(rawValue: c.logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardError(label: label)

@@ -12,9 +12,12 @@ final class ServerProcess {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("scored")
     }
 
-    init(dataDir: URL) throws {
+    /// The ports of every "listening" line, in order (with TLS: the HTTPS one, then the plain listeners).
+    private(set) var ports: [Int] = []
+
+    init(dataDir: URL, arguments extra: [String] = []) throws {
         process.executableURL = ServerProcess.binary
-        process.arguments = ["serve", "--port", "0", "--data-dir", dataDir.path, "--public-dir", Harness.repository.appendingPathComponent("public").path]
+        process.arguments = ["serve", "--port", "0", "--data-dir", dataDir.path, "--public-dir", Harness.repository.appendingPathComponent("public").path] + extra
         var env = ProcessInfo.processInfo.environment
         env["SCORED_CHECKPOINT_EVERY_SECONDS"] = "0.3"
         env["SCORED_CONFIG"] = Harness.repository.appendingPathComponent("config/default.json").path
@@ -31,8 +34,9 @@ final class ServerProcess {
             let chunk = log.fileHandleForReading.availableData
             if chunk.isEmpty { break }
             text += String(decoding: chunk, as: UTF8.self)
-            if let r = text.range(of: #"address=127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
-                found = Int(text[r].split(separator: ":").last!)
+            if text.contains("scored started") {
+                ports = text.matches(of: /address=127\.0\.0\.1:(\d+)/).compactMap { Int($0.output.1) }
+                found = ports.first
             }
         }
         guard let found else { throw CocoaError(.fileReadUnknown, userInfo: ["log": text]) }

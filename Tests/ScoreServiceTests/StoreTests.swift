@@ -171,7 +171,22 @@ enum SQLiteFile {
         #expect(c.port == 9200)
         // The shipped file loads as it is.
         let shipped = try ServiceConfig.load(file: Harness.repository.appendingPathComponent("config/default.json").path, environment: [:])
-        #expect(shipped.port == 8080 && shipped.maxConnections == 512)
+        #expect(shipped.port == 8080 && shipped.maxConnections == 16384 && !shipped.tlsEnabled)
+        // TLS: variables and flags like the rest; certificate and key together; plain listeners only beside HTTPS.
+        var t = try ServiceConfig.load(file: nil, environment: ["SCORED_TLS_CERTIFICATE": "/c.pem", "SCORED_TLS_PRIVATE_KEY": "/k.pem",
+                                                                "SCORED_TLS_PLAIN_LISTEN": "127.0.0.1:8081,[::1]:0"])
+        try t.validate()
+        #expect(t.tlsEnabled && t.tlsPlainListen == [.init(host: "127.0.0.1", port: 8081), .init(host: "::1", port: 0)] && t.loopbackOnly)
+        try t.setFlag("tls.plain_listen", ["0.0.0.0:8081"])
+        #expect(!t.loopbackOnly, "a plain listener beyond loopback makes keys required")
+        try t.setFlag("tls.private_key", .null)
+        #expect(throws: ServiceConfig.Invalid.self) { try t.validate() }
+        var plain = ServiceConfig()
+        try plain.setFlag("tls.plain_listen", ["127.0.0.1:8081"])
+        #expect(throws: ServiceConfig.Invalid.self) { try plain.validate() }
+        for bad in ["8081", "host:", "[::1]8081", "a:b:c", "h:70000"] {
+            #expect(throws: ServiceConfig.Invalid.self, "\(bad)") { try plain.setFlag("tls.plain_listen", .array([.string(bad)])) }
+        }
     }
 
     @Test func refusals() throws {

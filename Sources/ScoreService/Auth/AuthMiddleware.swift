@@ -18,16 +18,16 @@ struct AuthMiddleware: Middleware {
 
     static let challenge = "Bearer realm=\"scored\""
 
-    func respond(to request: HTTPRequest, route: String, next: () -> HTTPResponse) -> HTTPResponse {
+    func respond(to request: HTTPRequest, route: String, next: @Sendable () async -> HTTPResponse) async -> HTTPResponse {
         // Unknown paths and methods get their 404 or 405 whoever asks; open routes need nobody.
-        guard let needed = scope(request.method, route), let scope = needed else { return next() }
+        guard let needed = scope(request.method, route), let scope = needed else { return await next() }
         let header = request.headers["Authorization"]
         do {
             // Open: loopback, no keys, and a request addressed to a loopback name (a page of another site that
             // rebinds its name to 127.0.0.1 does not qualify). Key management is never open: the first key is
             // made with `scored keys create`.
             if header == nil, scope != .admin, !alwaysRequired, AuthMiddleware.isLoopbackHost(request.headers["Host"]), try !keys.hasKeys() {
-                return next()
+                return await next()
             }
             guard let header else { return AuthMiddleware.unauthorized(nil, "this route needs an API key: Authorization: Bearer <token>") }
             let parts = header.split(separator: " ", maxSplits: 1)
@@ -48,7 +48,7 @@ struct AuthMiddleware: Middleware {
                 e.headers = [("WWW-Authenticate", "\(AuthMiddleware.challenge), error=\"insufficient_scope\", scope=\"\(scope.rawValue)\"")]
                 return e.response
             }
-            return Caller.$current.withValue(Caller(key: key, limits: key.limits.over(defaults))) { next() }
+            return await Caller.$current.withValue(Caller(key: key, limits: key.limits.over(defaults))) { await next() }
         } catch {
             return APIError(status: 500, code: "internal", message: "the key store failed: \(error)").response
         }

@@ -23,9 +23,19 @@ public struct ServiceConfig: Sendable {
     public var checkpointEverySeconds: Double = 10
     public var maxBodyBytes = 64 << 20
     public var maxHeaderBytes = 16384
-    public var maxConnections = 512
+    /// Open connections at once (an idle keep-alive connection or an event stream costs a descriptor, not a
+    /// thread); the process's descriptor limit is raised to allow them where it can be.
+    public var maxConnections = 16384
     public var requestTimeoutSeconds: Double = 30
     public var idleTimeoutSeconds: Double = 60
+    /// Seconds a response may wait without progress for a client that does not read.
+    public var sendTimeoutSeconds: Double = 30
+    /// HTTPS: PEM certificate chain and private key (both or neither); SIGHUP reloads them.
+    public var tlsCertificate: String? = nil
+    public var tlsPrivateKey: String? = nil
+    public var tlsHandshakeTimeoutSeconds: Double = 10
+    /// Plain-HTTP listeners kept beside HTTPS (e.g. `127.0.0.1:8081` for health checks).
+    public var tlsPlainListen: [HTTPServer.Address] = []
     /// Largest n of one sampling request.
     public var maxSamples = 100_000
     public var logLevel = "info"
@@ -40,7 +50,36 @@ public struct ServiceConfig: Sendable {
 
     /// Whether it listens only on loopback addresses (127.0.0.0/8, ::1, localhost).
     public var loopbackOnly: Bool {
-        hosts.allSatisfy { h in h == "localhost" || ServiceConfig.isLoopbackAddress(h) }
+        (hosts + tlsPlainListen.map(\.host)).allSatisfy { h in h == "localhost" || ServiceConfig.isLoopbackAddress(h) }
+    }
+
+    /// Whether it serves HTTPS.
+    public var tlsEnabled: Bool { tlsCertificate != nil }
+
+    /// Checks what single settings cannot: the certificate and key come together; plain listeners need HTTPS.
+    public func validate() throws {
+        if (tlsCertificate == nil) != (tlsPrivateKey == nil) {
+            throw Invalid(description: "tls.certificate and tls.private_key must be given together (\(tlsCertificate == nil ? "tls.certificate" : "tls.private_key") is missing)")
+        }
+        if !tlsPlainListen.isEmpty && !tlsEnabled {
+            throw Invalid(description: "tls.plain_listen adds plain-HTTP listeners beside HTTPS; without tls.certificate every listener is plain already")
+        }
+    }
+
+    /// Parses `host:port` (`[::1]:8081` for IPv6).
+    static func parseAddress(_ text: String) -> HTTPServer.Address? {
+        let host: String, portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            host = String(text[text.index(after: text.startIndex)..<close])
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") else { return nil }
+            host = String(text[..<colon])
+            portText = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else { return nil }
+        return HTTPServer.Address(host: host, port: port)
     }
 
     /// Whether `text` is a numeric loopback address: IPv4 in 127.0.0.0/8 or IPv6 ::1 (a name such as
@@ -81,7 +120,8 @@ public struct ServiceConfig: Sendable {
         "host", "port", "data_dir", "public_dir", "datasets_dir", "workers.train", "workers.sample", "threads.train", "threads.sample",
         "max_queued_jobs", "retention_hours", "checkpoint_every_seconds", "limits.max_body_bytes",
         "limits.max_header_bytes", "limits.max_connections", "limits.request_timeout_seconds",
-        "limits.idle_timeout_seconds", "limits.max_samples", "log_level", "cors.allowed_origins",
+        "limits.idle_timeout_seconds", "limits.send_timeout_seconds", "limits.max_samples", "log_level", "cors.allowed_origins",
+        "tls.certificate", "tls.private_key", "tls.handshake_timeout_seconds", "tls.plain_listen",
         "auth.required", "auth.max_jobs", "auth.max_upload_bytes", "auth.max_samples",
     ]
 
@@ -101,7 +141,8 @@ public struct ServiceConfig: Sendable {
 
     mutating func set(_ key: String, _ value: JSONValue, source: String) throws {
         switch (key, value) {
-        case ("workers", .object(let o)), ("threads", .object(let o)), ("limits", .object(let o)), ("cors", .object(let o)), ("auth", .object(let o)):
+        case ("workers", .object(let o)), ("threads", .object(let o)), ("limits", .object(let o)), ("cors", .object(let o)), ("auth", .object(let o)),
+             ("tls", .object(let o)):
             for (k, v) in o { try setPath("\(key).\(k)", v, source: source) }
         default:
             try setPath(key, value, source: source)
@@ -144,7 +185,28 @@ public struct ServiceConfig: Sendable {
         case "checkpoint_every_seconds": checkpointEverySeconds = try double(0.1...1e6)
         case "limits.max_body_bytes": maxBodyBytes = try int(1024...(1 << 34))
         case "limits.max_header_bytes": maxHeaderBytes = try int(1024...(1 << 20))
-        case "limits.max_connections": maxConnections = try int(1...100_000)
+        case "limits.max_connections": maxConnections = try int(1...1_000_000)
+        case "limits.send_timeout_seconds": sendTimeoutSeconds = try double(0.1...3600)
+        case "tls.certificate", "tls.private_key":
+            var path: String? = nil
+            switch value {
+            case .null: path = nil
+            case .string(let s): path = s.isEmpty ? nil : s
+            default: throw bad("must be a file path (or null for none)")
+            }
+            if key == "tls.certificate" { tlsCertificate = path } else { tlsPrivateKey = path }
+        case "tls.handshake_timeout_seconds": tlsHandshakeTimeoutSeconds = try double(0.1...600)
+        case "tls.plain_listen":
+            let items: [String]
+            switch value {
+            case .string(let s): items = s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            case .array(let a): items = try a.map { if case .string(let s) = $0 { return s }; throw bad("must list addresses as host:port strings") }
+            default: throw bad("must be a list of host:port addresses")
+            }
+            tlsPlainListen = try items.map { t in
+                guard let a = ServiceConfig.parseAddress(t) else { throw bad("must list addresses as host:port ([::1]:8081 for IPv6); \(t) is not one") }
+                return a
+            }
         case "limits.request_timeout_seconds": requestTimeoutSeconds = try double(0.1...3600)
         case "limits.idle_timeout_seconds": idleTimeoutSeconds = try double(0.1...86400)
         case "limits.max_samples": maxSamples = try int(1...10_000_000)
@@ -206,6 +268,11 @@ public struct ServiceConfig: Sendable {
         h.maxConnections = maxConnections
         h.requestTimeout = requestTimeoutSeconds
         h.idleTimeout = idleTimeoutSeconds
+        h.sendTimeout = sendTimeoutSeconds
+        if let cert = tlsCertificate, let key = tlsPrivateKey {
+            h.tls = TLSConfiguration(certificatePath: cert, privateKeyPath: key, handshakeTimeout: tlsHandshakeTimeoutSeconds)
+            h.plainListeners = tlsPlainListen
+        }
         h.limits.maxBodyBytes = maxBodyBytes
         h.limits.maxHeaderBytes = maxHeaderBytes
         return h

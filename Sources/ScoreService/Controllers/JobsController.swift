@@ -93,20 +93,20 @@ struct JobsController: RouteCollection {
         return HTTPResponse(status: 200, headers: h, body: .stream { out in
             var seen = -1, previewSeen = 0
             while true {
-                let version = seen < 0 ? hub.version(id) : hub.wait(id, after: seen, timeout: 15)
-                guard let j = try store.job(id) else { try out.write("event: end\ndata: {\"deleted\":true}\n\n"); return }
+                let version = seen < 0 ? hub.version(id) : await hub.next(id, after: seen, timeout: 15)
+                guard let j = try store.job(id) else { try await out.write("event: end\ndata: {\"deleted\":true}\n\n"); return }
                 if version == seen {
-                    try out.write(": keep-alive\n\n")  // also notices a client that left
+                    try await out.write(": keep-alive\n\n")  // also notices a client that left
                 } else {
                     seen = version
                     if let p = runner.livePreview(id), p.number != previewSeen {
                         previewSeen = p.number
-                        try out.write("event: preview\ndata: \(p.body.serialized)\n\n")
+                        try await out.write("event: preview\ndata: \(p.body.serialized)\n\n")
                     }
-                    try out.write("event: job\ndata: \(renderer.json(j).serialized)\n\n")
+                    try await out.write("event: job\ndata: \(renderer.json(j).serialized)\n\n")
                 }
                 if j.status.isFinished {
-                    try out.write("event: end\ndata: {\"status\":\"\(j.status.rawValue)\"}\n\n")
+                    try await out.write("event: end\ndata: {\"status\":\"\(j.status.rawValue)\"}\n\n")
                     return
                 }
                 if isStopping() { return }

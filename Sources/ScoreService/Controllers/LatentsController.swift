@@ -12,13 +12,13 @@ struct LatentsController: RouteCollection {
 
     func register(on r: Router) {
         let max = samples.maxSamples
-        r.add("POST", "/encode", query: { LatentsController.encodeParameters }) { req, _ in try encode(req) }
-        r.add("POST", "/decode", query: { LatentsController.decodeParameters(maxSamples: max) }) { req, _ in try decode(req) }
+        r.add("POST", "/encode", query: { LatentsController.encodeParameters }) { req, _ in try await encode(req) }
+        r.add("POST", "/decode", query: { LatentsController.decodeParameters(maxSamples: max) }) { req, _ in try await decode(req) }
         r.add("GET", "/interpolate", access: .scope(.submit), query: { LatentsController.decodeParameters(maxSamples: max) + LatentsController.interpolationParameters }) { req, _ in
-            try interpolate(req, body: nil)
+            try await interpolate(req, body: nil)
         }
         r.add("POST", "/interpolate", query: { LatentsController.decodeParameters(maxSamples: max) + [LatentsController.interpolationParameters[2]] }) { req, _ in
-            try interpolate(req, body: try req.jsonBody())
+            try await interpolate(req, body: try req.jsonBody())
         }
     }
 
@@ -50,7 +50,7 @@ struct LatentsController: RouteCollection {
 
     /// `POST /decode?model=…`: the body `{"latent": [[…], …]}` (latents x(T), as `POST /encode` gives them) is
     /// carried by the probability-flow ODE back to the data; answered as `GET /samples` answers.
-    func decode(_ req: HTTPRequest) throws -> HTTPResponse {
+    func decode(_ req: HTTPRequest) async throws -> HTTPResponse {
         let body = try req.jsonBody()
         guard let o = body.object, o.keys.allSatisfy({ $0 == "latent" }), let rows = o["latent"]?.array else {
             throw InvalidParameter("latent", "the body must be {\"latent\": [[…], …]}: the latents, one array of numbers each")
@@ -62,12 +62,12 @@ struct LatentsController: RouteCollection {
                 return Float(x)
             }
         }
-        return try decodeLatents(req, latents)
+        return try await decodeLatents(req, latents)
     }
 
     /// `GET /interpolate?model=…&a=…&b=…&n=8` (or `POST` with `{"a": […], "b": […]}`): n latents along the great
     /// circle from a to b, decoded.
-    func interpolate(_ req: HTTPRequest, body: JSONValue?) throws -> HTTPResponse {
+    func interpolate(_ req: HTTPRequest, body: JSONValue?) async throws -> HTTPResponse {
         var q = try req.fields()
         var ab: [[Float]]
         if let body {
@@ -100,10 +100,10 @@ struct LatentsController: RouteCollection {
         }
         let path = LatentCodes.slerp(ab[0], ab[1], count: n)
         let d = ab[0].count
-        return try decodeLatents(req, (0..<n).map { Array(path.scalars[($0 * d)..<(($0 + 1) * d)]) }, fields: q)
+        return try await decodeLatents(req, (0..<n).map { Array(path.scalars[($0 * d)..<(($0 + 1) * d)]) }, fields: q)
     }
 
-    func decodeLatents(_ req: HTTPRequest, _ latents: [[Float]], fields: Fields? = nil) throws -> HTTPResponse {
+    func decodeLatents(_ req: HTTPRequest, _ latents: [[Float]], fields: Fields? = nil) async throws -> HTTPResponse {
         var q = try fields ?? req.fields()
         guard !latents.isEmpty else { throw InvalidParameter("latent", "has no latents") }
         guard latents.count <= LatentsController.maxLatents else { throw InvalidParameter("latent", "more than \(LatentsController.maxLatents) latents") }
@@ -119,13 +119,13 @@ struct LatentsController: RouteCollection {
         if let bad = latents.firstIndex(where: { $0.count != d }) {
             throw InvalidParameter("latent", "latent \(bad) has \(latents[bad].count) values, the model's items \(d)")
         }
-        return try samples.submit(prepared, delivery, req)
+        return try await samples.submit(prepared, delivery, req)
     }
 
     /// `POST /encode?model=…`: points (JSON or CSV) or images (PGM, PPM, PNG or IDX, gzip or not) in the body, carried by the
     /// probability-flow ODE from ε to T: each one's latent x(T) and its log-likelihood (nats and bits/dim of the
     /// input as given, a density: no dequantisation). `POST /decode` takes the latents back.
-    func encode(_ req: HTTPRequest) throws -> HTTPResponse {
+    func encode(_ req: HTTPRequest) async throws -> HTTPResponse {
         var q = try req.fields()
         let v = try q.take(LatentsController.encodeParameters)
         try q.finish()
@@ -157,7 +157,7 @@ struct LatentsController: RouteCollection {
                                              items: x.scalars)
         let queued = try submitter.submit(.likelihood, params: try params.jsonValue, key: try req.idempotencyKey())
         guard v.bool("wait") else { return submitter.accepted(queued) }
-        return try samples.awaitJob(queued.job.id, req, headers: [("X-Job-Id", queued.job.id), ("Content-Location", "/jobs/\(queued.job.id)/result"),
+        return try await samples.awaitJob(queued.job.id, req, headers: [("X-Job-Id", queued.job.id), ("Content-Location", "/jobs/\(queued.job.id)/result"),
                                                           ("X-Model-Id", modelID)])
     }
 }

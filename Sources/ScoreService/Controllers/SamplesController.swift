@@ -63,23 +63,23 @@ struct SamplesController: RouteCollection {
 
     func register(on r: Router) {
         let max = maxSamples
-        r.add("GET", "/samples", access: .scope(.submit), query: { SamplesController.queryParameters(maxSamples: max) }) { req, _ in try samples(req) }
+        r.add("GET", "/samples", access: .scope(.submit), query: { SamplesController.queryParameters(maxSamples: max) }) { req, _ in try await samples(req) }
         r.add("POST", "/inpaint", query: { SamplesController.queryParameters(maxSamples: max) + [SamplesController.rectParameter] }) { req, _ in
-            try inpaint(req)
+            try await inpaint(req)
         }
-        r.add("POST", "/colorize", query: { SamplesController.queryParameters(maxSamples: max) }) { req, _ in try colorize(req) }
-        r.add("POST", "/impute", query: { SamplesController.imputeParameters(maxSamples: max) }) { req, _ in try impute(req) }
-        r.add("POST", "/likelihood") { req, _ in try likelihood(req) }
+        r.add("POST", "/colorize", query: { SamplesController.queryParameters(maxSamples: max) }) { req, _ in try await colorize(req) }
+        r.add("POST", "/impute", query: { SamplesController.imputeParameters(maxSamples: max) }) { req, _ in try await impute(req) }
+        r.add("POST", "/likelihood") { req, _ in try await likelihood(req) }
         r.add("GET", "/samplers") { _, _ in jsonResponse(200, ["samplers": .array(SamplerRegistry.all.map(SamplerDocumentation.describe))]) }
     }
 
     /// `GET /samples`: queues a sampling job; by default waits for it and answers with the samples
     /// (`wait=false`: 202 and the job).
-    func samples(_ req: HTTPRequest) throws -> HTTPResponse {
+    func samples(_ req: HTTPRequest) async throws -> HTTPResponse {
         var q = try req.fields()
         let (prepared, delivery) = try prepare(&q, inpaint: nil)
         try q.finish()
-        return try submit(prepared, delivery, req)
+        return try await submit(prepared, delivery, req)
     }
 
     /// How the answer is delivered, checked against the request.
@@ -150,13 +150,13 @@ struct SamplesController: RouteCollection {
         return (prepared, delivery)
     }
 
-    func submit(_ prepared: PreparedSampling, _ delivery: Delivery, _ req: HTTPRequest) throws -> HTTPResponse {
+    func submit(_ prepared: PreparedSampling, _ delivery: Delivery, _ req: HTTPRequest) async throws -> HTTPResponse {
         let queued = try submitter.submit(.sample, params: try prepared.parameters.jsonValue, key: nil, prepared: prepared)
         guard delivery.wait else { return submitter.accepted(queued) }
         var headers = [("X-Job-Id", queued.job.id), ("Content-Location", "/jobs/\(queued.job.id)/result")]
         if let m = prepared.parameters.model { headers.append(("X-Model-Id", m)) }
         if let stream = prepared.stream { return streamed(queued.job.id, stream, format: prepared.parameters.format, headers: headers) }
-        return try awaitJob(queued.job.id, req, headers: headers)
+        return try await awaitJob(queued.job.id, req, headers: headers)
     }
 
     /// The samples as they are made, group by group (`StreamFraming`); a client that leaves cancels the job.
@@ -170,23 +170,23 @@ struct SamplesController: RouteCollection {
             var taken = 0
             do {
                 while true {
-                    let (groups, end) = stream.next(after: taken, timeout: 0.5)
+                    let (groups, end) = await stream.next(after: taken, timeout: 0.5)
                     for g in groups {
-                        try out.write(try StreamFraming.group(g.rows, g.x, format: format))
+                        try await out.write(try StreamFraming.group(g.rows, g.x, format: format))
                         taken += 1
                     }
                     switch end {
                     case .success(let header)?:
-                        try out.write(StreamFraming.summary(header, format: format))
+                        try await out.write(StreamFraming.summary(header, format: format))
                         return
                     case .failure(let error)?:
                         let canceled = error is CancelledError
-                        try out.write(StreamFraming.failure(canceled ? "job_canceled" : "job_failed", canceled ? "job \(id) was canceled" : "\(error)", format: format))
+                        try await out.write(StreamFraming.failure(canceled ? "job_canceled" : "job_failed", canceled ? "job \(id) was canceled" : "\(error)", format: format))
                         return
                     case nil:
                         if !out.isConnected { throw CancelledError() }
                         if isStopping() {
-                            try out.write(StreamFraming.failure("shutting_down", "the service is stopping; job \(id) stays queued", format: format))
+                            try await out.write(StreamFraming.failure("shutting_down", "the service is stopping; job \(id) stays queued", format: format))
                             return
                         }
                     }
@@ -201,7 +201,7 @@ struct SamplesController: RouteCollection {
     /// `POST /inpaint?model=…&rect=x,y,w,h`: the body is an image (PGM, PPM or PNG, optionally gzip-compressed),
     /// optionally followed by a second PGM/PPM of the same size as the mask (white, ≥ ½: known; black: to fill);
     /// or `rect` gives the region to fill. Answers n completions in which the known pixels are the image's.
-    func inpaint(_ req: HTTPRequest) throws -> HTTPResponse {
+    func inpaint(_ req: HTTPRequest) async throws -> HTTPResponse {
         var q = try req.fields()
         let rectValues = try q.take([SamplesController.rectParameter])
         let rect = rectValues["rect"].map { _ in rectValues.ints("rect") }
@@ -230,13 +230,13 @@ struct SamplesController: RouteCollection {
         guard prepared.source.sampleShape == shape else {
             throw InvalidParameter("body", "the image is \(shape[2])×\(shape[1]); the model's are \(prepared.source.sampleShape.dropFirst().map(String.init).joined(separator: "×"))")
         }
-        return try submit(prepared, delivery, req)
+        return try await submit(prepared, delivery, req)
     }
 
     /// `POST /colorize?model=…`: the body is one grey image (PGM or PNG, gzip or not; a colour image is taken by
     /// its grey level) of a colour model's size; answers n colour images whose grey level, the mean of their
     /// channels, is the input's (Song et al. 2021, App. I.3).
-    func colorize(_ req: HTTPRequest) throws -> HTTPResponse {
+    func colorize(_ req: HTTPRequest) async throws -> HTTPResponse {
         var q = try req.fields()
         guard !req.body.isEmpty else { throw InvalidParameter("body", "must hold the grey image (PGM, PNG, or a colour one taken by its grey level)") }
         let images = try SamplesController.readImages(req.body, limits: .init(maxImages: 1, maxSide: 1024))
@@ -249,7 +249,7 @@ struct SamplesController: RouteCollection {
         guard shape[1] == images.shape[2], shape[2] == images.shape[3] else {
             throw InvalidParameter("body", "the image is \(images.shape[3])×\(images.shape[2]); the model's are \(shape[2])×\(shape[1])")
         }
-        return try submit(prepared, delivery, req)
+        return try await submit(prepared, delivery, req)
     }
 
     /// Images from a request body, with the decoders' refusals as 400 and too much data as 413.
@@ -264,7 +264,7 @@ struct SamplesController: RouteCollection {
     /// `POST /impute?model=…`: the body is points with unknown coordinates as null (`{"points": [[0.5, null], …]}`
     /// or a bare array); answers n completions of each (default 1), in order, in which the known coordinates
     /// are the ones sent (Song et al. 2021, App. I.2: the inpainting of any data shape).
-    func impute(_ req: HTTPRequest) throws -> HTTPResponse {
+    func impute(_ req: HTTPRequest) async throws -> HTTPResponse {
         var q = try req.fields()
         _ = try req.jsonBody()  // the media type checked
         let partial: (values: Tensor, mask: Tensor)
@@ -284,12 +284,12 @@ struct SamplesController: RouteCollection {
         guard prepared.parameters.rows <= maxSamples else {
             throw InvalidParameter("n", "\(prepared.parameters.n) completions of each of \(items) points is more than \(maxSamples)")
         }
-        return try submit(prepared, delivery, req)
+        return try await submit(prepared, delivery, req)
     }
 
     /// Waits for a job to end while the client is connected; cancels it if the client leaves. The samples come
     /// from memory (`ResultStore`), not back from disk.
-    func awaitJob(_ id: String, _ req: HTTPRequest, headers: [(String, String)]) throws -> HTTPResponse {
+    func awaitJob(_ id: String, _ req: HTTPRequest, headers: [(String, String)]) async throws -> HTTPResponse {
         var seen = hub.version(id)
         while true {
             guard let j = try store.job(id) else { throw APIError.notFound("job \(id) was deleted") }
@@ -312,7 +312,7 @@ struct SamplesController: RouteCollection {
                     _ = try? runner.cancel(id)
                     throw APIError(status: 499, code: "client_closed", message: "the client left")
                 }
-                seen = hub.wait(id, after: seen, timeout: 0.5)
+                seen = await hub.next(id, after: seen, timeout: 0.5)
             }
         }
     }
@@ -331,7 +331,7 @@ struct SamplesController: RouteCollection {
     }
 
     /// `POST /likelihood`: NLL and bits/dim of n items of a data set under a model (a job).
-    func likelihood(_ req: HTTPRequest) throws -> HTTPResponse {
+    func likelihood(_ req: HTTPRequest) async throws -> HTTPResponse {
         var f = try Fields(json: try req.jsonBody())
         let modelID = try f.take([SamplesController.likelihoodParameters[0]]).string("model")
         let loaded = try scoreModelOnSDE(modelID, for: "the likelihood")

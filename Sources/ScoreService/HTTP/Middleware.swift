@@ -6,9 +6,9 @@ import Logging
 struct MetricsMiddleware: Middleware {
     let metrics: Metrics
 
-    func respond(to request: HTTPRequest, route: String, next: () -> HTTPResponse) -> HTTPResponse {
+    func respond(to request: HTTPRequest, route: String, next: @Sendable () async -> HTTPResponse) async -> HTTPResponse {
         let start = Date()
-        let response = next()
+        let response = await next()
         metrics.request(route: route, method: request.method, status: response.status, seconds: Date().timeIntervalSince(start))
         return response
     }
@@ -29,8 +29,8 @@ struct CORSMiddleware: Middleware {
 
     func allows(_ origin: String) -> Bool { allowedOrigins.contains("*") || allowedOrigins.contains(origin) }
 
-    func respond(to request: HTTPRequest, route: String, next: () -> HTTPResponse) -> HTTPResponse {
-        guard !allowedOrigins.isEmpty, let origin = request.headers["Origin"] else { return next() }
+    func respond(to request: HTTPRequest, route: String, next: @Sendable () async -> HTTPResponse) async -> HTTPResponse {
+        guard !allowedOrigins.isEmpty, let origin = request.headers["Origin"] else { return await next() }
         if request.method == "OPTIONS", let wanted = request.headers["Access-Control-Request-Method"], route != "unmatched" {
             let methods = methods(route)
             let headers = (request.headers["Access-Control-Request-Headers"] ?? "").split(separator: ",")
@@ -50,7 +50,7 @@ struct CORSMiddleware: Middleware {
             h.add("Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
             return HTTPResponse(status: 204, headers: h, body: .bytes([]))
         }
-        var response = next()
+        var response = await next()
         if allows(origin) {
             response.headers.set("Access-Control-Allow-Origin", origin)
             response.headers.add("Access-Control-Expose-Headers", CORSMiddleware.exposedHeaders)
@@ -64,8 +64,8 @@ struct CORSMiddleware: Middleware {
 struct AccessLogMiddleware: Middleware {
     let logger: Logger
 
-    func respond(to request: HTTPRequest, route: String, next: () -> HTTPResponse) -> HTTPResponse {
-        let response = next()
+    func respond(to request: HTTPRequest, route: String, next: @Sendable () async -> HTTPResponse) async -> HTTPResponse {
+        let response = await next()
         if response.status >= 500 {
             logger.error("\(request.method) \(request.path) \(response.status)", metadata: ["route": "\(route)", "peer": "\(request.remoteAddress)"])
         } else {

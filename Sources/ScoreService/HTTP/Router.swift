@@ -7,7 +7,7 @@ import ScoreEngine
 /// `InvalidParameter`s, answered as 400 naming the field); anything else becomes a 500. Every request passes
 /// through the middleware chain, outermost first, with the pattern it matched.
 final class Router: HTTPResponder, @unchecked Sendable {
-    typealias Handler = @Sendable (HTTPRequest, [String: String]) throws -> HTTPResponse
+    typealias Handler = @Sendable (HTTPRequest, [String: String]) async throws -> HTTPResponse
 
     struct Route {
         let method: String
@@ -79,22 +79,23 @@ final class Router: HTTPResponder, @unchecked Sendable {
         return params
     }
 
-    func respond(to request: HTTPRequest) -> HTTPResponse {
+    func respond(to request: HTTPRequest) async -> HTTPResponse {
         let parts = request.path.split(separator: "/")
         let method = request.method == "HEAD" ? "GET" : request.method
         let candidates = routes.compactMap { r in Router.match(r, parts).map { (r, $0) } }
         let pattern: String
-        let run: () -> HTTPResponse
+        let run: @Sendable () async -> HTTPResponse
         if let (route, params) = candidates.first(where: { $0.0.method == method }) {
             pattern = route.pattern
-            run = { Router.answer(request) { try route.handler(request, params) } }
+            run = { await Router.answer(request) { try await route.handler(request, params) } }
         } else if !candidates.isEmpty {
             pattern = candidates[0].0.pattern
             var allowed = Set(candidates.map(\.0.method))
             if allowed.contains("GET") { allowed.insert("HEAD") }
             var e = APIError(status: 405, code: "method_not_allowed", message: "\(request.method) is not allowed on \(request.path)")
             e.headers = [("Allow", allowed.sorted().joined(separator: ", "))]
-            run = { e.response }
+            let answer = e.response
+            run = { answer }
         } else {
             pattern = "unmatched"
             run = { APIError.notFound("no route for \(request.path)").response }
@@ -102,15 +103,15 @@ final class Router: HTTPResponder, @unchecked Sendable {
         var next = run
         for m in middleware.reversed() {
             let inner = next
-            next = { m.respond(to: request, route: pattern, next: inner) }
+            next = { await m.respond(to: request, route: pattern, next: inner) }
         }
-        return next()
+        return await next()
     }
 
     /// A handler's answer, or its error as JSON.
-    static func answer(_ request: HTTPRequest, _ body: () throws -> HTTPResponse) -> HTTPResponse {
+    static func answer(_ request: HTTPRequest, _ body: () async throws -> HTTPResponse) async -> HTTPResponse {
         do {
-            return try body()
+            return try await body()
         } catch let e as APIError {
             return e.response
         } catch let e as InvalidParameter {
@@ -129,5 +130,5 @@ protocol RouteCollection {
 /// Code around every request: given the request and the route pattern it matched, it calls `next` for the
 /// answer (or answers itself).
 protocol Middleware: Sendable {
-    func respond(to request: HTTPRequest, route: String, next: () -> HTTPResponse) -> HTTPResponse
+    func respond(to request: HTTPRequest, route: String, next: @Sendable () async -> HTTPResponse) async -> HTTPResponse
 }

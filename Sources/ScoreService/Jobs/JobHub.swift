@@ -5,37 +5,34 @@ import Synchronization
 /// Change notification for jobs: every update bumps the job's version and wakes whoever waits for it
 /// (the event streams).
 final class JobHub: @unchecked Sendable {
-    private let condition = NSCondition()
+    private let lock = NSLock()
     private var versions: [String: Int] = [:]
+    private lazy var wakeups = Wakeups<String>(lock: lock)
 
     func changed(_ id: String) {
-        condition.lock()
+        lock.lock()
         versions[id, default: 0] += 1
-        condition.broadcast()
-        condition.unlock()
+        lock.unlock()
+        wakeups.wake(id)
     }
 
     func version(_ id: String) -> Int {
-        condition.lock()
-        defer { condition.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return versions[id] ?? 0
     }
 
-    /// Waits until the job's version differs from `seen` or `timeout` passes; returns the current version.
-    func wait(_ id: String, after seen: Int, timeout: Double) -> Int {
-        let deadline = Date().addingTimeInterval(timeout)
-        condition.lock()
-        defer { condition.unlock() }
-        while (versions[id] ?? 0) == seen {
-            if !condition.wait(until: deadline) { break }
-        }
-        return versions[id] ?? 0
+    /// Waits (suspended, holding no thread) until the job's version differs from `seen` or `timeout` passes;
+    /// returns the current version.
+    func next(_ id: String, after seen: Int, timeout: Double) async -> Int {
+        await wakeups.wait(id, timeout: timeout) { [unowned self] in (versions[id] ?? 0) != seen }
+        return version(id)
     }
 
     func forget(_ id: String) {
-        condition.lock()
+        lock.lock()
         versions[id] = nil
-        condition.unlock()
+        lock.unlock()
     }
 }
 

@@ -5,33 +5,29 @@ import ScoreEngine
 /// The groups of rows of a streamed sampling job, handed over as they finish to the response that streams
 /// them (`GET /samples?stream=true`), then the run's summary or its failure.
 final class SampleStream: @unchecked Sendable {
-    private let condition = NSCondition()
+    private let lock = NSLock()
     private var groups: [(rows: Range<Int>, x: Tensor)] = []
     private var end: Result<[String: JSONValue], Error>? = nil
+    private lazy var wakeups = Wakeups<Int>(lock: lock)
 
     func push(_ rows: Range<Int>, _ x: Tensor) {
-        condition.lock()
+        lock.lock()
         groups.append((rows, x))
-        condition.broadcast()
-        condition.unlock()
+        lock.unlock()
+        wakeups.wake(0)
     }
 
     func finish(_ result: Result<[String: JSONValue], Error>) {
-        condition.lock()
+        lock.lock()
         if end == nil { end = result }
-        condition.broadcast()
-        condition.unlock()
+        lock.unlock()
+        wakeups.wake(0)
     }
 
-    /// The groups after the first `taken`, and the end if it came; waits up to `timeout` for either.
-    func next(after taken: Int, timeout: Double) -> (groups: [(rows: Range<Int>, x: Tensor)], end: Result<[String: JSONValue], Error>?) {
-        condition.lock()
-        defer { condition.unlock() }
-        let deadline = Date().addingTimeInterval(timeout)
-        while groups.count <= taken && end == nil {
-            if !condition.wait(until: deadline) { break }
-        }
-        return (Array(groups[min(taken, groups.count)...]), groups.count > taken ? nil : end)
+    /// The groups after the first `taken`, and the end if it came; waits (suspended) up to `timeout` for either.
+    func next(after taken: Int, timeout: Double) async -> (groups: [(rows: Range<Int>, x: Tensor)], end: Result<[String: JSONValue], Error>?) {
+        await wakeups.wait(0, timeout: timeout) { [unowned self] in groups.count > taken || end != nil }
+        return lock.withLock { (Array(groups[min(taken, groups.count)...]), groups.count > taken ? nil : end) }
     }
 }
 

@@ -1,0 +1,45 @@
+import Foundation
+
+/// The threads request handlers and streamed bodies run on: a task executor of its own (a fixed number of
+/// threads taking jobs in order), so that handlers neither wait behind nor hold up other users of Swift's global
+/// cooperative pool, and a handler that blocks briefly (the store, a file) holds one of these threads only.
+/// Work that waits long (a job, an event) awaits, which frees the thread.
+final class HandlerPool: TaskExecutor, @unchecked Sendable {
+    private let condition = NSCondition()
+    private var jobs: [UnownedJob] = []
+    private var head = 0
+    let threads: Int
+
+    init(threads: Int, name: String = "http.handler") {
+        self.threads = threads
+        for i in 0..<threads {
+            let t = Thread { [unowned self] in run() }
+            t.name = "\(name).\(i)"
+            t.stackSize = 1 << 20
+            t.start()
+        }
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let unowned = UnownedJob(job)
+        condition.lock()
+        jobs.append(unowned)
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while head == jobs.count { condition.wait() }
+            let job = jobs[head]
+            head += 1
+            if head > 1024 && head * 2 > jobs.count {
+                jobs.removeFirst(head)
+                head = 0
+            }
+            condition.unlock()
+            job.runSynchronously(on: asUnownedTaskExecutor())
+        }
+    }
+}

@@ -1,0 +1,160 @@
+import COpenSSL
+import Foundation
+import Glibc
+import HTTPServer
+import TestSupport
+import Testing
+
+/// Answers `/big` with 8 MiB of a known pattern, `/events` with a stream that waits between chunks (awaiting, so
+/// it holds no thread), anything else with a short text.
+struct BulkResponder: HTTPResponder {
+    static let big: [UInt8] = (0..<(8 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 11) }
+
+    func respond(to r: HTTPRequest) async -> HTTPResponse {
+        switch r.path {
+        case "/big":
+            return HTTPResponse(status: 200, contentType: "application/octet-stream", body: BulkResponder.big)
+        case "/events":
+            return HTTPResponse(status: 200, headers: HTTPHeaders([("Content-Type", "text/event-stream")]), body: .stream { s in
+                for i in 0..<3 {
+                    try await Task.sleep(nanoseconds: 50_000_000)
+                    try await s.write("data: \(i)\n\n")
+                }
+            })
+        default:
+            return .text(200, "ok \(r.path) secure=\(r.isSecure)")
+        }
+    }
+}
+
+/// Raises this process's soft descriptor limit as far as the hard one allows; returns it.
+func raiseDescriptorLimit() -> Int {
+    var l = rlimit()
+    getrlimit(Int32(RLIMIT_NOFILE.rawValue), &l)
+    l.rlim_cur = l.rlim_max
+    setrlimit(Int32(RLIMIT_NOFILE.rawValue), &l)
+    getrlimit(Int32(RLIMIT_NOFILE.rawValue), &l)
+    return l.rlim_cur >= rlim_t(Int.max) ? Int.max : Int(l.rlim_cur)
+}
+
+/// What the event-driven server adds: thousands of open connections without a thread each, writes paced by the
+/// reader without holding up anyone else, and deadlines on readers that stop reading.
+@Suite(.serialized) struct EventLoopTests {
+    static func server(_ edit: (inout HTTPServer.Configuration) -> Void = { _ in }) throws -> HTTPServer {
+        var c = HTTPServer.Configuration()
+        c.port = 0
+        edit(&c)
+        let s = HTTPServer(configuration: c, responder: BulkResponder())
+        try s.start()
+        return s
+    }
+
+    /// 5000 keep-alive connections (each has had an answer and stays open), and a new client is still answered
+    /// at once. Client and server share this process, so each connection takes two descriptors; the test scales
+    /// down if the hard limit does not allow 5000.
+    @Test func fiveThousandIdleConnections() throws {
+        let limit = raiseDescriptorLimit()
+        let n = min(5000, (limit - 200) / 2)
+        let s = try Self.server()
+        defer { s.shutdown(grace: 2) }
+        var clients: [RawClient] = []
+        clients.reserveCapacity(n)
+        for i in 0..<n {
+            let c = try RawClient(port: s.port)
+            if i % 10 == 0 {
+                // Every tenth has had an answer (keep-alive); the others are connected and have sent nothing.
+                c.send("GET /k HTTP/1.1\r\nHost: h\r\n\r\n")
+                #expect(c.read(until: "secure=false").hasPrefix("HTTP/1.1 200"))
+            }
+            clients.append(c)
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while s.connectionCount < n && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(s.connectionCount == n, "\(s.connectionCount) of \(n) open")
+        let fresh = try RawClient(port: s.port)
+        let t0 = Date()
+        fresh.send("GET /fresh HTTP/1.1\r\nHost: h\r\n\r\n")
+        let answer = fresh.read(until: "secure=false")
+        let seconds = Date().timeIntervalSince(t0)
+        #expect(answer.hasPrefix("HTTP/1.1 200") && answer.contains("ok /fresh"))
+        #expect(seconds < 0.5, "a fresh request beside \(n) open connections took \(seconds) s")
+        // The old ones are all still served.
+        for c in clients.indices.filter({ $0 % 500 == 1 }).map({ clients[$0] }) {
+            c.send("GET /again HTTP/1.1\r\nHost: h\r\n\r\n")
+            #expect(c.read(until: "secure=false").contains("ok /again"))
+        }
+        print("held \(n) connections (descriptor limit \(limit)); a fresh request answered in \(String(format: "%.1f", seconds * 1000)) ms")
+    }
+
+    /// A client that asks for 8 MiB and does not read: its answer waits in the socket and the server's buffer,
+    /// while other clients are answered at once; when it reads, it gets every byte intact.
+    @Test func slowReaderDoesNotBlockOthers() throws {
+        let s = try Self.server { $0.loops = 1 }  // everything on one loop: the slow reader shares it with the others
+        defer { s.shutdown(grace: 1) }
+        // 8 MiB is more than the socket buffers hold: the rest waits in the server's buffer until the client reads.
+        let slow = try RawClient(port: s.port)
+        slow.send("GET /big HTTP/1.1\r\nHost: h\r\n\r\n")
+        Thread.sleep(forTimeInterval: 0.2)
+        for i in 0..<20 {
+            let c = try RawClient(port: s.port)
+            let t0 = Date()
+            c.send("GET /quick\(i) HTTP/1.1\r\nHost: h\r\n\r\n")
+            #expect(c.read(until: "secure=false").contains("ok /quick\(i)"))
+            #expect(Date().timeIntervalSince(t0) < 0.5)
+        }
+        // Streams go on beside it too.
+        let e = try RawClient(port: s.port)
+        e.send("GET /events HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(e.read(until: "0\r\n\r\n").contains("data: 2"))
+        // Now the slow client reads everything.
+        var got: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        var headEnd: Int? = nil
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            let n = recv(slow.fd, &buf, buf.count, 0)
+            if n <= 0 { break }
+            got.append(contentsOf: buf[0..<n])
+            if headEnd == nil, got.count >= 4 {
+                headEnd = (3..<min(got.count, 4096)).first { got[$0 - 3..<$0 + 1].elementsEqual([13, 10, 13, 10]) }.map { $0 + 1 }
+            }
+            if let h = headEnd, got.count - h >= BulkResponder.big.count { break }
+        }
+        let h = try #require(headEnd)
+        let body = Array(got[h...])
+        let firstDifference = zip(body, BulkResponder.big).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        #expect(body.count == BulkResponder.big.count && firstDifference == nil,
+                "the body arrived whole and in order (\(body.count) bytes, first difference at \(firstDifference ?? -1))")
+    }
+
+    /// A client that never reads its answer is closed once a write has made no progress for the send timeout.
+    @Test func readerThatStopsIsClosed() throws {
+        let s = try Self.server { $0.sendTimeout = 0.5 }
+        defer { s.shutdown(grace: 1) }
+        let stuck = try RawClient(port: s.port)
+        var small: Int32 = 4096
+        setsockopt(stuck.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        stuck.send("GET /big HTTP/1.1\r\nHost: h\r\n\r\n")
+        let deadline = Date().addingTimeInterval(5)
+        Thread.sleep(forTimeInterval: 0.2)
+        #expect(s.connectionCount == 1)
+        while s.connectionCount > 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(s.connectionCount == 0, "the stalled connection is closed after the send timeout")
+    }
+
+    /// Past the connection limit new connections get 503 at once while the open ones go on.
+    @Test func limitRefusesNewConnectionsOnly() throws {
+        let s = try Self.server { $0.maxConnections = 50 }
+        defer { s.shutdown(grace: 1) }
+        let open = try (0..<50).map { _ in try RawClient(port: s.port) }
+        let deadline = Date().addingTimeInterval(5)
+        while s.connectionCount < 50 && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        let extra = try RawClient(port: s.port)
+        let refused = extra.readAll(timeout: 2)
+        #expect(refused.hasPrefix("HTTP/1.1 503 ") && refused.contains("Retry-After: 1"))
+        for c in [open[0], open[49]] {
+            c.send("GET /still HTTP/1.1\r\nHost: h\r\n\r\n")
+            #expect(c.read(until: "secure=false").contains("ok /still"))
+        }
+    }
+}
