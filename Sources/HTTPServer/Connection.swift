@@ -11,8 +11,10 @@ public protocol HTTPResponder: Sendable {
 }
 
 /// An event loop: a serial Dispatch queue on which its connections' reads, parsing, writes and deadlines all run
-/// (so their state needs no locks), a read buffer they share, and a timer that enforces their deadlines.
-final class EventLoop: @unchecked Sendable {
+/// (so their state needs no locks), a read buffer they share, and a timer that enforces their deadlines. It is also
+/// a task executor: quick handlers run on it (`HTTPRequest.handlerExecutor` moves the others to the pool), so
+/// that a request read, answered and written costs no thread switch.
+final class EventLoop: TaskExecutor, @unchecked Sendable {
     let queue: DispatchQueue
     static let scratchSize = 65536
     let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: EventLoop.scratchSize)
@@ -21,6 +23,13 @@ final class EventLoop: @unchecked Sendable {
 
     init(index: Int) {
         queue = DispatchQueue(label: "http.loop.\(index)", qos: .userInitiated)
+    }
+
+    deinit { scratch.deallocate() }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let unowned = UnownedJob(job)
+        queue.async { [self] in unowned.runSynchronously(on: asUnownedTaskExecutor()) }
     }
 
     /// Checks every connection's deadlines ten times a second.
@@ -60,16 +69,22 @@ struct ConnectionClosed: Error {}
 final class Connection: @unchecked Sendable {
     let fd: Int32
     let peer: String
-    unowned let loop: EventLoop
-    unowned let server: HTTPServer
+    let loop: EventLoop
+    let server: HTTPServer
     private let tls: TLSSession?
     private var readSource: DispatchSourceRead?
     private var writeSource: DispatchSourceWrite?
     /// Sources not yet through their cancellation: the descriptor is closed when none is left.
     private var liveSources = 0
 
-    private enum Phase { case handshake, head, body, handling, responding, closing, lingering, closed }
-    private var phase: Phase
+    /// `sending`: a keep-alive answer going out (the next request may be read ahead); `closing`: the last answer
+    /// going out, the connection closes after it.
+    private enum Phase { case handshake, head, body, handling, responding, sending, closing, lingering, closed }
+    private var phase: Phase {
+        didSet { if isClosed { phase = .closed } }
+    }
+    /// Set once by `close`; no later change of phase undoes it.
+    private var isClosed = false
     /// The client has ended its side (end of stream, or TLS close_notify).
     private var endOfInput = false
 
@@ -171,7 +186,8 @@ final class Connection: @unchecked Sendable {
 
     /// Closes now (the descriptor once no source holds it any more).
     func close() {
-        guard phase != .closed else { return }
+        guard !isClosed else { return }
+        isClosed = true
         phase = .closed
         stateLock.lock()
         closedFlag = true
@@ -254,8 +270,9 @@ final class Connection: @unchecked Sendable {
             if end || lingerDiscarded >= Connection.lingerBytes { close(); return }
             readDeadline = min(lingerEnd, Clock.now() + Connection.lingerIdle)
         case .closing:
-            break
-        case .handling, .responding:
+            // Request bytes after the last answer: close lingering, so that they do not reset the connection.
+            if received > 0 && afterFlush == .close { afterFlush = .linger }
+        case .handling, .responding, .sending:
             // Read ahead (pipelined requests, or the client's end), up to the cap.
             if input.count > Connection.inputCap { stopReading() }
         case .handshake, .head, .body:
@@ -339,7 +356,7 @@ final class Connection: @unchecked Sendable {
                     dispatch(h, body: [])
                     return
                 }
-            case .handling, .responding, .closing, .lingering, .closed:
+            case .handling, .responding, .sending, .closing, .lingering, .closed:
                 return
             }
         }
@@ -357,10 +374,13 @@ final class Connection: @unchecked Sendable {
                                   remoteAddress: peer)
         request.isSecure = tls != nil
         request.isClientConnected = { [weak self] in self?.isClientConnected ?? false }
+        request.handlerExecutor = server.handlers
         let responder = server.responder, sent = request
-        Task(executorPreference: server.handlers) {
+        // Starts on the loop and ends there: what the responder does not move to the handler pool runs without a
+        // thread switch, and the answer is written from the loop.
+        Task(executorPreference: loop) {
             let response = await responder.respond(to: sent)
-            self.loop.queue.async { self.answer(response, sent) }
+            self.answer(response, sent)
         }
     }
 
@@ -408,11 +428,19 @@ final class Connection: @unchecked Sendable {
                     try await produce(writer)
                     self.loop.queue.async { self.endStream(chunked: !http10, closeAfter: closeAfter) }
                 } catch {
-                    // The stream broke off (the client left, or the producer failed): its end cannot be sent.
-                    self.loop.queue.async { self.close() }
+                    // The stream broke off (the client left, or the producer failed): what was written is sent,
+                    // then the connection closes without the stream's end.
+                    self.loop.queue.async { self.abortStream() }
                 }
             }
         }
+    }
+
+    private func abortStream() {
+        guard phase == .responding else { return }
+        phase = .closing
+        afterFlush = .close
+        flush()
     }
 
     private func endStream(chunked: Bool, closeAfter: Bool) {
@@ -424,7 +452,8 @@ final class Connection: @unchecked Sendable {
     /// After an answer: once it is sent, the next request, or the close (lingering when request bytes are left
     /// that will not be answered).
     private func finishResponse(closeAfter: Bool) {
-        phase = .closing
+        guard !isClosed else { return }
+        phase = closeAfter ? .closing : .sending
         afterFlush = closeAfter ? (input.isEmpty ? .close : .linger) : .nextRequest
         flush()
     }
@@ -443,6 +472,7 @@ final class Connection: @unchecked Sendable {
         for f in r.headers.fields { text += "\(f.name): \(f.value)\r\n" }
         text += "\r\n"
         emit(Array(text.utf8) + body)
+        guard !isClosed else { return }
         head = nil
         chunked = nil
         input.removeAll()
@@ -475,7 +505,7 @@ final class Connection: @unchecked Sendable {
 
     /// Sends what the socket takes now; a write source calls again when it can take more.
     func flush() {
-        guard phase != .closed else { return }
+        guard !isClosed else { return }
         while sent < output.count {
             let n = output.withUnsafeBytes { send(fd, $0.baseAddress! + sent, output.count - sent, Int32(MSG_NOSIGNAL)) }
             if n > 0 {
@@ -542,7 +572,7 @@ final class Connection: @unchecked Sendable {
 
     /// Closes after a complete exchange: with TLS, close_notify first (sent if the socket takes it now).
     private func closeGracefully() {
-        if let tls, phase != .closed {
+        if let tls, !isClosed {
             tls.shutdown()
             sendTLSOutput()
             if unsent > 0 {
@@ -556,6 +586,7 @@ final class Connection: @unchecked Sendable {
     /// client still sending): sends FIN, then reads and discards for a bounded time, so that closing does not
     /// reset the connection (a reset makes the client's TCP drop the answer it has not read yet).
     private func lingeringClose() {
+        guard !isClosed else { return }
         if let tls {
             tls.shutdown()
             sendTLSOutput()

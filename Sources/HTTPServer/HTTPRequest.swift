@@ -15,19 +15,32 @@ public struct HTTPHeaders: Sendable, Sequence {
     }
 
     public mutating func remove(_ name: String) {
-        fields.removeAll { $0.name.lowercased() == name.lowercased() }
+        fields.removeAll { HTTPHeaders.sameName($0.name, name) }
     }
 
     /// The first value of `name`.
     public subscript(name: String) -> String? {
-        let n = name.lowercased()
-        return fields.first { $0.name.lowercased() == n }?.value
+        fields.first { HTTPHeaders.sameName($0.name, name) }?.value
     }
 
     /// Every value of `name`.
     public func values(_ name: String) -> [String] {
-        let n = name.lowercased()
-        return fields.filter { $0.name.lowercased() == n }.map(\.value)
+        fields.filter { HTTPHeaders.sameName($0.name, name) }.map(\.value)
+    }
+
+    /// Field names compare without regard to ASCII case (and without allocating, as `lowercased()` would).
+    static func sameName(_ a: String, _ b: String) -> Bool {
+        var a = a, b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                guard x.count == y.count else { return false }
+                for i in 0..<x.count where x[i] != y[i] {
+                    let l = x[i] | 0x20
+                    guard l == y[i] | 0x20, l >= 0x61, l <= 0x7A else { return false }
+                }
+                return true
+            }
+        }
     }
 
     public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }
@@ -46,6 +59,9 @@ public struct HTTPRequest: Sendable {
     public var remoteAddress: String
     /// Whether it came over TLS.
     public var isSecure = false
+    /// The server's handler threads. The responder starts on the connection's event loop; work that may block
+    /// or compute for long moves here (`withTaskExecutorPreference`) so that the loop's other connections go on.
+    public var handlerExecutor: (any TaskExecutor)? = nil
     /// Whether the client still holds the connection (for handlers that wait long before answering).
     public var isClientConnected: @Sendable () -> Bool = { true }
 

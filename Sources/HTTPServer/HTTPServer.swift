@@ -118,18 +118,25 @@ public final class HTTPServer: @unchecked Sendable {
         for l in loops { l.start() }
         var port = configuration.port
         var bound: [(ListeningSocket, Bool)] = []
-        for host in configuration.hosts {
-            let l = try ListeningSocket(host: host, port: port)
-            port = l.port  // with port 0, the other addresses use the same port
-            bound.append((l, configuration.tls != nil))
-        }
-        if configuration.tls != nil {
-            var plainPort: Int? = nil
-            for a in configuration.plainListeners {
-                let l = try ListeningSocket(host: a.host, port: a.port == 0 ? (plainPort ?? 0) : a.port)
-                if a.port == 0 { plainPort = l.port }
-                bound.append((l, false))
+        do {
+            for host in configuration.hosts {
+                let l = try ListeningSocket(host: host, port: port)
+                port = l.port  // with port 0, the other addresses use the same port
+                bound.append((l, configuration.tls != nil))
             }
+            if configuration.tls != nil {
+                var plainPort: Int? = nil
+                for a in configuration.plainListeners {
+                    let l = try ListeningSocket(host: a.host, port: a.port == 0 ? (plainPort ?? 0) : a.port)
+                    if a.port == 0 { plainPort = l.port }
+                    bound.append((l, false))
+                }
+            }
+        } catch {
+            for (l, _) in bound { _ = Glibc.close(l.fd) }
+            for l in loops { l.stop() }
+            handlers.stop()
+            throw error
         }
         for (socket, secure) in bound {
             let source = DispatchSource.makeReadSource(fileDescriptor: socket.fd, queue: acceptQueue)
@@ -254,7 +261,10 @@ public final class HTTPServer: @unchecked Sendable {
             // Past the grace period: what is left is closed.
             for loop in loops { loop.queue.sync { for c in Array(loop.connections.values) { c.close() } } }
         }
-        if !already { for loop in loops { loop.stop() } }
+        if !already {
+            for loop in loops { loop.stop() }
+            handlers.stop()
+        }
         return clean
     }
 }

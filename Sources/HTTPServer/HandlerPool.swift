@@ -8,6 +8,7 @@ final class HandlerPool: TaskExecutor, @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
     private var head = 0
+    private var stopped = false
     let threads: Int
 
     init(threads: Int, name: String = "http.handler") {
@@ -18,6 +19,14 @@ final class HandlerPool: TaskExecutor, @unchecked Sendable {
             t.stackSize = 1 << 20
             t.start()
         }
+    }
+
+    /// Lets the threads end once the jobs queued so far have run.
+    func stop() {
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        condition.unlock()
     }
 
     func enqueue(_ job: consuming ExecutorJob) {
@@ -31,7 +40,11 @@ final class HandlerPool: TaskExecutor, @unchecked Sendable {
     private func run() {
         while true {
             condition.lock()
-            while head == jobs.count { condition.wait() }
+            while head == jobs.count && !stopped { condition.wait() }
+            if head == jobs.count && stopped {
+                condition.unlock()
+                return
+            }
             let job = jobs[head]
             head += 1
             if head > 1024 && head * 2 > jobs.count {

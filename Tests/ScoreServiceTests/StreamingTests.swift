@@ -72,7 +72,10 @@ import Testing
         #expect(body.contains("Content-Type: multipart/mixed; boundary=scored-samples"))
         #expect(body.components(separatedBy: "Content-Type: image/x-portable-graymap").count - 1 == 4, "four parts of 8 images")
         #expect(body.contains("X-First-Row: 24") && body.contains("\"done\":true"))
+        // Queued behind a long job again, so that the stream is open before it starts (four steps take milliseconds).
+        let blocker2 = try #require(http("GET", "\(base)/samples?model=\(points)&sampler=pc&steps=100000&n=2048&wait=false").json["id"]?.string)
         let q = http("GET", "\(base)/samples?model=\(images)&sampler=euler&steps=4&n=4&wait=false&preview_every=2")
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { _ = http("POST", "\(base)/jobs/\(blocker2)/cancel") }
         let ev = http("GET", "\(base)/jobs/\(try #require(q.json["id"]?.string))/events").text
         let preview = try #require(ev.components(separatedBy: "\n\n").first { $0.hasPrefix("event: preview") })
         let json = try JSONValue(parsing: String(preview.dropFirst("event: preview\ndata: ".count)))

@@ -70,7 +70,7 @@ struct SamplesController: RouteCollection {
         r.add("POST", "/colorize", query: { SamplesController.queryParameters(maxSamples: max) }) { req, _ in try await colorize(req) }
         r.add("POST", "/impute", query: { SamplesController.imputeParameters(maxSamples: max) }) { req, _ in try await impute(req) }
         r.add("POST", "/likelihood") { req, _ in try await likelihood(req) }
-        r.add("GET", "/samplers") { _, _ in jsonResponse(200, ["samplers": .array(SamplerRegistry.all.map(SamplerDocumentation.describe))]) }
+        r.add("GET", "/samplers", quick: true) { _, _ in jsonResponse(200, ["samplers": .array(SamplerRegistry.all.map(SamplerDocumentation.describe))]) }
     }
 
     /// `GET /samples`: queues a sampling job; by default waits for it and answers with the samples

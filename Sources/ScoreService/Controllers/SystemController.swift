@@ -19,8 +19,8 @@ struct SystemController: RouteCollection {
         r.add("GET", "/", access: .anyone) { req, _ in try staticFile("index.html") }
         r.add("GET", "/assets/{name}", access: .anyone) { _, p in try staticFile(p["name"]!) }
         r.add("GET", "/openapi.json", access: .anyone) { _, _ in jsonResponse(200, try openAPI()) }
-        r.add("GET", "/healthz", access: .anyone) { _, _ in health() }
-        r.add("GET", "/metrics") { _, _ in try metricsText() }
+        r.add("GET", "/healthz", access: .anyone, quick: true) { _, _ in health() }
+        r.add("GET", "/metrics", quick: true) { _, _ in try metricsText() }
     }
 
     /// The description generated over `public/openapi.json` for the routes and registries of this process.

@@ -17,6 +17,9 @@ final class Router: HTTPResponder, @unchecked Sendable {
         let query: (@Sendable () -> [Parameter])?
         /// The scope a key needs to call it (nil: anyone, with or without a key).
         let scope: Scope?
+        /// Runs on the connection's event loop: it answers from memory or a store read, and any wait is awaited.
+        /// The other handlers run on the server's handler threads, where blocking or computing holds up no loop.
+        let quick: Bool
         let handler: Handler
     }
 
@@ -33,7 +36,7 @@ final class Router: HTTPResponder, @unchecked Sendable {
 
     /// Adds a route; `query` declares its query parameters for the OpenAPI description, `access` who may call it.
     func add(_ method: String, _ pattern: String, access: Access = .byMethod, query: (@Sendable () -> [Parameter])? = nil,
-             _ handler: @escaping Handler) {
+             quick: Bool = false, _ handler: @escaping Handler) {
         let scope: Scope?
         switch access {
         case .anyone: scope = nil
@@ -41,7 +44,7 @@ final class Router: HTTPResponder, @unchecked Sendable {
         case .byMethod: scope = method == "GET" ? .read : .submit
         }
         routes.append(Route(method: method, pattern: pattern, segments: pattern.split(separator: "/"), query: query, scope: scope,
-                            handler: handler))
+                            quick: quick, handler: handler))
     }
 
     /// The route answering `method` on `pattern` (HEAD as GET).
@@ -87,7 +90,12 @@ final class Router: HTTPResponder, @unchecked Sendable {
         let run: @Sendable () async -> HTTPResponse
         if let (route, params) = candidates.first(where: { $0.0.method == method }) {
             pattern = route.pattern
-            run = { await Router.answer(request) { try await route.handler(request, params) } }
+            if route.quick || request.handlerExecutor == nil {
+                run = { await Router.answer(request) { try await route.handler(request, params) } }
+            } else {
+                let pool = request.handlerExecutor!
+                run = { await withTaskExecutorPreference(pool) { await Router.answer(request) { try await route.handler(request, params) } } }
+            }
         } else if !candidates.isEmpty {
             pattern = candidates[0].0.pattern
             var allowed = Set(candidates.map(\.0.method))

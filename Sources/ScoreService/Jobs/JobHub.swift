@@ -7,7 +7,9 @@ import Synchronization
 final class JobHub: @unchecked Sendable {
     private let lock = NSLock()
     private var versions: [String: Int] = [:]
-    private lazy var wakeups = Wakeups<String>(lock: lock)
+    private let wakeups: Wakeups<String>
+
+    init() { wakeups = Wakeups(lock: lock) }
 
     func changed(_ id: String) {
         lock.lock()

@@ -8,7 +8,9 @@ final class SampleStream: @unchecked Sendable {
     private let lock = NSLock()
     private var groups: [(rows: Range<Int>, x: Tensor)] = []
     private var end: Result<[String: JSONValue], Error>? = nil
-    private lazy var wakeups = Wakeups<Int>(lock: lock)
+    private let wakeups: Wakeups<Int>
+
+    init() { wakeups = Wakeups(lock: lock) }
 
     func push(_ rows: Range<Int>, _ x: Tensor) {
         lock.lock()

@@ -1,7 +1,7 @@
 import FuzzKit
 import HTTPServer
 
-/// The request path of a connection (`Connection.run`), minus the socket: the input's first byte sets how
+/// The request path of a connection (`Connection.process`), minus the socket and the event loop: the input's first byte sets how
 /// many bytes each simulated read delivers (1…64), the rest is what the client sends. Requests are read in
 /// turn (pipelining) as the connection does: find the head's end while checking the partial head, parse it,
 /// then read a fixed-length or chunked body, with small limits. Checked besides "no crash": the chunked decoder
