@@ -101,6 +101,9 @@ final class Connection: @unchecked Sendable {
     private var head: HTTPParser.Head?
     private var chunked: HTTPParser.ChunkedDecoder?
     private var chunkedPosition = 0
+    /// The file a large body is being written to (-1: none), and how much of it is there.
+    private var spool: Int32 = -1
+    private var spooledBytes = 0
 
     /// When reading must have made progress (idle, request, handshake or linger deadline), monotonic seconds.
     private var readDeadline = Double.infinity
@@ -198,6 +201,7 @@ final class Connection: @unchecked Sendable {
         loop.connections[ObjectIdentifier(self)] = nil
         stopReading()
         stopWriting()
+        if spool >= 0 { _ = Glibc.close(spool); spool = -1 }
         if liveSources == 0 { _ = Glibc.close(fd) }
         server.connectionClosed()
     }
@@ -318,7 +322,7 @@ final class Connection: @unchecked Sendable {
                 scanned = 0
                 checked = 0
                 if h.framing == .none {
-                    dispatch(h, body: [])
+                    dispatch(h, body: RequestBody([]))
                     return
                 }
                 head = h
@@ -336,24 +340,37 @@ final class Connection: @unchecked Sendable {
                 guard let h = head else { return }
                 switch h.framing {
                 case .length(let n):
+                    if n > server.configuration.spoolThreshold {
+                        // A large body goes to a file as it arrives.
+                        let take = min(input.count, n - spooledBytes)
+                        guard spoolWrite(input[0..<take]) else { return }
+                        input.removeFirst(take)
+                        guard spooledBytes == n else { return }
+                        dispatch(h, body: takeSpool())
+                        return
+                    }
                     guard input.count >= n else { return }
                     let body = Array(input[0..<n])
                     input.removeFirst(n)
-                    dispatch(h, body: body)
+                    dispatch(h, body: RequestBody(body))
                     return
                 case .chunked:
                     do { chunkedPosition = try chunked!.feed(input, from: chunkedPosition) } catch let f as HTTPParser.Failure {
                         fail(f)
                         return
                     } catch { close(); return }
-                    guard chunked!.isDone else { return }
-                    let body = chunked!.body
                     input.removeFirst(chunkedPosition)
+                    chunkedPosition = 0
+                    if chunked!.total > server.configuration.spoolThreshold || spool >= 0 {
+                        guard spoolWrite(chunked!.takeBody()[...]) else { return }
+                    }
+                    guard chunked!.isDone else { return }
+                    let body = spool >= 0 ? takeSpool() : RequestBody(chunked!.body)
                     chunked = nil
                     dispatch(h, body: body)
                     return
                 case .none:
-                    dispatch(h, body: [])
+                    dispatch(h, body: RequestBody([]))
                     return
                 }
             case .handling, .responding, .sending, .closing, .lingering, .closed:
@@ -364,14 +381,41 @@ final class Connection: @unchecked Sendable {
 
     // MARK: answering
 
-    /// Hands a complete request to the responder (a task on the handler pool).
-    private func dispatch(_ h: HTTPParser.Head, body: [UInt8]) {
+    /// Appends body bytes to the spool file (made on first use); answers 500 and returns false if it cannot.
+    private func spoolWrite(_ bytes: ArraySlice<UInt8>) -> Bool {
+        if spool < 0 { spool = server.openSpoolFile() }
+        var off = 0
+        let ok = spool >= 0 && bytes.withUnsafeBytes { b -> Bool in
+            while off < b.count {
+                let n = Glibc.write(spool, b.baseAddress! + off, b.count - off)
+                if n > 0 { off += n } else if n < 0 && errno == EINTR { continue } else { return false }
+            }
+            return true
+        }
+        guard ok else {
+            fail(HTTPParser.Failure(500, "the request body could not be stored"))
+            return false
+        }
+        spooledBytes += bytes.count
+        return true
+    }
+
+    private func takeSpool() -> RequestBody {
+        let body = RequestBody(spooled: spool, count: spooledBytes)
+        spool = -1
+        spooledBytes = 0
+        return body
+    }
+
+    /// Hands a complete request to the responder (a task started on the loop).
+    private func dispatch(_ h: HTTPParser.Head, body: RequestBody) {
         head = nil
         phase = .handling
         readDeadline = .infinity
         readDeadlineStatus = nil
-        var request = HTTPRequest(method: h.method, target: h.target, version: h.version, headers: h.headers, body: body,
+        var request = HTTPRequest(method: h.method, target: h.target, version: h.version, headers: h.headers, body: [],
                                   remoteAddress: peer)
+        request.bodyStorage = body
         request.isSecure = tls != nil
         request.isClientConnected = { [weak self] in self?.isClientConnected ?? false }
         request.handlerExecutor = server.handlers
@@ -475,6 +519,7 @@ final class Connection: @unchecked Sendable {
         guard !isClosed else { return }
         head = nil
         chunked = nil
+        if spool >= 0 { _ = Glibc.close(spool); spool = -1; spooledBytes = 0 }
         input.removeAll()
         phase = .closing
         afterFlush = .linger

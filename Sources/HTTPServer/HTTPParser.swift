@@ -177,12 +177,20 @@ public enum HTTPParser {
         enum State { case size, data(Int), dataCRLF, trailer, done }
         var state = State.size
         public private(set) var body: [UInt8] = []
+        /// Data bytes decoded so far (including those taken out of `body`).
+        public private(set) var total = 0
         let maxBody: Int
         var trailerBytes = 0
 
         public init(maxBody: Int) { self.maxBody = maxBody }
 
         public var isDone: Bool { if case .done = state { return true }; return false }
+
+        /// Hands over the data decoded so far (for a body spooled to a file as it arrives).
+        public mutating func takeBody() -> [UInt8] {
+            defer { body = [] }
+            return body
+        }
 
         /// Consumes what it can from b[start...]; returns the new start. Throws on malformed input.
         public mutating func feed(_ b: [UInt8], from start: Int) throws -> Int {
@@ -212,12 +220,13 @@ public enum HTTPParser {
                           sizePart.allSatisfy({ HTTPRequest.hexValue($0) != nil }) else { throw Failure(400, "malformed chunk size") }
                     guard line.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else { throw Failure(400, "control character in chunk extension") }
                     let size = sizePart.reduce(0) { $0 * 16 + Int(HTTPRequest.hexValue($1)!) }
-                    if body.count + size > maxBody { throw Failure(413, "body larger than \(maxBody) bytes") }
+                    if total + size > maxBody { throw Failure(413, "body larger than \(maxBody) bytes") }
                     state = size == 0 ? .trailer : .data(size)
                 case .data(let remaining):
                     let take = min(remaining, b.count - i)
                     if take == 0 { return i }
                     body.append(contentsOf: b[i..<(i + take)])
+                    total += take
                     i += take
                     state = remaining - take == 0 ? .dataCRLF : .data(remaining - take)
                 case .dataCRLF:

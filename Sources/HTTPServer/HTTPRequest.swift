@@ -46,6 +46,51 @@ public struct HTTPHeaders: Sendable, Sequence {
     public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }
 }
 
+/// A request body: in memory, or spooled to an unlinked temporary file while it arrived (a large upload, so that
+/// a slow client holds disk rather than memory), then read in when the handler first asks for it.
+public final class RequestBody: @unchecked Sendable {
+    private let lock = NSLock()
+    private var bytes: [UInt8]?
+    private var fd: Int32
+    /// Its length in bytes.
+    public let count: Int
+
+    public init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+        fd = -1
+        count = bytes.count
+    }
+
+    /// Takes over `fd`, a file holding `count` bytes from offset 0.
+    init(spooled fd: Int32, count: Int) {
+        self.fd = fd
+        self.count = count
+    }
+
+    /// Whether it arrived in a file.
+    public var isSpooled: Bool { lock.lock(); defer { lock.unlock() }; return fd >= 0 || bytes == nil }
+
+    /// The bytes (read from the file the first time).
+    public var data: [UInt8] {
+        lock.lock()
+        defer { lock.unlock() }
+        if let bytes { return bytes }
+        var out = [UInt8](repeating: 0, count: count)
+        var off = 0
+        out.withUnsafeMutableBytes { b in
+            while off < count {
+                let n = pread(fd, b.baseAddress! + off, count - off, off_t(off))
+                if n > 0 { off += n } else if n < 0 && errno == EINTR { continue } else { break }
+            }
+        }
+        if off < count { out.removeSubrange(off...) }
+        bytes = out
+        return out
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+}
+
 /// A parsed request: method, target, version, headers and the whole body.
 public struct HTTPRequest: Sendable {
     public var method: String
@@ -54,7 +99,12 @@ public struct HTTPRequest: Sendable {
     /// (1, 1) or (1, 0).
     public var version: (major: Int, minor: Int)
     public var headers: HTTPHeaders
-    public var body: [UInt8]
+    /// The body (read in from its spool file on first use; see `RequestBody`).
+    public var body: [UInt8] {
+        get { bodyStorage.data }
+        set { bodyStorage = RequestBody(newValue) }
+    }
+    public var bodyStorage: RequestBody
     /// The peer's address, for logs.
     public var remoteAddress: String
     /// Whether it came over TLS.
@@ -71,7 +121,7 @@ public struct HTTPRequest: Sendable {
         self.target = target
         self.version = version
         self.headers = headers
-        self.body = body
+        self.bodyStorage = RequestBody(body)
         self.remoteAddress = remoteAddress
     }
 

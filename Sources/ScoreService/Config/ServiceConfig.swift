@@ -269,6 +269,7 @@ public struct ServiceConfig: Sendable {
         h.requestTimeout = requestTimeoutSeconds
         h.idleTimeout = idleTimeoutSeconds
         h.sendTimeout = sendTimeoutSeconds
+        h.spoolDirectory = URL(fileURLWithPath: dataDir, isDirectory: true).appendingPathComponent("tmp").path
         if let cert = tlsCertificate, let key = tlsPrivateKey {
             h.tls = TLSConfiguration(certificatePath: cert, privateKeyPath: key, handshakeTimeout: tlsHandshakeTimeoutSeconds)
             h.plainListeners = tlsPlainListen
