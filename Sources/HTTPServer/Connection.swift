@@ -25,7 +25,10 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
         queue = DispatchQueue(label: "http.loop.\(index)", qos: .userInitiated)
     }
 
-    deinit { scratch.deallocate() }
+    deinit {
+        sweep?.cancel()
+        scratch.deallocate()
+    }
 
     func enqueue(_ job: consuming ExecutorJob) {
         let unowned = UnownedJob(job)
@@ -36,7 +39,8 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
     func start() {
         let t = DispatchSource.makeTimerSource(queue: queue)
         t.schedule(deadline: .now() + 0.1, repeating: 0.1, leeway: .milliseconds(20))
-        t.setEventHandler { [unowned self] in
+        t.setEventHandler { [weak self] in
+            guard let self else { return }
             let now = Clock.now()
             for c in Array(connections.values) { c.checkDeadlines(now) }
         }
@@ -201,7 +205,7 @@ final class Connection: @unchecked Sendable {
         loop.connections[ObjectIdentifier(self)] = nil
         stopReading()
         stopWriting()
-        if spool >= 0 { _ = Glibc.close(spool); spool = -1 }
+        if spool >= 0 { _ = Glibc.close(spool); spool = -1; server.spoolClosed() }
         if liveSources == 0 { _ = Glibc.close(fd) }
         server.connectionClosed()
     }
@@ -343,6 +347,7 @@ final class Connection: @unchecked Sendable {
                     if n > server.configuration.spoolThreshold {
                         // A large body goes to a file as it arrives.
                         let take = min(input.count, n - spooledBytes)
+                        guard take > 0 else { return }
                         guard spoolWrite(input[0..<take]) else { return }
                         input.removeFirst(take)
                         guard spooledBytes == n else { return }
@@ -361,7 +366,7 @@ final class Connection: @unchecked Sendable {
                     } catch { close(); return }
                     input.removeFirst(chunkedPosition)
                     chunkedPosition = 0
-                    if chunked!.total > server.configuration.spoolThreshold || spool >= 0 {
+                    if (chunked!.total > server.configuration.spoolThreshold || spool >= 0) && !chunked!.body.isEmpty {
                         guard spoolWrite(chunked!.takeBody()[...]) else { return }
                     }
                     guard chunked!.isDone else { return }
@@ -381,9 +386,17 @@ final class Connection: @unchecked Sendable {
 
     // MARK: answering
 
-    /// Appends body bytes to the spool file (made on first use); answers 500 and returns false if it cannot.
+    /// Appends body bytes to the spool file (made on first use); answers 503 when too many uploads are being
+    /// spooled at once, 500 if the file cannot be written, and returns false then.
     private func spoolWrite(_ bytes: ArraySlice<UInt8>) -> Bool {
-        if spool < 0 { spool = server.openSpoolFile() }
+        if spool < 0 {
+            spool = server.openSpoolFile()
+            if spool == -2 {
+                spool = -1
+                fail(HTTPParser.Failure(503, "too many large uploads in progress; try again shortly"))
+                return false
+            }
+        }
         var off = 0
         let ok = spool >= 0 && bytes.withUnsafeBytes { b -> Bool in
             while off < b.count {
@@ -401,7 +414,7 @@ final class Connection: @unchecked Sendable {
     }
 
     private func takeSpool() -> RequestBody {
-        let body = RequestBody(spooled: spool, count: spooledBytes)
+        let body = RequestBody(spooled: spool, count: spooledBytes, release: { [server] in server.spoolClosed() })
         spool = -1
         spooledBytes = 0
         return body
@@ -519,7 +532,7 @@ final class Connection: @unchecked Sendable {
         guard !isClosed else { return }
         head = nil
         chunked = nil
-        if spool >= 0 { _ = Glibc.close(spool); spool = -1; spooledBytes = 0 }
+        if spool >= 0 { _ = Glibc.close(spool); spool = -1; spooledBytes = 0; server.spoolClosed() }
         input.removeAll()
         phase = .closing
         afterFlush = .linger
@@ -580,7 +593,11 @@ final class Connection: @unchecked Sendable {
         case .close: closeGracefully()
         case .linger: lingeringClose()
         case .nextRequest:
-            if draining || server.isDraining { closeGracefully(); return }
+            if draining || server.isDraining {
+                // Requests read ahead will not be answered: close lingering, so that the answer just sent is not reset.
+                if input.isEmpty && !endOfInput { closeGracefully() } else if input.isEmpty { close() } else { lingeringClose() }
+                return
+            }
             phase = .head
             readDeadline = Clock.now() + server.configuration.idleTimeout
             readDeadlineStatus = nil

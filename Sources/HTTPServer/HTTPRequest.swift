@@ -59,13 +59,20 @@ public final class RequestBody: @unchecked Sendable {
         self.bytes = bytes
         fd = -1
         count = bytes.count
+        release = nil
     }
 
-    /// Takes over `fd`, a file holding `count` bytes from offset 0.
-    init(spooled fd: Int32, count: Int) {
+    private let release: (@Sendable () -> Void)?
+
+    /// Takes over `fd`, a file holding `count` bytes from offset 0; `release` is called when it is closed.
+    init(spooled fd: Int32, count: Int, release: (@Sendable () -> Void)? = nil) {
         self.fd = fd
         self.count = count
+        self.release = release
     }
+
+    /// False when its spool file could not be read back whole (`data` is then short).
+    public var isIntact: Bool { lock.lock(); defer { lock.unlock() }; return bytes.map { $0.count == count } ?? true }
 
     /// Whether it arrived in a file.
     public var isSpooled: Bool { lock.lock(); defer { lock.unlock() }; return fd >= 0 || bytes == nil }
@@ -88,7 +95,12 @@ public final class RequestBody: @unchecked Sendable {
         return out
     }
 
-    deinit { if fd >= 0 { close(fd) } }
+    deinit {
+        if fd >= 0 {
+            close(fd)
+            release?()
+        }
+    }
 }
 
 /// A parsed request: method, target, version, headers and the whole body.

@@ -81,16 +81,27 @@ public final class HTTPServer: @unchecked Sendable {
     public var spooledBodies: Int { lock.lock(); defer { lock.unlock() }; return spooled }
     private var spooled = 0
 
-    /// An unlinked temporary file for a request body; -1 if none can be made.
+    /// Spool files open at once (each is a descriptor beside its connection's).
+    private var openSpools = 0
+    static let maxOpenSpools = 256
+
+    /// An unlinked temporary file for a request body (close-on-exec); -1 if none can be made, -2 if
+    /// `maxOpenSpools` are open.
     func openSpoolFile() -> Int32 {
+        lock.lock()
+        guard openSpools < HTTPServer.maxOpenSpools else { lock.unlock(); return -2 }
+        openSpools += 1
+        lock.unlock()
         let dir = configuration.spoolDirectory ?? NSTemporaryDirectory()
         var template = Array((dir.hasSuffix("/") ? dir : dir + "/").utf8CString.dropLast()) + Array("scored-body-XXXXXX".utf8CString)
         let fd = mkstemp(&template)
         guard fd >= 0 else {
             logger.error("cannot make a spool file in \(dir): \(cString(strerror(errno)))")
+            spoolClosed()
             return -1
         }
         unlink(template)
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         lock.lock()
         spooled += 1
         lock.unlock()
@@ -167,7 +178,7 @@ public final class HTTPServer: @unchecked Sendable {
         for (socket, secure) in bound {
             let source = DispatchSource.makeReadSource(fileDescriptor: socket.fd, queue: acceptQueue)
             let listener = Listener(socket: socket, secure: secure, source: source)
-            source.setEventHandler { [unowned self] in acceptAll(listener) }
+            source.setEventHandler { [weak self] in self?.acceptAll(listener) }
             source.setCancelHandler { _ = Glibc.close(socket.fd) }
             listeners.append(listener)
             let h = socket.host
@@ -252,6 +263,12 @@ public final class HTTPServer: @unchecked Sendable {
             }
         }
         _ = Glibc.close(fd)
+    }
+
+    func spoolClosed() {
+        lock.lock()
+        openSpools -= 1
+        lock.unlock()
     }
 
     func connectionClosed() {

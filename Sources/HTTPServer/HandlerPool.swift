@@ -14,7 +14,8 @@ final class HandlerPool: TaskExecutor, @unchecked Sendable {
     init(threads: Int, name: String = "http.handler") {
         self.threads = threads
         for i in 0..<threads {
-            let t = Thread { [unowned self] in run() }
+            // The threads hold the pool: it lives until they have ended (after `stop`).
+            let t = Thread { [self] in run() }
             t.name = "\(name).\(i)"
             t.stackSize = 1 << 20
             t.start()
@@ -32,6 +33,12 @@ final class HandlerPool: TaskExecutor, @unchecked Sendable {
     func enqueue(_ job: consuming ExecutorJob) {
         let unowned = UnownedJob(job)
         condition.lock()
+        if stopped {
+            // Work resumed after the server stopped (a timeout, a writer told its connection is gone) still runs.
+            condition.unlock()
+            DispatchQueue.global().async { [self] in unowned.runSynchronously(on: asUnownedTaskExecutor()) }
+            return
+        }
         jobs.append(unowned)
         condition.signal()
         condition.unlock()

@@ -21,9 +21,9 @@ struct DatasetsController: RouteCollection {
     ]
 
     func register(on r: Router) {
-        r.add("GET", "/datasets", quick: true) { _, _ in try list() }
+        r.add("GET", "/datasets") { _, _ in try list() }
         r.add("POST", "/datasets", query: { DatasetsController.uploadParameters }) { req, _ in try upload(req) }
-        r.add("GET", "/datasets/{id}", quick: true) { _, p in try get(p["id"]!) }
+        r.add("GET", "/datasets/{id}") { _, p in try get(p["id"]!) }
         r.add("DELETE", "/datasets/{id}") { _, p in try remove(p["id"]!) }
         r.add("PUT", "/datasets/{id}/labels") { req, p in try setLabels(p["id"]!, req) }
         r.add("GET", "/datasets/{id}/points", query: { DatasetsController.pointsParameters }) { req, p in try points(p["id"]!, req) }

@@ -26,13 +26,14 @@ struct JobsController: RouteCollection {
         r.add("POST", "/train") { req, _ in try train(req) }
         r.add("GET", "/presets", quick: true) { _, _ in jsonResponse(200, ["presets": .array(Presets.all.map(\.json))]) }
         r.add("GET", "/recipe", quick: true) { _, _ in jsonResponse(200, JobsController.recipeDescription) }
-        r.add("GET", "/jobs", query: { JobsController.listParameters }, quick: true) { req, _ in try list(req) }
+        r.add("GET", "/jobs", query: { JobsController.listParameters }) { req, _ in try list(req) }
+        // Quick: the rendered body is cached by the job's version.
         r.add("GET", "/jobs/{id}", quick: true) { _, p in try get(p["id"]!) }
         r.add("DELETE", "/jobs/{id}") { _, p in try remove(p["id"]!) }
         r.add("POST", "/jobs/{id}/cancel") { _, p in try cancel(p["id"]!) }
-        r.add("GET", "/jobs/{id}/events", quick: true) { _, p in try events(p["id"]!) }
+        r.add("GET", "/jobs/{id}/events") { _, p in try events(p["id"]!) }
         r.add("GET", "/jobs/{id}/result") { _, p in try result(p["id"]!) }
-        r.add("GET", "/jobs/{id}/metrics", quick: true) { _, p in try metrics(p["id"]!) }
+        r.add("GET", "/jobs/{id}/metrics") { _, p in try metrics(p["id"]!) }
     }
 
     /// `POST /train`: the body's fields (and a preset's) built into a recipe, queued as a training job whose

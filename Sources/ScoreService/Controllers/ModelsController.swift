@@ -27,8 +27,8 @@ struct ModelsController: RouteCollection {
     ]
 
     func register(on r: Router) {
-        r.add("GET", "/models", query: { ModelsController.listParameters }, quick: true) { req, _ in try list(req) }
-        r.add("GET", "/models/{id}", quick: true) { _, p in jsonResponse(200, try ModelsController.json(try record(p["id"]!))) }
+        r.add("GET", "/models", query: { ModelsController.listParameters }) { req, _ in try list(req) }
+        r.add("GET", "/models/{id}") { _, p in jsonResponse(200, try ModelsController.json(try record(p["id"]!))) }
         r.add("DELETE", "/models/{id}") { _, p in try remove(p["id"]!) }
         r.add("GET", "/models/{id}/checkpoint") { _, p in try checkpoint(p["id"]!) }
         r.add("GET", "/models/{id}/score", query: { ModelsController.scoreParameters }) { req, p in try score(p["id"]!, req) }

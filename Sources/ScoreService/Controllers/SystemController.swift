@@ -20,7 +20,7 @@ struct SystemController: RouteCollection {
         r.add("GET", "/assets/{name}", access: .anyone) { _, p in try staticFile(p["name"]!) }
         r.add("GET", "/openapi.json", access: .anyone) { _, _ in jsonResponse(200, try openAPI()) }
         r.add("GET", "/healthz", access: .anyone, quick: true) { _, _ in health() }
-        r.add("GET", "/metrics", quick: true) { _, _ in try metricsText() }
+        r.add("GET", "/metrics") { _, _ in try metricsText() }
     }
 
     /// The description generated over `public/openapi.json` for the routes and registries of this process.

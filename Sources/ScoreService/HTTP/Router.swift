@@ -17,8 +17,9 @@ final class Router: HTTPResponder, @unchecked Sendable {
         let query: (@Sendable () -> [Parameter])?
         /// The scope a key needs to call it (nil: anyone, with or without a key).
         let scope: Scope?
-        /// Runs on the connection's event loop: it answers from memory or a store read, and any wait is awaited.
-        /// The other handlers run on the server's handler threads, where blocking or computing holds up no loop.
+        /// Runs on the connection's event loop: it answers from memory (no store query, no file, nothing to compute
+        /// beyond a small JSON document). The other handlers run on the server's handler threads, where blocking on
+        /// the store's lock or a file, or computing, holds up no loop.
         let quick: Bool
         let handler: Handler
     }
@@ -94,7 +95,17 @@ final class Router: HTTPResponder, @unchecked Sendable {
                 run = { await Router.answer(request) { try await route.handler(request, params) } }
             } else {
                 let pool = request.handlerExecutor!
-                run = { await withTaskExecutorPreference(pool) { await Router.answer(request) { try await route.handler(request, params) } } }
+                run = {
+                    await withTaskExecutorPreference(pool) {
+                        await Router.answer(request) {
+                            // A spooled upload is read in here, off the loop; one that cannot be read whole is refused.
+                            guard request.bodyStorage.data.count == request.bodyStorage.count else {
+                                throw APIError(status: 500, code: "internal", message: "the request body could not be read back from its spool file")
+                            }
+                            return try await route.handler(request, params)
+                        }
+                    }
+                }
             }
         } else if !candidates.isEmpty {
             pattern = candidates[0].0.pattern
