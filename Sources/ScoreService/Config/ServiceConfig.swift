@@ -159,6 +159,14 @@ public struct ServiceConfig: Sendable {
             guard case .number(let v) = value, range.contains(v) else { throw bad("must be a number in \(range)") }
             return v
         }
+        /// A list: a JSON array of strings, or one string of comma-separated items (an environment variable).
+        func strings(_ what: String) throws -> [String] {
+            switch value {
+            case .string(let s): return s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            case .array(let a): return try a.map { if case .string(let s) = $0 { return s }; throw bad("must list \(what) as strings") }
+            default: throw bad("must be a list of \(what)")
+            }
+        }
         func string() throws -> String {
             guard case .string(let s) = value, !s.isEmpty else { throw bad("must be a non-empty string") }
             return s
@@ -197,13 +205,7 @@ public struct ServiceConfig: Sendable {
             if key == "tls.certificate" { tlsCertificate = path } else { tlsPrivateKey = path }
         case "tls.handshake_timeout_seconds": tlsHandshakeTimeoutSeconds = try double(0.1...600)
         case "tls.plain_listen":
-            let items: [String]
-            switch value {
-            case .string(let s): items = s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            case .array(let a): items = try a.map { if case .string(let s) = $0 { return s }; throw bad("must list addresses as host:port strings") }
-            default: throw bad("must be a list of host:port addresses")
-            }
-            tlsPlainListen = try items.map { t in
+            tlsPlainListen = try strings("host:port addresses").map { t in
                 guard let a = ServiceConfig.parseAddress(t) else { throw bad("must list addresses as host:port ([::1]:8081 for IPv6); \(t) is not one") }
                 return a
             }
@@ -227,12 +229,7 @@ public struct ServiceConfig: Sendable {
             }
             logLevel = s
         case "cors.allowed_origins":
-            let items: [String]
-            switch value {
-            case .string(let s): items = s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            case .array(let a): items = try a.map { if case .string(let s) = $0 { return s }; throw bad("must list origins as strings") }
-            default: throw bad("must be a list of origins")
-            }
+            let items = try strings("origins")
             for o in items where o != "*" {
                 guard let u = URLComponents(string: o), let scheme = u.scheme, ["http", "https"].contains(scheme), u.host?.isEmpty == false,
                       u.path.isEmpty, u.query == nil, u.fragment == nil else {
