@@ -1,3 +1,8 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A response: status, headers, and a body given whole or written as a stream (chunked encoding).
 public struct HTTPResponse: Sendable {
     public enum Body: Sendable {
@@ -76,4 +81,33 @@ public protocol ResponseStream: AnyObject, Sendable {
 extension ResponseStream {
     public func write(_ text: String) async throws { try await write(Array(text.utf8)) }
     public func write(_ text: String) throws { try write(Array(text.utf8)) }
+}
+
+/// Answers requests. Runs as a task on the server's handler threads (`HandlerPool`): work that waits (for a job, for
+/// events) should `await`, not block, so that it holds no thread.
+public protocol HTTPResponder: Sendable {
+    func respond(to request: HTTPRequest) async -> HTTPResponse
+}
+
+/// The IMF-fixdate of the current second, formatted once per second.
+enum HTTPDate {
+    private static let cache = NSLock()
+    nonisolated(unsafe) private static var second = 0
+    nonisolated(unsafe) private static var text = ""
+
+    static func now() -> String {
+        let t = Int(Date().timeIntervalSince1970)
+        cache.lock()
+        defer { cache.unlock() }
+        if t != second {
+            var tt = time_t(t)
+            var tmv = tm()
+            gmtime_r(&tt, &tmv)
+            var buf = [CChar](repeating: 0, count: 64)
+            strftime(&buf, buf.count, "%a, %d %b %Y %H:%M:%S GMT", &tmv)
+            text = cString(buf)
+            second = t
+        }
+        return text
+    }
 }

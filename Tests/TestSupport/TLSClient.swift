@@ -48,7 +48,7 @@ public final class TLSClient {
                 if code == 0 { break }
                 var buf = [CChar](repeating: 0, count: 256)
                 ERR_error_string_n(code, &buf, buf.count)
-                reasons.append(String(cString: buf))
+                reasons.append(String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
             }
             throw HandshakeFailed(description: reasons.joined(separator: "; "))
         }
@@ -84,52 +84,40 @@ public final class TLSClient {
         _ = b.withUnsafeBytes { SSL_write(session, $0.baseAddress, Int32($0.count)) }
     }
 
-    /// Reads until `marker` has appeared `count` times, the peer closes, or the timeout.
-    public func read(until marker: String, count: Int = 1, timeout: Double = 3) -> String {
-        var out = ""
+    /// Reads until `done(what came so far)`, the peer closes, or the timeout; true if the peer closed.
+    private func receive(into out: inout [UInt8], timeout: Double, until done: ([UInt8]) -> Bool) -> Bool {
         var buf = [UInt8](repeating: 0, count: 65536)
         let deadline = Date().addingTimeInterval(timeout)
-        while out.components(separatedBy: marker).count - 1 < count && Date() < deadline {
+        while !done(out) && Date() < deadline {
             if SSL_pending(session) == 0 {
                 var p = pollfd(fd: raw.fd, events: Int16(POLLIN), revents: 0)
                 if poll(&p, 1, 100) <= 0 { continue }
             }
             let n = SSL_read(session, &buf, Int32(buf.count))
-            if n <= 0 { break }
-            out += String(decoding: buf[0..<Int(n)], as: UTF8.self)
+            if n <= 0 { return true }
+            out.append(contentsOf: buf[0..<Int(n)])
         }
-        return out
+        return false
+    }
+
+    /// Reads until `marker` has appeared `count` times, the peer closes, or the timeout.
+    public func read(until marker: String, count: Int = 1, timeout: Double = 3) -> String {
+        var out: [UInt8] = []
+        _ = receive(into: &out, timeout: timeout) { String(decoding: $0, as: UTF8.self).components(separatedBy: marker).count - 1 >= count }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Every byte until the server ends the connection (or the timeout).
     public func readAll(timeout: Double = 10) -> [UInt8] {
         var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if SSL_pending(session) == 0 {
-                var p = pollfd(fd: raw.fd, events: Int16(POLLIN), revents: 0)
-                if poll(&p, 1, 100) <= 0 { continue }
-            }
-            let n = SSL_read(session, &buf, Int32(buf.count))
-            if n <= 0 { break }
-            out.append(contentsOf: buf[0..<Int(n)])
-        }
+        _ = receive(into: &out, timeout: timeout) { _ in false }
         return out
     }
 
     /// True when the server ends the connection (close_notify or end of stream) within `timeout`.
     public func isClosedByPeer(timeout: Double = 2) -> Bool {
-        var buf = [UInt8](repeating: 0, count: 4096)
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if SSL_pending(session) == 0 {
-                var p = pollfd(fd: raw.fd, events: Int16(POLLIN), revents: 0)
-                if poll(&p, 1, 100) <= 0 { continue }
-            }
-            if SSL_read(session, &buf, Int32(buf.count)) <= 0 { return true }
-        }
-        return false
+        var out: [UInt8] = []
+        return receive(into: &out, timeout: timeout) { _ in false }
     }
 }
 
