@@ -33,13 +33,14 @@ let package = Package(
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "COpenSSL", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CPostgres", providers: [.apt(["libpq-dev"])]),
         .target(name: "CSIMD"),
         .target(name: "ScoreEngine", dependencies: ["CBLAS", "CZlib", "CSIMD"], swiftSettings: engineSettings),
         .target(name: "HTTPServer", dependencies: ["COpenSSL", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "ScoreService",
             dependencies: [
-                "ScoreEngine", "HTTPServer", "CSQLite", "CZlib", "COpenSSL",
+                "ScoreEngine", "HTTPServer", "CSQLite", "CPostgres", "CZlib", "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: engineSettings),
@@ -55,7 +56,7 @@ let package = Package(
         .testTarget(name: "ScoreEngineTests", dependencies: ["ScoreEngine"], swiftSettings: engineSettings),
         .target(name: "TestSupport", dependencies: ["COpenSSL"], path: "Tests/TestSupport"),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", "TestSupport", "COpenSSL"]),
-        .testTarget(name: "ScoreServiceTests", dependencies: ["ScoreService", "ScoreEngine", "HTTPServer", "CSQLite", "scored", "TestSupport",
+        .testTarget(name: "ScoreServiceTests", dependencies: ["ScoreService", "ScoreEngine", "HTTPServer", "CSQLite", "CPostgres", "scored", "TestSupport",
                                                                  .product(name: "Logging", package: "swift-log")],
                     exclude: ["Fixtures"]),
     ]

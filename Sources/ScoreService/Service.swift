@@ -5,30 +5,43 @@ import Logging
 import ScoreEngine
 import Synchronization
 
-/// The whole application in one process, put together here: the store and the files under one data
-/// directory, the catalogs, the job runner's lanes, one controller per resource on the router (metrics and
-/// access logging around every request), and the HTTP server.
+/// The whole application in one process, put together here: the store (SQLite and files under the data
+/// directory, or PostgreSQL for both), the catalogs, the job runner's lanes, one controller per resource on the
+/// router (metrics and access logging around every request), and the HTTP server. As a worker node
+/// (`Role.worker`) it runs the lanes only, with at most a health and metrics listener.
 public final class Service: @unchecked Sendable {
+    public enum Role: Sendable, Equatable {
+        /// The API (and the page), with the workers the configuration asks for (`scored serve`).
+        case server
+        /// Workers only; `health` serves `/healthz` and `/metrics` on the configured port (`scored worker`).
+        case worker(health: Bool)
+    }
+
     public let config: ServiceConfig
+    public let role: Role
+    /// This process's name among the nodes sharing the store.
+    public let node: String
     let logger: Logger
-    let store: SQLiteStore
+    let store: any RecordStore
     let runner: JobRunner
     let housekeeping: Housekeeping
     let router = Router()
-    private(set) var server: HTTPServer!
+    private(set) var server: HTTPServer?
     let stopping = StopFlag()
     private let retentionWake = NSCondition()
 
-    public init(config: ServiceConfig, logger: Logger = Logger(label: "scored")) throws {
+    public init(config: ServiceConfig, logger: Logger = Logger(label: "scored"), role: Role = .server) throws {
         Engine.configure()
         try config.validate()
+        if case .worker = role, config.workers.values.allSatisfy({ $0 == 0 }) {
+            throw ServiceConfig.Invalid(description: "a worker node needs workers: workers.train and workers.sample are both 0")
+        }
         self.config = config
+        self.role = role
         self.logger = logger
-        let root = URL(fileURLWithPath: config.dataDir, isDirectory: true)
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        let artifacts = try Artifacts(root: root)
-        artifacts.cleanTemporary()
-        let store = try SQLiteStore(path: config.storePath)
+        let node = config.nodeName ?? Service.defaultNodeName()
+        self.node = node
+        let (store, artifacts) = try Service.openStore(config, node: node)
         self.store = store
         let hub = JobHub(), metrics = Metrics()
         let results = ResultStore(artifacts: artifacts)
@@ -36,7 +49,7 @@ public final class Service: @unchecked Sendable {
                                       builtinDirectory: URL(fileURLWithPath: config.datasetsDir, isDirectory: true))
         let models = ModelCache(store: store, artifacts: artifacts)
         runner = JobRunner(.init(store: store, artifacts: artifacts, results: results, models: models, datasets: datasets,
-                                 hub: hub, metrics: metrics, logger: logger), config: config)
+                                 hub: hub, metrics: metrics, logger: logger), config: config, node: node)
         let renderer = JobRenderer(store: store, runner: runner, hub: hub)
         housekeeping = Housekeeping(store: store, artifacts: artifacts, results: results, models: models, renderer: renderer,
                                     hub: hub, logger: logger)
@@ -49,9 +62,18 @@ public final class Service: @unchecked Sendable {
         let keys = KeyCache(store: store)
         router.use(AuthMiddleware(keys: keys, alwaysRequired: config.authAlwaysRequired, defaults: config.keyLimits,
                                   scope: { [weak router] method, pattern in router?.route(method, pattern).map { $0.scope } }))
-        router.add(SystemController(publicDir: config.publicDir, startedAt: Date(), metrics: metrics, store: store, runner: runner,
-                                    connections: { [weak self] in self?.server?.connectionCount ?? 0 },
-                                    routes: { [weak self] in self?.router.routes ?? [] }))
+        let system = SystemController(publicDir: config.publicDir, startedAt: Date(), metrics: metrics, store: store, runner: runner,
+                                      connections: { [weak self] in self?.server?.connectionCount ?? 0 },
+                                      routes: { [weak self] in self?.router.routes ?? [] }, healthOnly: role != .server)
+        router.add(system)
+        if case .worker(let health) = role {
+            if health {
+                server = HTTPServer(configuration: config.httpConfiguration, responder: router, logger: logger,
+                                    errorResponse: { APIError.httpLayer($0, $1) },
+                                    metrics: { metrics.request(route: "unparsed", method: "-", status: $0, seconds: 0) })
+            }
+            return
+        }
         router.add(JobsController(store: store, runner: runner, submitter: submitter, renderer: renderer, hub: hub, datasets: datasets,
                                   results: results, artifacts: artifacts, housekeeping: housekeeping, isStopping: isStopping))
         let samples = SamplesController(store: store, models: models, datasets: datasets, submitter: submitter, runner: runner, hub: hub,
@@ -66,11 +88,39 @@ public final class Service: @unchecked Sendable {
                             metrics: { metrics.request(route: "unparsed", method: "-", status: $0, seconds: 0) })
     }
 
-    /// The port the server listens on (after `start`).
-    public var port: Int { server.port }
+    /// The port the server listens on (after `start`; 0 for a worker without a health listener).
+    public var port: Int { server?.port ?? 0 }
 
     /// The ports of the plain-HTTP listeners beside HTTPS (after `start`).
-    public var plainPorts: [Int] { server.plainPorts }
+    public var plainPorts: [Int] { server?.plainPorts ?? [] }
+
+    /// `host-pid-xxxx`: unique among the processes sharing a store.
+    static func defaultNodeName() -> String {
+        var name = [CChar](repeating: 0, count: 256)
+        gethostname(&name, 255)
+        let host = String(cString: name).split(separator: ".").first.map(String.init) ?? "node"
+        return "\(host.isEmpty ? "node" : host)-\(getpid())-\(String(newID("n").suffix(4)))"
+    }
+
+    /// The configured store with its artifacts: SQLite and files under the data directory, or PostgreSQL for
+    /// both (its sessions named after the node).
+    static func openStore(_ config: ServiceConfig, node: String) throws -> (any RecordStore, Artifacts) {
+        let root = URL(fileURLWithPath: config.dataDir, isDirectory: true)
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let files = try FileArtifacts(root: root)  // also the spool directory for large request bodies
+        files.cleanTemporary()
+        guard config.sharedStore else { return (try SQLiteStore(path: config.storePath), Artifacts(backend: files)) }
+        // A connection per worker thread, the keeper and the HTTP handlers' share.
+        let connections = (config.workers.values.reduce(0, +)) + 6
+        let pg = try PostgresStore(url: config.store, password: try config.storePassword(), applicationName: "scored \(node)",
+                                   maxConnections: connections)
+        return (pg, pg.artifacts)
+    }
+
+    /// The configured store on its own (for `scored keys`).
+    public static func openStore(_ config: ServiceConfig) throws -> any RecordStore {
+        try openStore(config, node: "cli-\(getpid())").0
+    }
 
     /// The routes the server answers (method and pattern).
     public var routeTable: [(method: String, pattern: String)] { router.table }
@@ -81,12 +131,15 @@ public final class Service: @unchecked Sendable {
 
     public func start() throws {
         try runner.start()
-        try server.start()
+        try server?.start()
         let t = Thread { [self] in retentionLoop() }
         t.name = "retention"
         t.start()
-        logger.info("scored started", metadata: ["data_dir": "\(config.dataDir)", "port": "\(port)"])
-        logAccessMode()
+        let storeText = config.sharedStore ? PostgresDatabase.redacted(config.store) : config.storePath
+        let lanes = Lane.allCases.map { "\($0.rawValue) \(config.workers[$0] ?? 0)" }.joined(separator: ", ")
+        logger.info("scored started", metadata: ["role": "\(role == .server ? "api" : "worker")", "node": "\(node)", "store": "\(storeText)",
+                                                 "workers": "\(lanes)", "port": "\(port)"])
+        if role == .server { logAccessMode() }
     }
 
     /// Stops accepting, lets responses in flight finish, interrupts running jobs (training saves its state;
@@ -98,9 +151,9 @@ public final class Service: @unchecked Sendable {
         retentionWake.broadcast()
         retentionWake.unlock()
         let serverDone = DispatchSemaphore(value: 0)
-        let server = self.server!
+        let server = self.server
         DispatchQueue.global().async {
-            server.shutdown(grace: 15)
+            server?.shutdown(grace: 15)
             serverDone.signal()
         }
         runner.stop(timeout: 60)
@@ -136,7 +189,7 @@ public final class Service: @unchecked Sendable {
             logger.notice("SIGHUP: no TLS certificate is configured; nothing to reload")
             return
         }
-        do { try server.reloadTLS() } catch { logger.error("TLS reload failed; the previous certificate stays in use: \(error)") }
+        do { try server?.reloadTLS() } catch { logger.error("TLS reload failed; the previous certificate stays in use: \(error)") }
     }
 
     /// Says at start-up whether requests need keys, and why.

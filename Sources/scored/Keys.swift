@@ -3,7 +3,7 @@ import Foundation
 import ScoreEngine
 import ScoreService
 
-/// `scored keys create|list|revoke`: API keys in the data directory's store (the same store a running
+/// `scored keys create|list|revoke`: API keys in the configured store (the data directory's, or PostgreSQL) (the same store a running
 /// service reads: a key made here works at once, a key revoked here is refused within a second).
 struct Keys: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,11 +14,10 @@ struct Keys: ParsableCommand {
         @Option(help: "Configuration file (default: $SCORED_CONFIG or config/default.json).") var config: String?
         @Option(name: .customLong("data-dir"), help: "The service's data directory (overrides the configuration).") var dataDir: String?
 
-        func open() throws -> SQLiteStore {
+        func open() throws -> any RecordStore {
             var c = try ServiceConfig.load(file: config)
             if let dataDir { try c.setFlag("data_dir", .string(dataDir)) }
-            try FileManager.default.createDirectory(atPath: c.dataDir, withIntermediateDirectories: true)
-            return try SQLiteStore(path: c.storePath)
+            return try Service.openStore(c)
         }
     }
 

@@ -18,7 +18,7 @@ struct Scored: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scored",
         abstract: "Score-based generative models: train, sample, evaluate, and serve them over HTTP.",
-        subcommands: [Serve.self, Train.self, Sample.self, Impute.self, Colorize.self, Encode.self, Decode.self, Eval.self, Healthcheck.self, OpenAPI.self, Keys.self])
+        subcommands: [Serve.self, Worker.self, Train.self, Sample.self, Impute.self, Colorize.self, Encode.self, Decode.self, Eval.self, Healthcheck.self, OpenAPI.self, Keys.self])
 }
 
 /// Writes `text` to standard error.

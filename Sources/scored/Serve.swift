@@ -6,11 +6,12 @@ import ScoreService
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the HTTP service: the API, the page and the job workers, with the embedded store.")
+        abstract: "Run the HTTP service: the API, the page and the job workers (none with --workers-train 0 --workers-sample 0: an API node).")
 
     @Option(help: "Configuration file (default: $SCORED_CONFIG or config/default.json).") var config: String?
     @Option(name: .customLong("host"), help: "Address to listen on (repeatable; overrides the configuration).") var hosts: [String] = []
     @Option var port: Int?
+    @Option(help: "The store: sqlite (the data directory's file, the default) or a PostgreSQL URL shared by several nodes.") var store: String?
     @Option(name: .customLong("data-dir")) var dataDir: String?
     @Option(name: .customLong("public-dir")) var publicDir: String?
     @Option(name: .customLong("log-level")) var logLevel: String?
@@ -28,6 +29,7 @@ struct Serve: ParsableCommand {
         func flag(_ key: String, _ v: JSONValue?) throws { if let v { try c.setFlag(key, v) } }
         if !hosts.isEmpty { try c.setFlag("host", .array(hosts.map { .string($0) })) }
         try flag("port", port.map { .number(Double($0)) })
+        try flag("store", store.map { .string($0) })
         try flag("data_dir", dataDir.map { .string($0) })
         try flag("public_dir", publicDir.map { .string($0) })
         try flag("log_level", logLevel.map { .string($0) })
@@ -37,12 +39,7 @@ struct Serve: ParsableCommand {
         try flag("tls.certificate", tlsCertificate.map { .string($0) })
         try flag("tls.private_key", tlsPrivateKey.map { .string($0) })
         if !tlsPlainListen.isEmpty { try c.setFlag("tls.plain_listen", .array(tlsPlainListen.map { .string($0) })) }
-        let level = Logger.Level(rawValue: c.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var h = StreamLogHandler.standardError(label: label)
-            h.logLevel = level
-            return h
-        }
+        bootstrapLogging(c.logLevel)
         let service = try Service(config: c, logger: Logger(label: "scored"))
         try service.start()
         service.runUntilSignal()

@@ -20,7 +20,7 @@ import Testing
         let dir = try Self.copy()
         defer { try? FileManager.default.removeItem(at: dir) }
         let store = try SQLiteStore(path: dir.appendingPathComponent("store.db").path)
-        #expect(try store.schemaVersion == 4)
+        #expect(try store.schemaVersion == 5)
         let jobs = try store.jobs(status: nil, kind: nil, limit: 100)
         #expect(jobs.count == 11)
         #expect(Dictionary(grouping: jobs, by: \.status).mapValues(\.count) == [.succeeded: 7, .queued: 4])

@@ -7,6 +7,7 @@ final class ServerProcess {
     let process = Process()
     let port: Int
     let log: Pipe
+    private let logged = LockedText()
 
     static var binary: URL {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("scored")
@@ -15,12 +16,17 @@ final class ServerProcess {
     /// The ports of every "listening" line, in order (with TLS: the HTTPS one, then the plain listeners).
     private(set) var ports: [Int] = []
 
-    init(dataDir: URL, arguments extra: [String] = []) throws {
+    /// `scored serve` (or, with `worker: true`, `scored worker` with a health listener) on a data directory,
+    /// with extra arguments and environment variables.
+    init(dataDir: URL, arguments extra: [String] = [], worker: Bool = false, environment: [String: String] = [:]) throws {
         process.executableURL = ServerProcess.binary
-        process.arguments = ["serve", "--port", "0", "--data-dir", dataDir.path, "--public-dir", Harness.repository.appendingPathComponent("public").path] + extra
+        process.arguments = (worker ? ["worker", "--health-port", "0", "--data-dir", dataDir.path]
+                                    : ["serve", "--port", "0", "--data-dir", dataDir.path, "--public-dir", Harness.repository.appendingPathComponent("public").path])
+            + extra
         var env = ProcessInfo.processInfo.environment
         env["SCORED_CHECKPOINT_EVERY_SECONDS"] = "0.3"
         env["SCORED_CONFIG"] = Harness.repository.appendingPathComponent("config/default.json").path
+        for (k, v) in environment { env[k] = v }
         process.environment = env
         log = Pipe()
         process.standardError = log
@@ -41,10 +47,20 @@ final class ServerProcess {
         }
         guard let found else { throw CocoaError(.fileReadUnknown, userInfo: ["log": text]) }
         port = found
-        // Keep draining the log so the server never blocks on a full pipe.
+        logged.append(text)
+        // Keep draining the log (and keep it) so the server never blocks on a full pipe.
         let handle = log.fileHandleForReading
-        Thread { while !handle.availableData.isEmpty {} }.start()
+        Thread { [logged] in
+            while true {
+                let d = handle.availableData
+                if d.isEmpty { break }
+                logged.append(String(decoding: d, as: UTF8.self))
+            }
+        }.start()
     }
+
+    /// What it logged so far.
+    var logText: String { logged.value }
 
     var base: String { "http://127.0.0.1:\(port)" }
 
@@ -124,4 +140,12 @@ final class ServerProcess {
         let j = waitForJob(b.base, id)
         #expect(j["status"] == "succeeded" && j["result"]?["steps"]?.number == 4000)
     }
+}
+
+/// Text appended from one thread and read from others.
+final class LockedText: @unchecked Sendable {
+    private let lock = NSLock()
+    private var text = ""
+    func append(_ s: String) { lock.lock(); text += s; lock.unlock() }
+    var value: String { lock.lock(); defer { lock.unlock() }; return text }
 }

@@ -16,22 +16,19 @@ enum SQLiteFile {
     }
 }
 
-/// The SQLite store on its own: the queue's order and claims, idempotency, counts, retention, and rows it
-/// cannot read named in the error instead of crashing.
+/// The store's contract, on SQLite and on PostgreSQL alike: the queue's order and claims, leases, fencing
+/// and rescues, idempotency, counts, retention, keys and owners, and rows it cannot read named in the error
+/// instead of crashing.
 @Suite struct StoreTests {
-    static func store() throws -> (SQLiteStore, String) {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString).db").path
-        return (try SQLiteStore(path: path), path)
-    }
 
     static func job(_ id: String, _ kind: JobKind = .train, at t: Double, key: String? = nil) -> JobRecord {
         JobRecord(id: id, kind: kind, params: ["n": 1], createdAt: t, idempotencyKey: key)
     }
 
-    @Test func queueOrderClaimsAndCounts() throws {
-        let (s, path) = try Self.store()
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        #expect(try s.schemaVersion == 4)
+    @Test(arguments: StoreKind.allCases) func queueOrderClaimsAndCounts(_ kind: StoreKind) throws {
+        let t = try TestStore.make(kind), s = t.store
+        defer { t.remove() }
+        #expect(t.schemaVersion == (kind == .sqlite ? 5 : 1))
         for (id, kind, t) in [("b", JobKind.train, 2.0), ("a", .train, 1.0), ("c", .sample, 0.5)] {
             #expect(try s.insert(Self.job(id, kind, at: t)).created)
         }
@@ -59,18 +56,18 @@ enum SQLiteFile {
         #expect(try s.jobs(status: .queued, kind: nil, limit: 10).map(\.id) == ["b", "c"])
     }
 
-    @Test func idempotencyKeysReturnTheFirstJob() throws {
-        let (s, path) = try Self.store()
-        defer { try? FileManager.default.removeItem(atPath: path) }
+    @Test(arguments: StoreKind.allCases) func idempotencyKeysReturnTheFirstJob(_ kind: StoreKind) throws {
+        let t = try TestStore.make(kind), s = t.store
+        defer { t.remove() }
         #expect(try s.insert(Self.job("x", at: 1, key: "k")).created)
         let again = try s.insert(Self.job("y", at: 2, key: "k"))
         #expect(!again.created && again.job.id == "x")
         #expect(try s.job(idempotencyKey: "k")?.id == "x" && s.job("y") == nil)
     }
 
-    @Test func modelsAndDatasets() throws {
-        let (s, path) = try Self.store()
-        defer { try? FileManager.default.removeItem(atPath: path) }
+    @Test(arguments: StoreKind.allCases) func modelsAndDatasets(_ kind: StoreKind) throws {
+        let t = try TestStore.make(kind), s = t.store
+        defer { t.remove() }
         try s.insert(ModelRecord(id: "m1", jobId: "j1", createdAt: 1, info: ["dataset": "moons"]))
         try s.insert(ModelRecord(id: "m2", jobId: "j2", createdAt: 2, info: [:]))
         #expect(try s.models(limit: 10).map(\.id) == ["m2", "m1"] && s.model("m1")?.info["dataset"] == "moons")
@@ -83,13 +80,13 @@ enum SQLiteFile {
     }
 
     /// A row the store cannot read back is an error that names it, not a crash or a silent default.
-    @Test func corruptRowsAreNamed() throws {
-        let (s, path) = try Self.store()
-        defer { try? FileManager.default.removeItem(atPath: path) }
+    @Test(arguments: StoreKind.allCases) func corruptRowsAreNamed(_ kind: StoreKind) throws {
+        let t = try TestStore.make(kind), s = t.store
+        defer { t.remove() }
         _ = try s.insert(Self.job("good", at: 1))
-        try SQLiteFile.execute(path, "INSERT INTO jobs (id, kind, status, params, created_at) VALUES ('bad', 'train', 'exploded', '{}', 2)")
-        try SQLiteFile.execute(path, "INSERT INTO jobs (id, kind, status, params, created_at) VALUES ('worse', 'train', 'queued', '{not json', 3)")
-        try SQLiteFile.execute(path, "INSERT INTO datasets (id, name, kind, count, shape, created_at) VALUES ('d', 'x', 'sounds', 1, '[2]', 1)")
+        try t.execute("INSERT INTO jobs (id, kind, status, params, created_at) VALUES ('bad', 'train', 'exploded', '{}', 2)")
+        try t.execute("INSERT INTO jobs (id, kind, status, params, created_at) VALUES ('worse', 'train', 'queued', '{not json', 3)")
+        try t.execute("INSERT INTO datasets (id, name, kind, count, shape, created_at) VALUES ('d', 'x', 'sounds', 1, '[2]', 1)")
         #expect(try s.job("good") != nil)
         let bad = #expect(throws: CorruptRecord.self) { try s.job("bad") }
         #expect(bad?.id == "bad" && bad?.table == "jobs" && bad?.reason.contains("exploded") == true)
@@ -98,9 +95,9 @@ enum SQLiteFile {
         #expect(throws: CorruptRecord.self) { try s.dataset("d") }
     }
 
-    @Test func keysAndOwners() throws {
-        let (s, path) = try Self.store()
-        defer { try? FileManager.default.removeItem(atPath: path) }
+    @Test(arguments: StoreKind.allCases) func keysAndOwners(_ kind: StoreKind) throws {
+        let t = try TestStore.make(kind), s = t.store
+        defer { t.remove() }
         #expect(try !s.hasKeys())
         let (key, token) = try APIKeys.create(in: s, request: ["name": "ci", "scope": "submit", "max_jobs": 3], now: 5)
         #expect(try s.hasKeys())
@@ -126,6 +123,110 @@ enum SQLiteFile {
         try s.insert(DatasetRecord(id: "d2", name: "y", kind: .points, count: 1, shape: [2], createdAt: 2, owner: "k1", bytes: 50))
         #expect(try s.uploadBytes(owner: "k1") == 150 && s.uploadBytes(owner: "k2") == 0)
         #expect(try s.datasets(owner: "k2").isEmpty && s.datasets(owner: "k1").count == 2)
+    }
+
+    /// Claims are leases: a heartbeat renews one while it holds; a lapsed one is rescued by any node (requeued,
+    /// or failed after its attempts), and writes under the lost claim no longer land (fencing by attempt).
+    @Test(arguments: StoreKind.allCases) func leasesFencingAndRescue(_ kind: StoreKind) throws {
+        let t = try TestStore.make(kind), s = t.store
+        defer { t.remove() }
+        _ = try s.insert(Self.job("a", at: 1))
+        let first = try #require(try s.claimNext(kinds: [.train], now: 2, worker: "n1/train/0", leaseSeconds: 60))
+        let fence1 = Fence(job: "a", attempt: first.attempts)
+        #expect(first.attempts == 1 && first.startedAt == 2)
+        #expect(try s.heartbeat(fence1, leaseSeconds: 60) == .held(cancelRequested: false))
+        #expect(try s.rescueLapsed(maxAttempts: 5).isEmpty)
+        // The lease lapses (renewed into the past): a rescuer requeues the job and another worker claims it.
+        #expect(try s.heartbeat(fence1, leaseSeconds: -1) == .held(cancelRequested: false))
+        #expect(try s.rescueLapsed(maxAttempts: 5).map(\.id) == ["a"])
+        #expect(try s.job("a")?.status == .queued)
+        let second = try #require(try s.claimNext(kinds: [.train], now: 3, worker: "n2/train/0", leaseSeconds: 60))
+        let fence2 = Fence(job: "a", attempt: 2)
+        #expect(second.attempts == 2 && second.startedAt == 2)
+        // The first claimer's late writes do not land.
+        #expect(try s.heartbeat(fence1, leaseSeconds: 60) == .lost)
+        var late = second
+        late.status = .succeeded
+        late.result = ["model_id": "m_late"]
+        #expect(try !s.update(late, fence: fence1))
+        #expect(try !s.setProgress(fence1, JobProgress(step: 1, total: 2)))
+        #expect(try !s.insert(ModelRecord(id: "m_late", jobId: "a", createdAt: 4, info: [:]), fence: fence1))
+        try s.setPreview(fence1, number: 9, body: ["late": true])
+        #expect(try s.preview("a") == nil)
+        // The owner's do.
+        #expect(try s.setProgress(fence2, JobProgress(step: 1, total: 2)))
+        #expect(try s.job("a")?.progress == JobProgress(step: 1, total: 2))
+        try s.setPreview(fence2, number: 1, body: ["x": 1])
+        #expect(try s.preview("a")?.number == 1 && s.preview("a")?.body == ["x": 1])
+        #expect(try s.insert(ModelRecord(id: "m_ok", jobId: "a", createdAt: 4, info: [:]), fence: fence2))
+        // A cancellation request reaches the owner with its next heartbeat.
+        #expect(try s.requestCancel("a"))
+        #expect(try s.heartbeat(fence2, leaseSeconds: 60) == .held(cancelRequested: true))
+        var done = second
+        done.status = .canceled
+        done.finishedAt = 5
+        #expect(try s.update(done, fence: fence2))
+        #expect(try s.job("a")?.status == .canceled && s.model("m_late") == nil && s.model("m_ok") != nil)
+        #expect(try !s.requestCancel("a") && s.heartbeat(fence2, leaseSeconds: 60) == .lost)
+        // On its last attempt a lapsed lease fails the job, saying why.
+        _ = try s.insert(Self.job("b", at: 6))
+        #expect(try s.claimNext(kinds: [.train], now: 7, worker: "n1/train/0", leaseSeconds: -1)?.id == "b")
+        let failed = try s.rescueLapsed(maxAttempts: 1)
+        #expect(failed.map(\.id) == ["b"] && failed.first?.status == .failed)
+        let b = try #require(try s.job("b"))
+        #expect(b.status == .failed && b.error?.contains("max_attempts") == true && b.finishedAt != nil)
+        // A queued job is canceled at once, and only while queued.
+        _ = try s.insert(Self.job("c", at: 8))
+        #expect(try s.cancelQueued("c", at: 9) && !s.cancelQueued("c", at: 10) && s.job("c")?.status == .canceled)
+        // A process starting on a store it owns alone: whatever was running is requeued.
+        _ = try s.insert(Self.job("d", at: 11))
+        _ = try s.claimNext(kinds: [.train], now: 12)
+        #expect(try s.requeueRunning(maxAttempts: 5).map(\.id) == ["d"] && s.job("d")?.status == .queued)
+    }
+
+    /// A job pinned to a node is claimed by that node's workers only; a lane's cap counts its queued jobs, and
+    /// an idempotency key already used returns its job even at the cap.
+    @Test(arguments: StoreKind.allCases) func pinnedJobsAndQueueCaps(_ kind: StoreKind) throws {
+        let t = try TestStore.make(kind), s = t.store
+        defer { t.remove() }
+        var pinned = Self.job("p", .sample, at: 1)
+        pinned.node = "n1"
+        _ = try s.insert(pinned)
+        _ = try s.insert(Self.job("q", .sample, at: 2))
+        #expect(try s.job("p")?.node == "n1")
+        #expect(try s.claimNext(kinds: [.sample], now: 3, worker: "n2/sample/0", leaseSeconds: 60)?.id == "q")
+        #expect(try s.claimNext(kinds: [.sample], now: 3, worker: "n2/sample/0", leaseSeconds: 60) == nil)
+        #expect(try s.claimNext(kinds: [.sample], now: 3, worker: "n1/sample/0", leaseSeconds: 60)?.id == "p")
+        #expect(try s.insert(Self.job("r", .likelihood, at: 4, key: "k"), queueCap: 1).created)
+        #expect(throws: QueueFull.self) { try s.insert(Self.job("s", .sample, at: 5), queueCap: 1) }
+        #expect(try s.insert(Self.job("t", .train, at: 5), queueCap: 1).created)
+        let again = try s.insert(Self.job("u", .likelihood, at: 6, key: "k"), queueCap: 1)
+        #expect(!again.created && again.job.id == "r")
+    }
+
+    /// PostgreSQL's artifacts: kept in chunks and read back whole, replaced whole, and written under a claim only
+    /// while it holds.
+    @Test func postgresArtifacts() throws {
+        let t = try TestStore.make(.postgres)
+        defer { t.remove() }
+        let store = try #require(t.store as? PostgresStore)
+        let a = store.artifacts
+        var g = SystemRandomNumberGenerator()
+        let big = Data((0..<(2 << 20) + 12345).map { _ in UInt8.random(in: 0...255, using: &g) })
+        try a.write(big, to: "results/x.bin")
+        #expect(a.read("results/x.bin") == big)
+        try t.execute("SELECT 1")
+        try a.write(Data([1, 2, 3]), to: "results/x.bin")
+        #expect(a.read("results/x.bin") == Data([1, 2, 3]))
+        try a.write(Data(), to: "results/empty.bin")
+        #expect(a.read("results/empty.bin") == Data() && a.read("results/none.bin") == nil)
+        _ = try store.insert(Self.job("j", at: 1))
+        _ = try store.claimNext(kinds: [.train], now: 2, worker: "n/train/0", leaseSeconds: 60)
+        try a.write(Data([7]), to: "states/j.safetensors", fence: Fence(job: "j", attempt: 1))
+        #expect(throws: LeaseLost.self) { try a.write(Data([8]), to: "states/j.safetensors", fence: Fence(job: "j", attempt: 2)) }
+        #expect(a.read("states/j.safetensors") == Data([7]))
+        a.remove("results/x.bin")
+        #expect(a.read("results/x.bin") == nil)
     }
 }
 

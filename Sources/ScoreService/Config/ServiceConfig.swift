@@ -12,6 +12,19 @@ public struct ServiceConfig: Sendable {
     public var publicDir = "public"
     /// Where the built-in image data sets live (`mnist/` with the IDX files).
     public var datasetsDir = "datasets"
+    /// Where the records and artifacts live: `sqlite` (a file in the data directory, one process) or a
+    /// PostgreSQL URL (`postgres://user[:password]@host[:port]/db`: any number of API and worker nodes).
+    public var store = "sqlite"
+    /// A file holding the PostgreSQL password (a mounted secret), when the URL has none.
+    public var storePasswordFile: String? = nil
+    /// This process's name among the nodes sharing a store (unique; default: host name, process id and a
+    /// random suffix). PostgreSQL sessions carry it as `scored <name>`.
+    public var nodeName: String? = nil
+    /// Seconds a claim on a running job lasts without a heartbeat (renewed every third of it); a job whose
+    /// lease lapses is requeued by any node.
+    public var leaseSeconds: Double = 30
+    /// Times a job is started before a lapsed lease fails it instead of requeuing it.
+    public var maxAttempts = 5
     public var workers: [Lane: Int] = [.train: 1, .sample: 1]
     /// Threads each job of a lane computes on (training shards, sampling chunks).
     public var threads: [Lane: Int] = [.train: 2, .sample: 2]
@@ -56,8 +69,23 @@ public struct ServiceConfig: Sendable {
     /// Whether it serves HTTPS.
     public var tlsEnabled: Bool { tlsCertificate != nil }
 
+    /// Whether the store is PostgreSQL (shared by several nodes).
+    public var sharedStore: Bool { store != "sqlite" }
+
+    /// The PostgreSQL password from `store_password_file` (its first line), if one is set.
+    func storePassword() throws -> String? {
+        guard let path = storePasswordFile else { return nil }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw Invalid(description: "store_password_file: cannot read \(path)")
+        }
+        return String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+    }
+
     /// Checks what single settings cannot: the certificate and key come together; plain listeners need HTTPS.
     public func validate() throws {
+        if storePasswordFile != nil && !sharedStore {
+            throw Invalid(description: "store_password_file is the PostgreSQL password; the store is sqlite")
+        }
         if (tlsCertificate == nil) != (tlsPrivateKey == nil) {
             throw Invalid(description: "tls.certificate and tls.private_key must be given together (\(tlsCertificate == nil ? "tls.certificate" : "tls.private_key") is missing)")
         }
@@ -117,7 +145,8 @@ public struct ServiceConfig: Sendable {
 
     /// Every setting as (key path, current value), the keys environment variables can override.
     public static let keys: [String] = [
-        "host", "port", "data_dir", "public_dir", "datasets_dir", "workers.train", "workers.sample", "threads.train", "threads.sample",
+        "host", "port", "data_dir", "public_dir", "datasets_dir", "store", "store_password_file", "node_name", "lease_seconds",
+        "max_attempts", "workers.train", "workers.sample", "threads.train", "threads.sample",
         "max_queued_jobs", "retention_hours", "checkpoint_every_seconds", "limits.max_body_bytes",
         "limits.max_header_bytes", "limits.max_connections", "limits.request_timeout_seconds",
         "limits.idle_timeout_seconds", "limits.send_timeout_seconds", "limits.max_samples", "log_level", "cors.allowed_origins",
@@ -185,7 +214,28 @@ public struct ServiceConfig: Sendable {
         case "public_dir": publicDir = try string()
         case "datasets_dir": datasetsDir = try string()
         case "workers.train": workers[.train] = try int(0...64)
-        case "workers.sample": workers[.sample] = try int(1...64)
+        case "workers.sample": workers[.sample] = try int(0...64)
+        case "store":
+            let v = try string()
+            guard v == "sqlite" || v.hasPrefix("postgres://") || v.hasPrefix("postgresql://") else {
+                throw bad("must be sqlite or a PostgreSQL URL (postgres://user@host:5432/db)")
+            }
+            store = v
+        case "store_password_file":
+            switch value {
+            case .null: storePasswordFile = nil
+            case .string(let s): storePasswordFile = s.isEmpty ? nil : s
+            default: throw bad("must be a file path (or null for none)")
+            }
+        case "node_name":
+            if value == .null { nodeName = nil; break }
+            let v = try string()
+            guard v.count <= 40, v.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) else {
+                throw bad("must be at most 40 letters, digits, '-', '_' or '.'")
+            }
+            nodeName = v
+        case "lease_seconds": leaseSeconds = try double(1...3600)
+        case "max_attempts": maxAttempts = try int(1...1000)
         case "threads.train": threads[.train] = try int(1...64)
         case "threads.sample": threads[.sample] = try int(1...64)
         case "max_queued_jobs": maxQueuedJobs = try int(1...1_000_000)

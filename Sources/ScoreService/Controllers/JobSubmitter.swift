@@ -11,11 +11,12 @@ struct JobSubmitter: Sendable {
 
     /// Queues a job owned by the caller; a full lane, or a key at its limit of jobs, is a 429 with
     /// `Retry-After`. Idempotency keys are the caller's own: another key's same header makes another job.
-    func submit(_ kind: JobKind, params: JSONValue, key: String?, prepared: (any Sendable)? = nil) throws -> (job: JobRecord, created: Bool) {
+    /// `pinned`: only this node's workers may run it (its results stream from this process).
+    func submit(_ kind: JobKind, params: JSONValue, key: String?, prepared: (any Sendable)? = nil, pinned: Bool = false) throws -> (job: JobRecord, created: Bool) {
         let caller = Caller.current
         let scopedKey = key.map { k in caller.owner.map { "\($0)/\(k)" } ?? k }
         let record = JobRecord(id: newID("j"), kind: kind, params: params, createdAt: Date().timeIntervalSince1970, idempotencyKey: scopedKey,
-                               owner: caller.owner)
+                               owner: caller.owner, node: pinned ? runner.node : nil)
         do {
             guard let owner = caller.owner, let max = caller.limits?.maxJobs else { return try runner.submit(record, prepared: prepared) }
             return try Caller.limited {
@@ -24,7 +25,7 @@ struct JobSubmitter: Sendable {
                 }
                 return try runner.submit(record, prepared: prepared)
             }
-        } catch let e as JobRunner.QueueFull {
+        } catch let e as QueueFull {
             var err = APIError(status: 429, code: "queue_full", message: "the \(e.lane.rawValue) queue holds \(maxQueuedJobs) jobs; retry later")
             err.headers = [("Retry-After", "10")]
             throw err

@@ -139,6 +139,11 @@ struct SamplesController: RouteCollection {
         if delivery.stream {
             guard delivery.wait else { throw InvalidParameter("stream", "needs wait=true: the samples come in the answer") }
             if request.grid { throw InvalidParameter("grid", "does not apply to streamed samples (each group comes as it is made)") }
+            // The stream lives in this process: so does the job.
+            if (runner.config.workers[.sample] ?? 0) == 0 {
+                throw APIError.conflict("this node runs no sampling workers (workers.sample is 0) and streamed samples are made by the node that "
+                                        + "answers; ask a node with sampling workers, or leave out stream")
+            }
         }
         let params = SamplingJobParameters(model: modelID, target: target, preset: preset?.name, sampler: request.sampler.name,
                                            parameters: request.settings.json, n: request.n, seed: request.seed, format: request.format,
@@ -151,7 +156,8 @@ struct SamplesController: RouteCollection {
     }
 
     func submit(_ prepared: PreparedSampling, _ delivery: Delivery, _ req: HTTPRequest) async throws -> HTTPResponse {
-        let queued = try submitter.submit(.sample, params: try prepared.parameters.jsonValue, key: nil, prepared: prepared)
+        let queued = try submitter.submit(.sample, params: try prepared.parameters.jsonValue, key: nil, prepared: prepared,
+                                          pinned: prepared.stream != nil)
         guard delivery.wait else { return submitter.accepted(queued) }
         var headers = [("X-Job-Id", queued.job.id), ("Content-Location", "/jobs/\(queued.job.id)/result")]
         if let m = prepared.parameters.model { headers.append(("X-Model-Id", m)) }

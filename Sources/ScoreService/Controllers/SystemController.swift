@@ -12,15 +12,18 @@ struct SystemController: RouteCollection {
     let runner: JobRunner
     let connections: @Sendable () -> Int
     let routes: @Sendable () -> [Router.Route]
+    /// A worker node's listener: health and metrics only.
+    var healthOnly = false
 
     static let version = "0.2.0"
 
     func register(on r: Router) {
+        r.add("GET", "/healthz", access: .anyone, quick: true) { _, _ in health() }
+        r.add("GET", "/metrics") { _, _ in try metricsText() }
+        guard !healthOnly else { return }
         r.add("GET", "/", access: .anyone) { req, _ in try staticFile("index.html") }
         r.add("GET", "/assets/{name}", access: .anyone) { _, p in try staticFile(p["name"]!) }
         r.add("GET", "/openapi.json", access: .anyone) { _, _ in jsonResponse(200, try openAPI()) }
-        r.add("GET", "/healthz", access: .anyone, quick: true) { _, _ in health() }
-        r.add("GET", "/metrics") { _, _ in try metricsText() }
     }
 
     /// The description generated over `public/openapi.json` for the routes and registries of this process.

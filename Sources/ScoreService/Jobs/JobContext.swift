@@ -17,6 +17,8 @@ struct JobContext: Sendable {
     /// Work the request already did (a sampler built, a model loaded); nil after a restart.
     let prepared: (any Sendable)?
     let hub: JobHub
+    /// The claim it runs under: what it writes lands only while the claim holds.
+    let fence: Fence
 
     /// Publishes progress (kept in memory; the store gets it at checkpoints and at the end).
     func report(_ p: JobProgress) {

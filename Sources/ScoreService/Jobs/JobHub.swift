@@ -18,6 +18,15 @@ final class JobHub: @unchecked Sendable {
         wakeups.wake(id)
     }
 
+    /// Every job known here changed (events from other nodes may have been missed).
+    func changedAll() {
+        lock.lock()
+        let ids = Array(versions.keys)
+        for id in ids { versions[id, default: 0] += 1 }
+        lock.unlock()
+        for id in ids { wakeups.wake(id) }
+    }
+
     func version(_ id: String) -> Int {
         lock.lock()
         defer { lock.unlock() }
@@ -51,8 +60,16 @@ final class RunningJob: Sendable {
     let preview: Mutex<(number: Int, body: JSONValue)?> = Mutex(nil)
     /// A training job's series so far.
     let history = Mutex<TrainingHistory?>(nil)
+    /// Its claim no longer holds (the lease lapsed or was taken over): it stops and records nothing.
+    let leaseLost = Atomic<Bool>(false)
 
-    init(id: String) { self.id = id }
+    /// The claim it runs under.
+    let fence: Fence
+
+    init(id: String, fence: Fence) {
+        self.id = id
+        self.fence = fence
+    }
 
     var shouldStop: Bool { cancelled.load(ordering: .relaxed) || interrupted.load(ordering: .relaxed) }
 

@@ -4,9 +4,14 @@ import ScoreEngine
 import Synchronization
 
 /// The job queue: per lane a number of worker threads claim the oldest queued job of their kinds from the
-/// store and run it with its executor. Submissions past `maxQueuedJobs` in a lane are refused. `stop()`
-/// interrupts running jobs: training saves its state and both kinds go back to `queued`, to resume when the
-/// service starts.
+/// store, under a lease, and run it with its executor. Submissions past `maxQueuedJobs` in a lane are
+/// refused. `stop()` interrupts running jobs: training saves its state and both kinds go back to `queued`, to
+/// resume when a worker claims them again.
+///
+/// On a shared store (PostgreSQL) a keeper thread renews the leases of the jobs running here (a job whose
+/// lease is lost stops and records nothing: its new owner does), relays their progress and previews to the
+/// store for the other nodes, and rescues jobs whose lease lapsed anywhere; a listener turns the other nodes'
+/// events into local ones (a job changed, a cancellation, a job queued).
 final class JobRunner: @unchecked Sendable {
     struct Dependencies: Sendable {
         let store: any RecordStore
@@ -21,6 +26,8 @@ final class JobRunner: @unchecked Sendable {
 
     let deps: Dependencies
     let config: ServiceConfig
+    /// This process's name among the nodes sharing the store (workers are `node/lane/k`).
+    let node: String
     let executors: [JobKind: any JobExecutor] = [.train: TrainingJob(), .sample: SamplingJob(), .likelihood: LikelihoodJob()]
 
     private let running = Mutex<[String: RunningJob]>([:])
@@ -30,30 +37,50 @@ final class JobRunner: @unchecked Sendable {
     private let stopping = Atomic<Bool>(false)
     private var threads: [Thread] = []
     private let finished = DispatchGroup()
+    private var listener: PostgresListener?
+    private let keeperWake = NSCondition()
 
-    init(_ deps: Dependencies, config: ServiceConfig) {
+    init(_ deps: Dependencies, config: ServiceConfig, node: String) {
         self.deps = deps
         self.config = config
+        self.node = node
     }
 
     func start() throws {
-        for job in try deps.store.requeueRunning() {
-            deps.logger.notice("requeued after restart", metadata: ["job": "\(job.id)", "kind": "\(job.kind.rawValue)"])
+        if !deps.store.isShared {
+            // One process owns the store: whatever it left running when it stopped runs no more.
+            for job in try deps.store.requeueRunning(maxAttempts: config.maxAttempts) {
+                deps.logger.notice(job.status == .failed ? "failed after restarts" : "requeued after restart",
+                                   metadata: ["job": "\(job.id)", "kind": "\(job.kind.rawValue)", "attempts": "\(job.attempts)"])
+            }
+        }
+        if let pg = deps.store as? PostgresStore {
+            listener = pg.listen({ [weak self] e in self?.received(e) }, reconnected: { [weak self] in
+                guard let self else { return }
+                deps.logger.notice("event listener reconnected to the store")
+                deps.hub.changedAll()
+                for lane in Lane.allCases { wake(lane) }
+            })
+            spawn("keeper", lowPriority: false) { [self] in keep() }
         }
         for lane in Lane.allCases {
             for k in 0..<(config.workers[lane] ?? 1) {
-                finished.enter()
-                let t = Thread { [self] in
-                    lowerPriority()
-                    work(lane)
-                    finished.leave()
-                }
-                t.name = "\(lane.rawValue) worker \(k)"
-                t.stackSize = 8 << 20
-                t.start()
-                threads.append(t)
+                spawn("\(lane.rawValue) worker \(k)", lowPriority: true) { [self] in work(lane, worker: "\(node)/\(lane.rawValue)/\(k)") }
             }
         }
+    }
+
+    private func spawn(_ name: String, lowPriority: Bool, _ body: @escaping @Sendable () -> Void) {
+        finished.enter()
+        let t = Thread { [self] in
+            if lowPriority { lowerPriority() }
+            body()
+            finished.leave()
+        }
+        t.name = name
+        t.stackSize = 8 << 20
+        t.start()
+        threads.append(t)
     }
 
     /// Worker threads run at a lower priority than the HTTP threads, so that the API stays prompt while jobs
@@ -65,25 +92,21 @@ final class JobRunner: @unchecked Sendable {
         #endif
     }
 
-    struct QueueFull: Error { let lane: Lane }
-
     /// Queues a job (or returns the one its idempotency key already made), with what the request prepared for it.
     func submit(_ job: JobRecord, prepared work: (any Sendable)? = nil) throws -> (job: JobRecord, created: Bool) {
         let lane = job.kind.lane
         // A retry with a known key gets its job back, even when the queue is full.
         if let key = job.idempotencyKey, let existing = try deps.store.job(idempotencyKey: key) { return (existing, false) }
-        if try deps.store.count(status: .queued, kinds: JobKind.allCases.filter { $0.lane == lane }) >= config.maxQueuedJobs {
-            throw QueueFull(lane: lane)
-        }
         if let work { prepared.withLock { $0[job.id] = work } }
         let r: (job: JobRecord, created: Bool)
-        do { r = try deps.store.insert(job) } catch {
+        do { r = try deps.store.insert(job, queueCap: config.maxQueuedJobs) } catch {
             prepared.withLock { $0[job.id] = nil }
             throw error
         }
         if r.created {
-            deps.hub.changed(job.id)
+            signal(job.id)
             wake(lane)
+            deps.store.publish(.wake(lane))
         } else {
             prepared.withLock { $0[job.id] = nil }
         }
@@ -97,20 +120,34 @@ final class JobRunner: @unchecked Sendable {
         c.unlock()
     }
 
-    /// Cancels a queued job at once, a running one when its worker notices (within a step or a few).
+    /// A job changed here: the local streams, and the other nodes.
+    func signal(_ id: String) {
+        deps.hub.changed(id)
+        deps.store.publish(.job(id, node: node))
+    }
+
+    /// What another node said.
+    private func received(_ e: StoreEvent) {
+        switch e {
+        case .job(let id, let from): if from != node { deps.hub.changed(id) }
+        case .cancel(let id): running.withLock { $0[id] }?.stop(interrupting: false)
+        case .wake(let lane): wake(lane)
+        }
+    }
+
+    /// Cancels a queued job at once, a running one when its worker notices (within a step or a few; on another
+    /// node, as soon as its listener hears).
     func cancel(_ id: String) throws -> JobRecord? {
-        guard var job = try deps.store.job(id) else { return nil }
-        switch job.status {
-        case .queued:
-            job.status = .canceled
-            job.finishedAt = Date().timeIntervalSince1970
-            try deps.store.update(job)
+        guard let job = try deps.store.job(id) else { return nil }
+        if job.status == .queued, try deps.store.cancelQueued(id, at: Date().timeIntervalSince1970) {
             prepared.withLock { $0[id] = nil }
-            deps.hub.changed(id)
-        case .running:
-            running.withLock { $0[id] }?.stop(interrupting: false)
-        default:
-            break
+            signal(id)
+        } else if !job.status.isFinished {
+            if let live = running.withLock({ $0[id] }) {
+                live.stop(interrupting: false)
+            } else if try deps.store.requestCancel(id) {
+                deps.store.publish(.cancel(id))
+            }
         }
         return try deps.store.job(id)
     }
@@ -120,9 +157,10 @@ final class JobRunner: @unchecked Sendable {
         running.withLock { $0[id] }?.history.withLock { $0 }
     }
 
-    /// The latest preview of a running job.
+    /// The latest preview of a running job (from the store when another node runs it).
     func livePreview(_ id: String) -> (number: Int, body: JSONValue)? {
-        running.withLock { $0[id] }?.preview.withLock { $0 }
+        if let live = running.withLock({ $0[id] }) { return live.preview.withLock { $0 } }
+        return deps.store.isShared ? (try? deps.store.preview(id)) ?? nil : nil
     }
 
     /// The freshest progress of a running job.
@@ -143,15 +181,21 @@ final class JobRunner: @unchecked Sendable {
         stopping.store(true, ordering: .relaxed)
         for r in running.withLock({ Array($0.values) }) { r.stop(interrupting: true) }
         for lane in Lane.allCases { wake(lane) }
+        keeperWake.lock()
+        keeperWake.broadcast()
+        keeperWake.unlock()
         _ = finished.wait(timeout: .now() + timeout)
+        listener?.stop()
     }
 
-    private func work(_ lane: Lane) {
+    private func work(_ lane: Lane, worker: String) {
         let kinds = JobKind.allCases.filter { $0.lane == lane }
         let wakeup = wakeups[lane]!
         while !stopping.load(ordering: .relaxed) {
             let job: JobRecord?
-            do { job = try deps.store.claimNext(kinds: kinds, now: Date().timeIntervalSince1970) } catch {
+            do {
+                job = try deps.store.claimNext(kinds: kinds, now: Date().timeIntervalSince1970, worker: worker, leaseSeconds: config.leaseSeconds)
+            } catch {
                 deps.logger.error("cannot claim a job", metadata: ["error": "\(error)"])
                 Thread.sleep(forTimeInterval: 1)
                 continue
@@ -162,29 +206,41 @@ final class JobRunner: @unchecked Sendable {
                 wakeup.unlock()
                 continue
             }
-            execute(job)
+            execute(job, worker: worker)
         }
     }
 
-    private func execute(_ job: JobRecord) {
-        let live = RunningJob(id: job.id)
+    private func execute(_ job: JobRecord, worker: String) {
+        let fence = Fence(job: job.id, attempt: job.attempts)
+        let live = RunningJob(id: job.id, fence: fence)
         running.withLock { $0[job.id] = live }
         defer { running.withLock { $0[job.id] = nil } }
-        deps.hub.changed(job.id)
-        deps.logger.info("job started", metadata: ["job": "\(job.id)", "kind": "\(job.kind.rawValue)", "attempt": "\(job.attempts)"])
+        signal(job.id)
+        deps.logger.info("job started", metadata: ["job": "\(job.id)", "kind": "\(job.kind.rawValue)", "attempt": "\(job.attempts)",
+                                                   "worker": "\(worker)"])
         let context = JobContext(
             store: deps.store, artifacts: deps.artifacts, results: deps.results, models: deps.models, datasets: deps.datasets,
             logger: deps.logger, threads: config.threads[job.kind.lane] ?? 2, checkpointEverySeconds: config.checkpointEverySeconds,
-            live: live, prepared: prepared.withLock { $0.removeValue(forKey: job.id) }, hub: deps.hub)
+            live: live, prepared: prepared.withLock { $0.removeValue(forKey: job.id) }, hub: deps.hub, fence: fence)
         let outcome: JobOutcome
         do {
             outcome = try executors[job.kind]!.run(job, context)
         } catch is CancelledError {
             outcome = live.interrupted.load(ordering: .relaxed) ? .interrupted : .canceled
+        } catch is LeaseLost {
+            live.leaseLost.store(true, ordering: .relaxed)
+            outcome = .interrupted
         } catch {
             outcome = .failed("\(error)")
         }
-        // The store may be failing too (disk full); the job is then left running and requeued at start-up.
+        if live.leaseLost.load(ordering: .relaxed) {
+            deps.logger.warning("job abandoned: its lease was lost; the worker that took it over records it",
+                                metadata: ["job": "\(job.id)", "attempt": "\(job.attempts)"])
+            deps.hub.changed(job.id)
+            return
+        }
+        // The store may be failing too (disk full, database gone); the job is then left running and requeued
+        // at start-up or when its lease lapses.
         do {
             guard var current = try deps.store.job(job.id) else { return }
             current.progress = live.progress.withLock { $0 } ?? current.progress
@@ -203,16 +259,106 @@ final class JobRunner: @unchecked Sendable {
             case .interrupted:
                 current.status = .queued
             }
-            try deps.store.update(current)
-            deps.metrics.jobFinished(kind: job.kind, status: current.status)
-            deps.logger.info("job \(current.status.rawValue)", metadata: ["job": "\(job.id)", "error": "\(current.error ?? "")"])
+            if try deps.store.update(current, fence: fence) {
+                deps.metrics.jobFinished(kind: job.kind, status: current.status)
+                deps.logger.info("job \(current.status.rawValue)", metadata: ["job": "\(job.id)", "error": "\(current.error ?? "")"])
+                if current.status == .queued { deps.store.publish(.wake(job.kind.lane)) }
+            } else {
+                deps.logger.warning("job's outcome not recorded: its claim was taken over", metadata: ["job": "\(job.id)", "attempt": "\(job.attempts)"])
+            }
         } catch {
             deps.logger.error("cannot record the end of a job", metadata: ["job": "\(job.id)", "error": "\(error)"])
         }
-        deps.hub.changed(job.id)
+        signal(job.id)
+    }
+
+    // MARK: the keeper (shared stores)
+
+    /// Every quarter second: renews the leases of the jobs running here (a third of a lease apart), relays
+    /// their progress, previews and loss series to the store, and rescues lapsed leases (half a lease apart).
+    private func keep() {
+        var beats: [String: (at: Double, ok: Double)] = [:]
+        var relayed: [String: (version: Int, preview: Int, historyAt: Double)] = [:]
+        var lastRescue = 0.0
+        let lease = config.leaseSeconds
+        while !stopping.load(ordering: .relaxed) {
+            let now = ProcessInfo.processInfo.systemUptime
+            let live = running.withLock { Array($0.values) }
+            let ids = Set(live.map(\.id))
+            beats = beats.filter { ids.contains($0.key) }
+            relayed = relayed.filter { ids.contains($0.key) }
+            for r in live {
+                let fence = r.fence
+                var b = beats[r.id] ?? (at: now, ok: now)
+                if now - b.at >= lease / 3 {
+                    b.at = now
+                    do {
+                        switch try deps.store.heartbeat(fence, leaseSeconds: lease) {
+                        case .held(let cancel):
+                            b.ok = now
+                            if cancel { r.stop(interrupting: false) }
+                        case .lost:
+                            loseLease(r, fence, "it was taken over")
+                        }
+                    } catch {
+                        deps.logger.warning("cannot renew a lease", metadata: ["job": "\(r.id)", "error": "\(error)"])
+                    }
+                    // Without the database for a whole lease, another node may have the job by now.
+                    if now - b.ok >= lease { loseLease(r, fence, "the store was unreachable for a whole lease") }
+                }
+                beats[r.id] = b
+                relay(r, fence, &relayed, now: now)
+            }
+            if now - lastRescue >= lease / 2 {
+                lastRescue = now
+                do {
+                    for j in try deps.store.rescueLapsed(maxAttempts: config.maxAttempts) {
+                        deps.logger.notice(j.status == .failed ? "job failed: its lease lapsed on its last attempt" : "job requeued: its lease lapsed",
+                                           metadata: ["job": "\(j.id)", "attempts": "\(j.attempts)"])
+                        signal(j.id)
+                        deps.store.publish(.wake(j.kind.lane))
+                        wake(j.kind.lane)
+                    }
+                } catch {
+                    deps.logger.warning("cannot rescue lapsed jobs", metadata: ["error": "\(error)"])
+                }
+            }
+            keeperWake.lock()
+            _ = keeperWake.wait(until: Date().addingTimeInterval(0.25))
+            keeperWake.unlock()
+        }
+    }
+
+    private func loseLease(_ r: RunningJob, _ fence: Fence, _ why: String) {
+        guard !r.leaseLost.exchange(true, ordering: .relaxed) else { return }
+        deps.logger.warning("lease lost: stopping the job (\(why))", metadata: ["job": "\(r.id)", "attempt": "\(fence.attempt)"])
+        r.stop(interrupting: true)
+    }
+
+    /// Writes what changed of a running job since the last relay (progress, a new preview, the loss series
+    /// every two seconds) and tells the other nodes.
+    private func relay(_ r: RunningJob, _ fence: Fence, _ relayed: inout [String: (version: Int, preview: Int, historyAt: Double)], now: Double) {
+        let version = deps.hub.version(r.id)
+        var seen = relayed[r.id] ?? (version: -1, preview: 0, historyAt: 0)
+        guard version != seen.version, !r.leaseLost.load(ordering: .relaxed) else { return }
+        seen.version = version
+        do {
+            if let p = r.progress.withLock({ $0 }) { _ = try deps.store.setProgress(fence, p) }
+            if let p = r.preview.withLock({ $0 }), p.number != seen.preview {
+                try deps.store.setPreview(fence, number: p.number, body: p.body)
+                seen.preview = p.number
+            }
+            if now - seen.historyAt >= 2, let h = r.history.withLock({ $0 }) {
+                try deps.artifacts.write(Data(h.stored.serialized.utf8), to: deps.artifacts.history(r.id), fence: fence)
+                seen.historyAt = now
+            }
+            deps.store.publish(.job(r.id, node: node))
+        } catch {
+            deps.logger.debug("cannot relay a job's progress", metadata: ["job": "\(r.id)", "error": "\(error)"])
+        }
+        relayed[r.id] = seen
     }
 }
-
 #if os(Linux)
 @_silgen_name("gettid")
 private func linuxThreadID() -> Int32

@@ -53,7 +53,7 @@ struct LikelihoodJob: JobExecutor {
                 "shape": .array(model.sampleShape.map { .number(Double($0)) }),
             ]
             let body = SampleEncoding.json(latent, header: header, key: "latent")
-            try context.results.store(SampleResult(bytes: body, format: "json"), job: job.id)
+            try context.results.store(SampleResult(bytes: body, format: "json"), job: job.id, fence: context.fence)
             header["nll_nats"] = .number(nll)
             header["bits_per_dim"] = .number(b)
             header["format"] = "json"

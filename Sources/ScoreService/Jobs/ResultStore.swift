@@ -24,7 +24,7 @@ struct SampleResult: Sendable {
     }
 }
 
-/// Sampling results: written to the artifacts (for `GET /jobs/{id}/result` later) and kept in memory for a
+/// Sampling results: written to the artifacts (files, or PostgreSQL's rows) (for `GET /jobs/{id}/result` later) and kept in memory for a
 /// while, so that a client waiting on `GET /samples` is answered without reading the file back.
 final class ResultStore: Sendable {
     let artifacts: Artifacts
@@ -37,8 +37,9 @@ final class ResultStore: Sendable {
         self.memoryBytes = memoryBytes
     }
 
-    func store(_ result: SampleResult, job id: String) throws {
-        try artifacts.write(Data(result.bytes), to: artifacts.result(id, result.fileExtension))
+    /// Keeps a job's result (written under its claim).
+    func store(_ result: SampleResult, job id: String, fence: Fence?) throws {
+        try artifacts.write(Data(result.bytes), to: artifacts.result(id, result.fileExtension), fence: fence)
         recent.withLock { r in
             r.insert((id, result), at: 0)
             var total = 0

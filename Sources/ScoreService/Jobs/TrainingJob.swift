@@ -11,17 +11,17 @@ struct TrainingJob: JobExecutor {
         let data = try context.datasets.load(recipe.dataset, size: recipe.datasetSize, seed: recipe.seed)
         let labels = recipe.objectiveEntry.needsLabels
             ? try context.datasets.labels(recipe.dataset, size: recipe.datasetSize, seed: recipe.seed) : nil
-        let stateURL = artifacts.state(job.id)
+        let stateKey = artifacts.state(job.id)
         let trainer: Trainer
-        if let state = artifacts.read(stateURL) {
+        if let state = artifacts.read(stateKey) {
             trainer = try Trainer.resume(from: state, recipe: recipe, data: data, labels: labels)
             context.logger.info("resuming training", metadata: ["job": "\(job.id)", "step": "\(trainer.step)"])
         } else {
             trainer = try Trainer(recipe: recipe, data: data, labels: labels)
         }
         trainer.threads = context.threads
-        let historyURL = artifacts.history(job.id)
-        var history = artifacts.read(historyURL).flatMap { try? JSONValue(parsing: $0) }.flatMap(TrainingHistory.init(stored:)) ?? TrainingHistory()
+        let historyKey = artifacts.history(job.id)
+        var history = artifacts.read(historyKey).flatMap { try? JSONValue(parsing: $0) }.flatMap(TrainingHistory.init(stored:)) ?? TrainingHistory()
         // Seconds since the job first started, across restarts.
         let offset = history.series.last?.seconds ?? 0
         let started = Date(), startStep = trainer.step
@@ -41,11 +41,11 @@ struct TrainingJob: JobExecutor {
             context.live.history.withLock { [history] in $0 = history }
         }
         func save(_ t: Trainer, _ p: JobProgress) throws {
-            try artifacts.write(t.state(), to: stateURL)
-            try? artifacts.write(Data(history.stored.serialized.utf8), to: historyURL)  // the curve is not worth the run
+            try artifacts.write(t.state(), to: stateKey, fence: context.fence)
+            try? artifacts.write(Data(history.stored.serialized.utf8), to: historyKey, fence: context.fence)  // the curve is not worth the run
             if var current = try context.store.job(job.id) {
                 current.progress = p
-                try context.store.update(current)
+                guard try context.store.update(current, fence: context.fence) else { throw LeaseLost(fence: context.fence) }
             }
         }
         // A run that fails (a diverging loss) keeps its curve: it is what shows why.
@@ -58,12 +58,15 @@ struct TrainingJob: JobExecutor {
                 lastReport = now
             }
             if now.timeIntervalSince(lastSave) >= context.checkpointEverySeconds && !t.isFinished {
-                do { try save(t, progress(t)) } catch { saveError = error; return false }
+                do { try save(t, progress(t)) } catch where PostgresDatabase.isTransient(error) {
+                    // The database is away for now: the run goes on, and the lease decides whether it is still ours.
+                    context.logger.warning("cannot save the training state; training goes on", metadata: ["job": "\(job.id)", "error": "\(error)"])
+                } catch { saveError = error; return false }
                 lastSave = now
             }
             return !context.live.shouldStop
         } } catch {
-            try? artifacts.write(Data(history.stored.serialized.utf8), to: historyURL)
+            try? artifacts.write(Data(history.stored.serialized.utf8), to: historyKey, fence: context.fence)
             throw error
         }
         if let saveError { throw saveError }
@@ -72,8 +75,8 @@ struct TrainingJob: JobExecutor {
             return .interrupted
         }
         if context.live.cancelled.load(ordering: .relaxed) && !trainer.isFinished {
-            try? artifacts.write(Data(history.stored.serialized.utf8), to: historyURL)  // the curve of a canceled run stays
-            artifacts.remove(stateURL)
+            try? artifacts.write(Data(history.stored.serialized.utf8), to: historyKey, fence: context.fence)  // the curve of a canceled run stays
+            artifacts.remove(stateKey)
             return .canceled
         }
         // Finished: the model.
@@ -87,10 +90,14 @@ struct TrainingJob: JobExecutor {
                              finalLoss: Double(trainer.lastLoss), seconds: seconds, accuracy: accuracy)
         try artifacts.write(model.checkpoint(metadata: ["model_id": modelID, "job_id": job.id, "info": info.json.serialized,
                                                         "recipe": RecipeSchema.echo(recipe).serialized]),
-                            to: artifacts.checkpoint(modelID))
-        try context.store.insert(ModelRecord(id: modelID, jobId: job.id, createdAt: Date().timeIntervalSince1970, info: info.json, owner: job.owner))
-        try? artifacts.write(Data(history.stored.serialized.utf8), to: historyURL)
-        artifacts.remove(stateURL)
+                            to: artifacts.checkpoint(modelID), fence: context.fence)
+        guard try context.store.insert(ModelRecord(id: modelID, jobId: job.id, createdAt: Date().timeIntervalSince1970, info: info.json, owner: job.owner),
+                                       fence: context.fence) else {
+            artifacts.remove(artifacts.checkpoint(modelID))
+            throw LeaseLost(fence: context.fence)
+        }
+        try? artifacts.write(Data(history.stored.serialized.utf8), to: historyKey, fence: context.fence)
+        artifacts.remove(stateKey)
         context.report(JobProgress(step: trainer.step, total: recipe.steps, loss: Double(trainer.lastLoss), rate: nil, etaSeconds: 0))
         var result: [String: JSONValue] = ["model_id": .string(modelID), "steps": .number(Double(trainer.step)),
                                            "final_loss": .number(Double(trainer.lastLoss)), "seconds": .number((seconds * 100).rounded() / 100)]

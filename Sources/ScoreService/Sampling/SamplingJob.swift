@@ -137,7 +137,7 @@ struct SamplingJob: JobExecutor {
         } else {
             bytes = SampleEncoding.json(out.x, header: header)
         }
-        try context.results.store(SampleResult(bytes: bytes, format: p.format), job: job.id)
+        try context.results.store(SampleResult(bytes: bytes, format: p.format), job: job.id, fence: context.fence)
         var result = header
         result["format"] = .string(p.format)
         result["result"] = .string("/jobs/\(job.id)/result")

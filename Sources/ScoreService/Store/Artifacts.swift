@@ -1,25 +1,49 @@
 import Foundation
 
-/// Files under the data directory: model checkpoints, training states, job results, uploaded data sets.
-/// Every write is atomic: a temporary file in the same directory, flushed, then renamed over the target.
-public struct Artifacts: Sendable {
-    public let root: URL
+/// Where artifacts are kept, by key (`checkpoints/m_….safetensors`): files under the data directory (one
+/// process, SQLite) or rows in PostgreSQL (several hosts, no shared file system).
+protocol ArtifactBackend: Sendable {
+    /// Replaces the artifact atomically; with a fence, only while that claim holds (else `LeaseLost`).
+    func write(_ data: Data, key: String, fence: Fence?) throws
+    func read(_ key: String) -> Data?
+    func remove(_ key: String)
+}
 
-    public init(root: URL) throws {
+/// Model checkpoints, training states, job results, uploaded data sets and loss series, by key.
+public struct Artifacts: Sendable {
+    let backend: any ArtifactBackend
+
+    init(backend: any ArtifactBackend) { self.backend = backend }
+
+    public func checkpoint(_ model: String) -> String { "checkpoints/\(model).safetensors" }
+    public func state(_ job: String) -> String { "states/\(job).safetensors" }
+    public func result(_ job: String, _ ext: String) -> String { "results/\(job).\(ext)" }
+    public func dataset(_ id: String) -> String { "datasets/\(id).safetensors" }
+    /// A training job's loss series (`TrainingHistory`).
+    public func history(_ job: String) -> String { "history/\(job).json" }
+
+    public func write(_ data: Data, to key: String, fence: Fence? = nil) throws { try backend.write(data, key: key, fence: fence) }
+    public func read(_ key: String) -> Data? { backend.read(key) }
+    public func remove(_ key: String) { backend.remove(key) }
+}
+
+/// Artifacts as files under a root directory. Every write is atomic: a temporary file in the same file
+/// system, flushed, then renamed over the target. The one process that owns the directory runs every job, so
+/// fences need no check here (the store's rows carry them).
+struct FileArtifacts: ArtifactBackend {
+    let root: URL
+
+    init(root: URL) throws {
         self.root = root
         for d in ["checkpoints", "states", "results", "datasets", "history", "tmp"] {
             try FileManager.default.createDirectory(at: root.appendingPathComponent(d), withIntermediateDirectories: true)
         }
     }
 
-    public func checkpoint(_ model: String) -> URL { root.appendingPathComponent("checkpoints/\(model).safetensors") }
-    public func state(_ job: String) -> URL { root.appendingPathComponent("states/\(job).safetensors") }
-    public func result(_ job: String, _ ext: String) -> URL { root.appendingPathComponent("results/\(job).\(ext)") }
-    public func dataset(_ id: String) -> URL { root.appendingPathComponent("datasets/\(id).safetensors") }
-    /// A training job's loss series (`TrainingHistory`).
-    public func history(_ job: String) -> URL { root.appendingPathComponent("history/\(job).json") }
+    func url(_ key: String) -> URL { root.appendingPathComponent(key) }
 
-    public func write(_ data: Data, to url: URL) throws {
+    func write(_ data: Data, key: String, fence: Fence?) throws {
+        let url = url(key)
         let tmp = root.appendingPathComponent("tmp/\(UUID().uuidString)")
         guard FileManager.default.createFile(atPath: tmp.path, contents: nil) else {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: tmp.path])
@@ -43,12 +67,12 @@ public struct Artifacts: Sendable {
         if dir >= 0 { fsync(dir); close(dir) }
     }
 
-    public func read(_ url: URL) -> Data? { try? Data(contentsOf: url) }
+    func read(_ key: String) -> Data? { try? Data(contentsOf: url(key)) }
 
-    public func remove(_ url: URL) { try? FileManager.default.removeItem(at: url) }
+    func remove(_ key: String) { try? FileManager.default.removeItem(at: url(key)) }
 
     /// Leftover temporary files of writes interrupted by a crash.
-    public func cleanTemporary() {
+    func cleanTemporary() {
         let tmp = root.appendingPathComponent("tmp")
         for f in (try? FileManager.default.contentsOfDirectory(atPath: tmp.path)) ?? [] {
             try? FileManager.default.removeItem(at: tmp.appendingPathComponent(f))

@@ -64,9 +64,14 @@ public struct JobRecord: Sendable, Equatable {
     public var attempts: Int
     /// The API key that submitted it (nil: submitted without one).
     public var owner: String?
+    /// The node that must run it (nil: any): a streamed sampling job, whose stream lives in the process that
+    /// took the request.
+    public var node: String?
 
-    public init(id: String, kind: JobKind, params: JSONValue, createdAt: Double, idempotencyKey: String? = nil, owner: String? = nil) {
+    public init(id: String, kind: JobKind, params: JSONValue, createdAt: Double, idempotencyKey: String? = nil, owner: String? = nil,
+                node: String? = nil) {
         self.owner = owner
+        self.node = node
         self.id = id
         self.kind = kind
         self.status = .queued
@@ -134,30 +139,82 @@ public struct CorruptRecord: Error, CustomStringConvertible {
     public var description: String { "\(table) row \(id): \(reason)" }
 }
 
-/// Where the service keeps its records: jobs (the queue), models and uploaded data sets. The service runs on
-/// `SQLiteStore`; the protocol is what a PostgreSQL-backed store would implement for several worker hosts to
-/// share one queue (claiming with `SELECT … FOR UPDATE SKIP LOCKED`).
+/// A claim on a running job: its id and the attempt that claimed it. Writes made under a claim (progress, the
+/// outcome, a training state, a model) land only while the job is still running under that attempt, so a
+/// worker that lost its lease cannot overwrite what the job's new owner does (fencing by attempt number).
+public struct Fence: Sendable, Equatable {
+    public let job: String
+    public let attempt: Int
+    public init(job: String, attempt: Int) {
+        self.job = job
+        self.attempt = attempt
+    }
+}
+
+/// A write under a claim that no longer holds.
+public struct LeaseLost: Error, CustomStringConvertible {
+    public let fence: Fence
+    public var description: String { "job \(fence.job) is no longer held by attempt \(fence.attempt)" }
+}
+
+/// What renewing a lease found.
+public enum Heartbeat: Sendable, Equatable {
+    /// Still ours (and whether someone asked to cancel it).
+    case held(cancelRequested: Bool)
+    /// Rescued from us (the lease had lapsed), finished, or deleted.
+    case lost
+}
+
+/// A lane already holds its cap of queued jobs.
+public struct QueueFull: Error { public let lane: Lane }
+
+/// Where the service keeps its records: jobs (the queue), models, uploaded data sets and API keys.
+/// `SQLiteStore` (embedded, one process) and `PostgresStore` (several API and worker nodes on one database)
+/// implement it with the same statements (`SQLRecordStore`).
 public protocol RecordStore: Sendable {
+    /// Whether several processes share it (then events and cancellations travel through it, and lapsed leases
+    /// are rescued while the service runs).
+    var isShared: Bool { get }
+    /// Tells the other nodes (nothing to do for a store no other process shares).
+    func publish(_ event: StoreEvent)
+
     /// Inserts a job; with an idempotency key already used, returns the job it created instead (`created` false).
-    func insert(_ job: JobRecord) throws -> (job: JobRecord, created: Bool)
+    /// With `queueCap`, refuses (`QueueFull`) when the job's lane already holds that many queued jobs.
+    func insert(_ job: JobRecord, queueCap: Int?) throws -> (job: JobRecord, created: Bool)
     func job(_ id: String) throws -> JobRecord?
     func job(idempotencyKey: String) throws -> JobRecord?
     /// Jobs, newest first; with `owner`, only that key's (`.some(nil)`: those made without a key).
     func jobs(status: JobStatus?, kind: JobKind?, limit: Int, owner: String??) throws -> [JobRecord]
     /// Queued and running jobs of a key.
     func activeJobs(owner: String) throws -> Int
-    func update(_ job: JobRecord) throws
+    /// Writes a job's state; with a fence, only while that claim holds (false: it did not).
+    func update(_ job: JobRecord, fence: Fence?) throws -> Bool
     func deleteJob(_ id: String) throws
-    /// Atomically marks the oldest queued job of these kinds running and returns it.
-    func claimNext(kinds: [JobKind], now: Double) throws -> JobRecord?
-    /// Jobs left running by a process that stopped: put back in the queue (on start-up).
-    func requeueRunning() throws -> [JobRecord]
+    /// Atomically marks the oldest queued job of these kinds running under a lease of `worker`'s (named
+    /// `node/lane/k`; jobs pinned to another node are passed over) and returns it with its attempt counted.
+    func claimNext(kinds: [JobKind], now: Double, worker: String, leaseSeconds: Double) throws -> JobRecord?
+    /// Renews a claim's lease.
+    func heartbeat(_ fence: Fence, leaseSeconds: Double) throws -> Heartbeat
+    /// Cancels a job that is still queued (false: it is not queued, e.g. a worker claimed it meanwhile).
+    func cancelQueued(_ id: String, at: Double) throws -> Bool
+    /// A running job's progress, written under its claim (false: the claim no longer holds).
+    func setProgress(_ fence: Fence, _ progress: JobProgress) throws -> Bool
+    /// Asks the worker running a job to cancel it (false: it is not running).
+    func requestCancel(_ id: String) throws -> Bool
+    /// Running jobs whose lease lapsed: requeued, or failed after `maxAttempts` attempts.
+    func rescueLapsed(maxAttempts: Int) throws -> [JobRecord]
+    /// Every running job, as `rescueLapsed` does (a single process starting: none of them is running).
+    func requeueRunning(maxAttempts: Int) throws -> [JobRecord]
+    /// A running job's latest preview, for nodes other than the one running it.
+    func setPreview(_ fence: Fence, number: Int, body: JSONValue) throws
+    func preview(_ id: String) throws -> (number: Int, body: JSONValue)?
     func count(status: JobStatus, kinds: [JobKind]) throws -> Int
     func countsByStatus() throws -> [JobStatus: Int]
     /// Finished jobs older than `before` (for retention).
     func expiredJobs(before: Double) throws -> [JobRecord]
 
-    func insert(_ model: ModelRecord) throws
+    /// Inserts a model; with a fence, only while that claim holds (false: it did not).
+    func insert(_ model: ModelRecord, fence: Fence?) throws -> Bool
     func model(_ id: String) throws -> ModelRecord?
     /// Models, newest first (with `owner`, that key's only).
     func models(limit: Int, owner: String??) throws -> [ModelRecord]
@@ -191,6 +248,14 @@ func newID(_ prefix: String) -> String {
 }
 
 extension RecordStore {
+    public func insert(_ job: JobRecord) throws -> (job: JobRecord, created: Bool) { try insert(job, queueCap: nil) }
+    public func update(_ job: JobRecord) throws { _ = try update(job, fence: nil) }
+    public func insert(_ model: ModelRecord) throws { _ = try insert(model, fence: nil) }
+    /// A claim by this process's only node, with a lease longer than any test.
+    public func claimNext(kinds: [JobKind], now: Double) throws -> JobRecord? {
+        try claimNext(kinds: kinds, now: now, worker: "local/any/0", leaseSeconds: 86_400)
+    }
+    public func requeueRunning() throws -> [JobRecord] { try requeueRunning(maxAttempts: .max) }
     /// Every owner's jobs, newest first.
     public func jobs(status: JobStatus?, kind: JobKind?, limit: Int) throws -> [JobRecord] {
         try jobs(status: status, kind: kind, limit: limit, owner: nil)

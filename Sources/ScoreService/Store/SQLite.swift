@@ -3,19 +3,10 @@ import Foundation
 
 /// A minimal SQLite connection: prepared statements with positional parameters, rows as dictionaries.
 /// One connection, used under a lock by its owner.
-final class SQLiteDatabase: @unchecked Sendable {
-    enum Value: Equatable {
-        case null, integer(Int64), real(Double), text(String), blob([UInt8])
-        var string: String? { if case .text(let s) = self { return s }; return nil }
-        var double: Double? {
-            switch self {
-            case .real(let d): return d
-            case .integer(let i): return Double(i)
-            default: return nil
-            }
-        }
-        var int: Int? { if case .integer(let i) = self { return Int(i) }; return double.map { Int($0) } }
-    }
+final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
+    var dialect: SQLDialect { .sqlite }
+
+    typealias Value = SQLValue
 
     typealias Row = [String: Value]
 
@@ -66,12 +57,26 @@ final class SQLiteDatabase: @unchecked Sendable {
         }
     }
 
+    /// `SQLDatabase`: a transaction whose statements run on this (locked) connection.
+    func inTransaction<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
+        try transaction { try body(Unlocked(db: self)) }
+    }
+
+    private struct Unlocked: SQLConnection {
+        let db: SQLiteDatabase
+        func query(_ sql: String, _ params: [SQLValue]) throws -> [SQLRow] { try db.queryUnlocked(sql, params) }
+    }
+
     func execute(_ sql: String, _ params: [Value] = []) throws {
         try locked { try executeUnlocked(sql, params) }
     }
 
-    func query(_ sql: String, _ params: [Value] = []) throws -> [[String: Value]] {
+    func query(_ sql: String, _ params: [Value]) throws -> [[String: Value]] {
         try locked { try queryUnlocked(sql, params) }
+    }
+
+    func query(_ sql: String) throws -> [[String: Value]] {
+        try locked { try queryUnlocked(sql, []) }
     }
 
     /// Statement execution for use inside `locked`/`transaction`.
