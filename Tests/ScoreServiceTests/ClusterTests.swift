@@ -233,4 +233,33 @@ final class EventCapture: @unchecked Sendable {
         #expect(try c.sql("SELECT COUNT(*) AS n FROM models WHERE job_id = '\(id)'").first?["n"] == "1")
         #expect(Self.started(c.workers[cut].logText).filter { $0 == id }.count == 1)
     }
+
+    /// A store that cannot be reached, or a password file that cannot be read, stops the start with a message
+    /// that names it, and never prints the URL's password.
+    @Test func unreachableStoreStopsTheStart() throws {
+        func start(_ env: [String: String]) throws -> (status: Int32, log: String) {
+            let p = Process()
+            p.executableURL = ServerProcess.binary
+            p.arguments = ["worker", "--data-dir", FileManager.default.temporaryDirectory.appendingPathComponent("scored-bad-\(UUID().uuidString)").path]
+            var e = ProcessInfo.processInfo.environment
+            e["SCORED_CONFIG"] = Harness.repository.appendingPathComponent("config/default.json").path
+            for (k, v) in env { e[k] = v }
+            p.environment = e
+            let err = Pipe()
+            p.standardError = err
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            return (p.terminationStatus, text)
+        }
+        let port = try #require(URLComponents(string: try TestPostgres.url)?.port)
+        let wrongDB = try start(["SCORED_STORE": "postgres://scored:hunter2@127.0.0.1:\(port)/no_such_database"])
+        #expect(wrongDB.status != 0 && wrongDB.log.contains("cannot connect to PostgreSQL") && wrongDB.log.contains("no_such_database"))
+        #expect(!wrongDB.log.contains("hunter2") && wrongDB.log.contains("***"))
+        let noFile = try start(["SCORED_STORE": try TestPostgres.url, "SCORED_STORE_PASSWORD_FILE": "/nonexistent/pg_password"])
+        #expect(noFile.status != 0 && noFile.log.contains("store_password_file: cannot read /nonexistent/pg_password"))
+        let notAURL = try start(["SCORED_STORE": "mysql://x"])
+        #expect(notAURL.status != 0 && notAURL.log.contains("must be sqlite or a PostgreSQL URL"))
+    }
 }

@@ -39,6 +39,14 @@ public class SQLRecordStore: @unchecked Sendable {
     }
 
     public func insert(_ job: JobRecord, queueCap: Int?) throws -> (job: JobRecord, created: Bool) {
+        do { return try insertOnce(job, queueCap: queueCap) } catch let e as PostgresDatabase.Error where e.sqlState == "23505" {
+            // The same idempotency key sent to another lane on another node at the same moment: the first one made it.
+            guard let key = job.idempotencyKey, let existing = try self.job(idempotencyKey: key) else { throw e }
+            return (existing, false)
+        }
+    }
+
+    private func insertOnce(_ job: JobRecord, queueCap: Int?) throws -> (job: JobRecord, created: Bool) {
         try db.inTransaction { c in
             // Submissions to a lane are serialised, so that the cap holds across hosts.
             if dialect == .postgres { try c.execute("SELECT pg_advisory_xact_lock(?)", [.integer(SQLRecordStore.laneLock(job.kind.lane))]) }
