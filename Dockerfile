@@ -10,6 +10,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends libopenblas-dev
 WORKDIR /src
 COPY Package.swift ./
 COPY Sources Sources
+# The package declares its test targets too: their sources must be there for it to load (they are not built).
+COPY Tests Tests
 RUN swift build -c release --product scored --static-swift-stdlib \
     && cp .build/release/scored /usr/local/bin/scored
 

@@ -41,7 +41,7 @@ public final class Service: @unchecked Sendable {
         self.logger = logger
         let node = config.nodeName ?? Service.defaultNodeName()
         self.node = node
-        let (store, artifacts) = try Service.openStore(config, node: node)
+        let (store, artifacts) = try Service.openStore(config, node: node, ownsDataDir: true)
         self.store = store
         let hub = JobHub(), metrics = Metrics()
         let results = ResultStore(artifacts: artifacts)
@@ -104,13 +104,14 @@ public final class Service: @unchecked Sendable {
 
     /// The configured store with its artifacts: SQLite and files under the data directory, or PostgreSQL for
     /// both (its sessions named after the node).
-    static func openStore(_ config: ServiceConfig, node: String) throws -> (any RecordStore, Artifacts) {
+    /// Only the service owns the data directory: it clears what interrupted writes left in `tmp/`.
+    static func openStore(_ config: ServiceConfig, node: String, ownsDataDir: Bool) throws -> (any RecordStore, Artifacts) {
         let root = URL(fileURLWithPath: config.dataDir, isDirectory: true)
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         let files = try FileArtifacts(root: root)  // also the spool directory for large request bodies
-        files.cleanTemporary()
+        if ownsDataDir { files.cleanTemporary() }
         guard config.sharedStore else { return (try SQLiteStore(path: config.storePath), Artifacts(backend: files)) }
-        // A connection per worker thread, the keeper and the HTTP handlers' share.
+        // A connection per worker thread, the keeper and the HTTP handlers' share (the listener has its own).
         let connections = (config.workers.values.reduce(0, +)) + 6
         let pg = try PostgresStore(url: config.store, password: try config.storePassword(), applicationName: "scored \(node)",
                                    maxConnections: connections)
@@ -119,7 +120,7 @@ public final class Service: @unchecked Sendable {
 
     /// The configured store on its own (for `scored keys`).
     public static func openStore(_ config: ServiceConfig) throws -> any RecordStore {
-        try openStore(config, node: "cli-\(getpid())").0
+        try openStore(config, node: "cli-\(getpid())", ownsDataDir: false).0
     }
 
     /// The routes the server answers (method and pattern).

@@ -11,7 +11,7 @@ struct Worker: ParsableCommand {
         abstract: "Run job workers only (no API), against the store of the configuration: any number of them share one PostgreSQL store.")
 
     @Option(help: "Configuration file (default: $SCORED_CONFIG or config/default.json).") var config: String?
-    @Option(help: "The store: a PostgreSQL URL (postgres://user@host:5432/db), or sqlite for the data directory's file.") var store: String?
+    @Option(help: "The store: a PostgreSQL URL (postgres://user@host:5432/db); default: the configuration's.") var store: String?
     @Option(name: .customLong("data-dir")) var dataDir: String?
     @Option(name: .customLong("log-level")) var logLevel: String?
     @Option(name: .customLong("workers-train")) var workersTrain: Int?
@@ -32,9 +32,10 @@ struct Worker: ParsableCommand {
         try flag("node_name", nodeName.map { .string($0) })
         try flag("port", healthPort.map { .number(Double($0)) })
         try flag("host", healthHost.map { .string($0) })
-        if !c.sharedStore {
-            note("note: the store is sqlite: this worker shares the data directory's file with at most processes on this host; "
-                 + "set store (SCORED_STORE) to a PostgreSQL URL to share work between hosts")
+        guard c.sharedStore else {
+            // A second process on a SQLite data directory would requeue the server's running jobs as its own.
+            throw ValidationError("a worker node shares a PostgreSQL store with the other nodes: set store (SCORED_STORE or --store) to a "
+                                  + "postgres:// URL; with the SQLite store, `scored serve` runs the workers itself")
         }
         bootstrapLogging(c.logLevel)
         let service = try Service(config: c, logger: Logger(label: "scored"), role: .worker(health: healthPort != nil))

@@ -151,6 +151,8 @@ enum SQLiteFile {
         #expect(try !s.update(late, fence: fence1))
         #expect(try !s.setProgress(fence1, JobProgress(step: 1, total: 2)))
         #expect(try !s.insert(ModelRecord(id: "m_late", jobId: "a", createdAt: 4, info: [:]), fence: fence1))
+        #expect(try !s.update(late, fence: fence1, model: ModelRecord(id: "m_late2", jobId: "a", createdAt: 4, info: [:])))
+        #expect(try s.model("m_late2") == nil && s.job("a")?.lost == 1)
         try s.setPreview(fence1, number: 9, body: ["late": true])
         #expect(try s.preview("a") == nil)
         // The owner's do.
@@ -175,6 +177,18 @@ enum SQLiteFile {
         #expect(failed.map(\.id) == ["b"] && failed.first?.status == .failed)
         let b = try #require(try s.job("b"))
         #expect(b.status == .failed && b.error?.contains("max_attempts") == true && b.finishedAt != nil)
+        // The outcome and the model a job made land together.
+        _ = try s.insert(Self.job("e", at: 7.5))
+        var e = try #require(try s.claimNext(kinds: [.train], now: 7.6, worker: "n1/train/0", leaseSeconds: 60))
+        e.status = .succeeded
+        e.finishedAt = 7.7
+        #expect(try s.update(e, fence: Fence(job: "e", attempt: 1), model: ModelRecord(id: "m_e", jobId: "e", createdAt: 7.7, info: [:])))
+        #expect(try s.job("e")?.status == .succeeded && s.model("m_e")?.jobId == "e")
+        // A cancel asked of a job whose worker is gone is honoured by the rescue.
+        _ = try s.insert(Self.job("f", at: 7.8))
+        _ = try s.claimNext(kinds: [.train], now: 7.9, worker: "n1/train/0", leaseSeconds: -1)
+        #expect(try s.requestCancel("f"))
+        #expect(try s.rescueLapsed(maxAttempts: 5).map(\.status) == [.canceled] && s.job("f")?.status == .canceled)
         // A queued job is canceled at once, and only while queued.
         _ = try s.insert(Self.job("c", at: 8))
         #expect(try s.cancelQueued("c", at: 9) && !s.cancelQueued("c", at: 10) && s.job("c")?.status == .canceled)
@@ -202,6 +216,17 @@ enum SQLiteFile {
         #expect(try s.insert(Self.job("t", .train, at: 5), queueCap: 1).created)
         let again = try s.insert(Self.job("u", .likelihood, at: 6, key: "k"), queueCap: 1)
         #expect(!again.created && again.job.id == "r")
+        // A key's limit of queued and running jobs.
+        for id in ["o1", "o2"] {
+            var j = Self.job(id, .train, at: 7)
+            j.owner = "k1"
+            #expect(try s.insert(j, queueCap: nil, ownerLimit: 2).created)
+        }
+        var third = Self.job("o3", .train, at: 8)
+        third.owner = "k1"
+        #expect(throws: OwnerLimitReached.self) { try s.insert(third, queueCap: nil, ownerLimit: 2) }
+        third.owner = "k2"
+        #expect(try s.insert(third, queueCap: nil, ownerLimit: 2).created)
     }
 
     /// PostgreSQL's artifacts: kept in chunks and read back whole, replaced whole, and written under a claim only
@@ -214,19 +239,19 @@ enum SQLiteFile {
         var g = SystemRandomNumberGenerator()
         let big = Data((0..<(2 << 20) + 12345).map { _ in UInt8.random(in: 0...255, using: &g) })
         try a.write(big, to: "results/x.bin")
-        #expect(a.read("results/x.bin") == big)
+        #expect(try a.read("results/x.bin") == big)
         try t.execute("SELECT 1")
         try a.write(Data([1, 2, 3]), to: "results/x.bin")
-        #expect(a.read("results/x.bin") == Data([1, 2, 3]))
+        #expect(try a.read("results/x.bin") == Data([1, 2, 3]))
         try a.write(Data(), to: "results/empty.bin")
-        #expect(a.read("results/empty.bin") == Data() && a.read("results/none.bin") == nil)
+        #expect(try a.read("results/empty.bin") == Data() && a.read("results/none.bin") == nil)
         _ = try store.insert(Self.job("j", at: 1))
         _ = try store.claimNext(kinds: [.train], now: 2, worker: "n/train/0", leaseSeconds: 60)
         try a.write(Data([7]), to: "states/j.safetensors", fence: Fence(job: "j", attempt: 1))
         #expect(throws: LeaseLost.self) { try a.write(Data([8]), to: "states/j.safetensors", fence: Fence(job: "j", attempt: 2)) }
-        #expect(a.read("states/j.safetensors") == Data([7]))
+        #expect(try a.read("states/j.safetensors") == Data([7]))
         a.remove("results/x.bin")
-        #expect(a.read("results/x.bin") == nil)
+        #expect(try a.read("results/x.bin") == nil)
     }
 }
 

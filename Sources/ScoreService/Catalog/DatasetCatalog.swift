@@ -55,7 +55,7 @@ final class DatasetCatalog: @unchecked Sendable {
         if let builtin = try BuiltinDatasets.load(name, size: size, seed: seed, directory: builtinDirectory) {
             t = builtin
         } else {
-            guard let data = artifacts.read(artifacts.dataset(name)),
+            guard let data = try artifacts.read(artifacts.dataset(name)),
                   let stored = try Safetensors.read(data)["data"] else { throw Unknown(name: name) }
             t = stored
         }
@@ -72,7 +72,7 @@ final class DatasetCatalog: @unchecked Sendable {
         if BuiltinDatasets.kind(name) != nil {
             return try BuiltinDatasets.labels(name, size: size, seed: seed, directory: builtinDirectory)
         }
-        guard let rec = try record(name), let data = artifacts.read(artifacts.dataset(name)) else { throw Unknown(name: name) }
+        guard let rec = try record(name), let data = try artifacts.read(artifacts.dataset(name)) else { throw Unknown(name: name) }
         guard rec.classes != nil else { return nil }
         return try Safetensors.read(data)["labels"].map { $0.scalars.map { Int($0) } }
     }
@@ -102,7 +102,7 @@ final class DatasetCatalog: @unchecked Sendable {
 
     /// Sets (or replaces) the labels of an upload: one per item.
     func setLabels(_ labels: [Int], dataset id: String) throws -> DatasetRecord {
-        guard var rec = try record(id), let bytes = artifacts.read(artifacts.dataset(id)),
+        guard var rec = try record(id), let bytes = try artifacts.read(artifacts.dataset(id)),
               let data = try Safetensors.read(bytes)["data"] else { throw Unknown(name: id) }
         guard labels.count == rec.count else { throw InvalidParameter("body", "\(labels.count) labels for the \(rec.count) items of \(id)") }
         try artifacts.write(Safetensors.write([("data", data), ("labels", Tensor(shape: [labels.count], scalars: labels.map { Float($0) }))],

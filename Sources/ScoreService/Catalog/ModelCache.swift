@@ -26,7 +26,7 @@ final class ModelCache: @unchecked Sendable {
             return m
         }
         guard let record = try store.model(id), Caller.current.sees(record.owner),
-              let data = artifacts.read(artifacts.checkpoint(id)) else { throw Unknown(id: id) }
+              let data = try artifacts.read(artifacts.checkpoint(id)) else { throw Unknown(id: id) }
         let m = LoadedModel(id: id, model: try ScoreModel.load(checkpoint: data).model, info: ModelInfo(record.info), owner: record.owner)
         cache.withLock { c in
             c.insert((id, m), at: 0)

@@ -20,6 +20,7 @@ struct Housekeeping: Sendable {
         artifacts.remove(artifacts.history(job.id))
         renderer.forget(job.id)
         hub.forget(job.id)
+        store.publish(.job(job.id, node: ""))  // other nodes forget it too
     }
 
     func deleteModel(_ id: String) throws {

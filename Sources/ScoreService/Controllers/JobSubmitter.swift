@@ -18,13 +18,10 @@ struct JobSubmitter: Sendable {
         let record = JobRecord(id: newID("j"), kind: kind, params: params, createdAt: Date().timeIntervalSince1970, idempotencyKey: scopedKey,
                                owner: caller.owner, node: pinned ? runner.node : nil)
         do {
-            guard let owner = caller.owner, let max = caller.limits?.maxJobs else { return try runner.submit(record, prepared: prepared) }
-            return try Caller.limited {
-                if try scopedKey.flatMap(store.job(idempotencyKey:)) == nil, try store.activeJobs(owner: owner) >= max {
-                    throw limitReached("this key has \(max) queued or running jobs, its limit; retry when one ends", retryAfter: 10)
-                }
-                return try runner.submit(record, prepared: prepared)
-            }
+            // The key's limit is checked where the job is inserted, so that it holds across nodes.
+            return try runner.submit(record, prepared: prepared, ownerLimit: caller.owner != nil ? caller.limits?.maxJobs : nil)
+        } catch let e as OwnerLimitReached {
+            throw limitReached("this key has \(e.limit) queued or running jobs, its limit; retry when one ends", retryAfter: 10)
         } catch let e as QueueFull {
             var err = APIError(status: 429, code: "queue_full", message: "the \(e.lane.rawValue) queue holds \(maxQueuedJobs) jobs; retry later")
             err.headers = [("Retry-After", "10")]

@@ -120,8 +120,9 @@ struct JobsController: RouteCollection {
     func metrics(_ id: String) throws -> HTTPResponse {
         let j = try job(id)
         guard j.kind == .train else { throw APIError.notFound("job \(id) is a \(j.kind.rawValue) job; only training jobs have a loss series") }
+        let stored = try artifacts.read(artifacts.history(id))
         let history = runner.liveHistory(id)
-            ?? artifacts.read(artifacts.history(id)).flatMap { try? JSONValue(parsing: $0) }.flatMap(TrainingHistory.init(stored:))
+            ?? stored.flatMap { try? JSONValue(parsing: $0) }.flatMap(TrainingHistory.init(stored:))
             ?? TrainingHistory()
         var body = history.json.object ?? [:]
         body["job_id"] = .string(id)
@@ -144,7 +145,7 @@ struct JobsController: RouteCollection {
     /// A succeeded sampling job's result document, with its media type.
     static func resultResponse(_ j: JobRecord, _ results: ResultStore, headers: [(String, String)] = []) throws -> HTTPResponse {
         let format = j.result?["format"]?.string ?? j.params["format"]?.string ?? "json"
-        guard let r = results.result(job: j.id, format: format) else {
+        guard let r = try results.result(job: j.id, format: format) else {
             throw APIError(status: 410, code: "gone", message: "the result of job \(j.id) was deleted")
         }
         return r.response(extraHeaders: headers)

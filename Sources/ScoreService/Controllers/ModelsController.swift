@@ -144,7 +144,7 @@ struct ModelsController: RouteCollection {
 
     func checkpoint(_ id: String) throws -> HTTPResponse {
         _ = try record(id)
-        guard let data = artifacts.read(artifacts.checkpoint(id)) else {
+        guard let data = try artifacts.read(artifacts.checkpoint(id)) else {
             throw APIError(status: 410, code: "gone", message: "the checkpoint of model \(id) is missing")
         }
         var h = HTTPHeaders()

@@ -33,7 +33,8 @@ protocol JobExecutor: Sendable {
 }
 
 enum JobOutcome {
-    case succeeded(JSONValue)
+    /// Its result, and the model a training job made (recorded with the outcome, in one transaction).
+    case succeeded(JSONValue, model: ModelRecord? = nil)
     case failed(String)
     case canceled
     /// Stopped by a shutdown: back to the queue.

@@ -93,13 +93,13 @@ final class JobRunner: @unchecked Sendable {
     }
 
     /// Queues a job (or returns the one its idempotency key already made), with what the request prepared for it.
-    func submit(_ job: JobRecord, prepared work: (any Sendable)? = nil) throws -> (job: JobRecord, created: Bool) {
+    func submit(_ job: JobRecord, prepared work: (any Sendable)? = nil, ownerLimit: Int? = nil) throws -> (job: JobRecord, created: Bool) {
         let lane = job.kind.lane
         // A retry with a known key gets its job back, even when the queue is full.
         if let key = job.idempotencyKey, let existing = try deps.store.job(idempotencyKey: key) { return (existing, false) }
         if let work { prepared.withLock { $0[job.id] = work } }
         let r: (job: JobRecord, created: Bool)
-        do { r = try deps.store.insert(job, queueCap: config.maxQueuedJobs) } catch {
+        do { r = try deps.store.insert(job, queueCap: config.maxQueuedJobs, ownerLimit: ownerLimit) } catch {
             prepared.withLock { $0[job.id] = nil }
             throw error
         }
@@ -147,6 +147,10 @@ final class JobRunner: @unchecked Sendable {
                 live.stop(interrupting: false)
             } else if try deps.store.requestCancel(id) {
                 deps.store.publish(.cancel(id))
+            } else if try deps.store.cancelQueued(id, at: Date().timeIntervalSince1970) {
+                // It went back to the queue meanwhile (its worker stopped).
+                prepared.withLock { $0[id] = nil }
+                signal(id)
             }
         }
         return try deps.store.job(id)
@@ -222,13 +226,19 @@ final class JobRunner: @unchecked Sendable {
             store: deps.store, artifacts: deps.artifacts, results: deps.results, models: deps.models, datasets: deps.datasets,
             logger: deps.logger, threads: config.threads[job.kind.lane] ?? 2, checkpointEverySeconds: config.checkpointEverySeconds,
             live: live, prepared: prepared.withLock { $0.removeValue(forKey: job.id) }, hub: deps.hub, fence: fence)
+        // Claimed while the service began stopping: straight back to the queue.
+        if stopping.load(ordering: .relaxed) { live.stop(interrupting: true) }
         let outcome: JobOutcome
         do {
             outcome = try executors[job.kind]!.run(job, context)
         } catch is CancelledError {
-            outcome = live.interrupted.load(ordering: .relaxed) ? .interrupted : .canceled
+            outcome = live.cancelled.load(ordering: .relaxed) ? .canceled : .interrupted
         } catch is LeaseLost {
             live.leaseLost.store(true, ordering: .relaxed)
+            outcome = .interrupted
+        } catch where PostgresDatabase.isTransient(error) {
+            // The database went away under the job (not the job's fault): back to the queue, or to the rescue.
+            deps.logger.warning("job interrupted: the store is unreachable", metadata: ["job": "\(job.id)", "error": "\(error)"])
             outcome = .interrupted
         } catch {
             outcome = .failed("\(error)")
@@ -239,37 +249,56 @@ final class JobRunner: @unchecked Sendable {
             deps.hub.changed(job.id)
             return
         }
-        // The store may be failing too (disk full, database gone); the job is then left running and requeued
-        // at start-up or when its lease lapses.
-        do {
-            guard var current = try deps.store.job(job.id) else { return }
-            current.progress = live.progress.withLock { $0 } ?? current.progress
-            switch outcome {
-            case .succeeded(let result):
-                current.status = .succeeded
-                current.result = result
-                current.finishedAt = Date().timeIntervalSince1970
-            case .failed(let message):
-                current.status = .failed
-                current.error = message
-                current.finishedAt = Date().timeIntervalSince1970
-            case .canceled:
-                current.status = .canceled
-                current.finishedAt = Date().timeIntervalSince1970
-            case .interrupted:
-                current.status = .queued
-            }
-            if try deps.store.update(current, fence: fence) {
-                deps.metrics.jobFinished(kind: job.kind, status: current.status)
-                deps.logger.info("job \(current.status.rawValue)", metadata: ["job": "\(job.id)", "error": "\(current.error ?? "")"])
-                if current.status == .queued { deps.store.publish(.wake(job.kind.lane)) }
-            } else {
-                deps.logger.warning("job's outcome not recorded: its claim was taken over", metadata: ["job": "\(job.id)", "attempt": "\(job.attempts)"])
-            }
-        } catch {
-            deps.logger.error("cannot record the end of a job", metadata: ["job": "\(job.id)", "error": "\(error)"])
-        }
+        record(outcome, of: job, live: live, fence: fence)
         signal(job.id)
+    }
+
+    /// Writes a job's outcome under its claim. A store that fails for a moment is tried again for up to a lease
+    /// (the write is idempotent); if it stays away, the job is left running and requeued at start-up or when its
+    /// lease lapses. A finished training job's saved state goes once the outcome is recorded.
+    private func record(_ outcome: JobOutcome, of job: JobRecord, live: RunningJob, fence: Fence) {
+        let deadline = Date().addingTimeInterval(deps.store.isShared ? config.leaseSeconds : 0)
+        var model: ModelRecord? = nil
+        while true {
+            do {
+                guard var current = try deps.store.job(job.id) else { return }
+                current.progress = live.progress.withLock { $0 } ?? current.progress
+                let now = Date().timeIntervalSince1970
+                switch outcome {
+                case .succeeded(let result, let made):
+                    current.status = .succeeded
+                    current.result = result
+                    current.finishedAt = now
+                    model = made
+                case .failed(let message):
+                    current.status = .failed
+                    current.error = message
+                    current.finishedAt = now
+                case .canceled:
+                    current.status = .canceled
+                    current.finishedAt = now
+                case .interrupted:
+                    // A cancel asked while it was being interrupted is honoured now.
+                    current.status = current.cancelRequested ? .canceled : .queued
+                    if current.cancelRequested { current.finishedAt = now }
+                }
+                if try deps.store.update(current, fence: fence, model: model) {
+                    deps.metrics.jobFinished(kind: job.kind, status: current.status)
+                    deps.logger.info("job \(current.status.rawValue)", metadata: ["job": "\(job.id)", "error": "\(current.error ?? "")"])
+                    if current.status == .queued { deps.store.publish(.wake(job.kind.lane)) }
+                    if job.kind == .train && current.status.isFinished { deps.artifacts.remove(deps.artifacts.state(job.id)) }
+                } else {
+                    deps.logger.warning("job's outcome not recorded: its claim was taken over", metadata: ["job": "\(job.id)", "attempt": "\(job.attempts)"])
+                    if let model { deps.artifacts.remove(deps.artifacts.checkpoint(model.id)) }
+                }
+                return
+            } catch where PostgresDatabase.isTransient(error) && Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.5)
+            } catch {
+                deps.logger.error("cannot record the end of a job", metadata: ["job": "\(job.id)", "error": "\(error)"])
+                return
+            }
+        }
     }
 
     // MARK: the keeper (shared stores)
@@ -281,9 +310,11 @@ final class JobRunner: @unchecked Sendable {
         var relayed: [String: (version: Int, preview: Int, historyAt: Double)] = [:]
         var lastRescue = 0.0
         let lease = config.leaseSeconds
-        while !stopping.load(ordering: .relaxed) {
+        while true {
             let now = ProcessInfo.processInfo.systemUptime
             let live = running.withLock { Array($0.values) }
+            // Stopping: the keeper goes last, so that the leases of jobs saving their state hold until they are done.
+            if stopping.load(ordering: .relaxed) && live.isEmpty { break }
             let ids = Set(live.map(\.id))
             beats = beats.filter { ids.contains($0.key) }
             relayed = relayed.filter { ids.contains($0.key) }
@@ -303,9 +334,9 @@ final class JobRunner: @unchecked Sendable {
                     } catch {
                         deps.logger.warning("cannot renew a lease", metadata: ["job": "\(r.id)", "error": "\(error)"])
                     }
-                    // Without the database for a whole lease, another node may have the job by now.
-                    if now - b.ok >= lease { loseLease(r, fence, "the store was unreachable for a whole lease") }
                 }
+                // Without the database for two thirds of a lease, the job stops before another node can take it.
+                if now - b.ok >= lease * 2 / 3 { loseLease(r, fence, "the store was unreachable for two thirds of a lease") }
                 beats[r.id] = b
                 relay(r, fence, &relayed, now: now)
             }

@@ -48,10 +48,10 @@ final class ResultStore: Sendable {
     }
 
     /// A job's result in `format`, from memory or from its file (nil when it was deleted).
-    func result(job id: String, format: String) -> SampleResult? {
+    func result(job id: String, format: String) throws -> SampleResult? {
         if let r = recent.withLock({ r in r.first { $0.id == id }?.result }) { return r }
         let probe = SampleResult(bytes: [], format: format)
-        return artifacts.read(artifacts.result(id, probe.fileExtension)).map { SampleResult(bytes: Array($0), format: format) }
+        return try artifacts.read(artifacts.result(id, probe.fileExtension)).map { SampleResult(bytes: Array($0), format: format) }
     }
 
     func remove(job id: String) {

@@ -3,7 +3,7 @@ import ScoreEngine
 
 /// A training job: the recipe from its parameters, resumed from its saved state when one exists (after a
 /// restart), with progress every few steps, the state saved every `checkpoint_every_seconds`, and at the end
-/// the model's checkpoint and record.
+/// the model's checkpoint and record (which the runner stores with the outcome, then removes the state).
 struct TrainingJob: JobExecutor {
     func run(_ job: JobRecord, _ context: JobContext) throws -> JobOutcome {
         let recipe = try TrainingJobParameters(json: job.params, datasets: context.datasets).recipe
@@ -13,7 +13,7 @@ struct TrainingJob: JobExecutor {
             ? try context.datasets.labels(recipe.dataset, size: recipe.datasetSize, seed: recipe.seed) : nil
         let stateKey = artifacts.state(job.id)
         let trainer: Trainer
-        if let state = artifacts.read(stateKey) {
+        if let state = try artifacts.read(stateKey) {
             trainer = try Trainer.resume(from: state, recipe: recipe, data: data, labels: labels)
             context.logger.info("resuming training", metadata: ["job": "\(job.id)", "step": "\(trainer.step)"])
         } else {
@@ -21,7 +21,7 @@ struct TrainingJob: JobExecutor {
         }
         trainer.threads = context.threads
         let historyKey = artifacts.history(job.id)
-        var history = artifacts.read(historyKey).flatMap { try? JSONValue(parsing: $0) }.flatMap(TrainingHistory.init(stored:)) ?? TrainingHistory()
+        var history = try artifacts.read(historyKey).flatMap { try? JSONValue(parsing: $0) }.flatMap(TrainingHistory.init(stored:)) ?? TrainingHistory()
         // Seconds since the job first started, across restarts.
         let offset = history.series.last?.seconds ?? 0
         let started = Date(), startStep = trainer.step
@@ -76,8 +76,7 @@ struct TrainingJob: JobExecutor {
         }
         if context.live.cancelled.load(ordering: .relaxed) && !trainer.isFinished {
             try? artifacts.write(Data(history.stored.serialized.utf8), to: historyKey, fence: context.fence)  // the curve of a canceled run stays
-            artifacts.remove(stateKey)
-            return .canceled
+            return .canceled  // the runner removes the state once the outcome is recorded
         }
         // Finished: the model.
         let model = trainer.samplingModel
@@ -91,18 +90,13 @@ struct TrainingJob: JobExecutor {
         try artifacts.write(model.checkpoint(metadata: ["model_id": modelID, "job_id": job.id, "info": info.json.serialized,
                                                         "recipe": RecipeSchema.echo(recipe).serialized]),
                             to: artifacts.checkpoint(modelID), fence: context.fence)
-        guard try context.store.insert(ModelRecord(id: modelID, jobId: job.id, createdAt: Date().timeIntervalSince1970, info: info.json, owner: job.owner),
-                                       fence: context.fence) else {
-            artifacts.remove(artifacts.checkpoint(modelID))
-            throw LeaseLost(fence: context.fence)
-        }
+        let record = ModelRecord(id: modelID, jobId: job.id, createdAt: Date().timeIntervalSince1970, info: info.json, owner: job.owner)
         try? artifacts.write(Data(history.stored.serialized.utf8), to: historyKey, fence: context.fence)
-        artifacts.remove(stateKey)
         context.report(JobProgress(step: trainer.step, total: recipe.steps, loss: Double(trainer.lastLoss), rate: nil, etaSeconds: 0))
         var result: [String: JSONValue] = ["model_id": .string(modelID), "steps": .number(Double(trainer.step)),
                                            "final_loss": .number(Double(trainer.lastLoss)), "seconds": .number((seconds * 100).rounded() / 100)]
         if let accuracy { result["accuracy"] = accuracy }
-        return .succeeded(.object(result))
+        return .succeeded(.object(result), model: record)
     }
 
     /// A classifier's accuracy on held-out labelled data perturbed to several times (fractions of T).

@@ -10,7 +10,7 @@ final class JobRenderer: Sendable {
     let runner: JobRunner
     let hub: JobHub
     /// Rendered bodies by job, with the hub version they show and the job's owner (which never changes).
-    private let rendered = Mutex<[String: (version: Int, owner: String?, body: [UInt8])]>([:])
+    private let rendered = Mutex<[String: (version: Int, owner: String?, body: [UInt8], at: Double)]>([:])
 
     init(store: any RecordStore, runner: JobRunner, hub: JobHub) {
         self.store = store
@@ -57,10 +57,13 @@ final class JobRenderer: Sendable {
 
     /// `GET /jobs/{id}`'s body and the job's owner: rendered and read from the store only when the job changed
     /// (clients poll it).
+    /// On a shared store a cached body is also kept for a second at most: the other nodes' notifications are
+    /// what moves the version here, and one may be missed (a reconnection).
     func body(_ id: String) throws -> (owner: String?, body: [UInt8])? {
         let version = hub.version(id)
+        let now = ProcessInfo.processInfo.systemUptime, shared = store.isShared
         if let hit = rendered.withLock({ c -> (String?, [UInt8])? in
-            guard let e = c[id], e.version == version else { return nil }
+            guard let e = c[id], e.version == version, !shared || now - e.at < 1 else { return nil }
             return (e.owner, e.body)
         }) {
             return hit
@@ -69,7 +72,7 @@ final class JobRenderer: Sendable {
         let body = Array((json(job).serialized + "\n").utf8)
         rendered.withLock { c in
             if c.count > 4096 { c.removeAll() }
-            c[id] = (version, job.owner, body)
+            c[id] = (version, job.owner, body, now)
         }
         return (job.owner, body)
     }

@@ -5,8 +5,10 @@ import Foundation
 protocol ArtifactBackend: Sendable {
     /// Replaces the artifact atomically; with a fence, only while that claim holds (else `LeaseLost`).
     func write(_ data: Data, key: String, fence: Fence?) throws
-    func read(_ key: String) -> Data?
-    func remove(_ key: String)
+    /// The artifact, nil when there is none; an error when it cannot be read (the database is away).
+    func read(_ key: String) throws -> Data?
+    /// Removes it (with a fence, only while that claim holds).
+    func remove(_ key: String, fence: Fence?) throws
 }
 
 /// Model checkpoints, training states, job results, uploaded data sets and loss series, by key.
@@ -23,8 +25,9 @@ public struct Artifacts: Sendable {
     public func history(_ job: String) -> String { "history/\(job).json" }
 
     public func write(_ data: Data, to key: String, fence: Fence? = nil) throws { try backend.write(data, key: key, fence: fence) }
-    public func read(_ key: String) -> Data? { backend.read(key) }
-    public func remove(_ key: String) { backend.remove(key) }
+    public func read(_ key: String) throws -> Data? { try backend.read(key) }
+    /// Removes it; a failure is logged by the caller's sweep or left (an orphan does no harm but its bytes).
+    public func remove(_ key: String, fence: Fence? = nil) { try? backend.remove(key, fence: fence) }
 }
 
 /// Artifacts as files under a root directory. Every write is atomic: a temporary file in the same file
@@ -67,9 +70,16 @@ struct FileArtifacts: ArtifactBackend {
         if dir >= 0 { fsync(dir); close(dir) }
     }
 
-    func read(_ key: String) -> Data? { try? Data(contentsOf: url(key)) }
+    func read(_ key: String) throws -> Data? {
+        let u = url(key)
+        guard FileManager.default.fileExists(atPath: u.path) else { return nil }
+        return try Data(contentsOf: u)
+    }
 
-    func remove(_ key: String) { try? FileManager.default.removeItem(at: url(key)) }
+    func remove(_ key: String, fence: Fence?) throws {
+        let u = url(key)
+        if FileManager.default.fileExists(atPath: u.path) { try FileManager.default.removeItem(at: u) }
+    }
 
     /// Leftover temporary files of writes interrupted by a crash.
     func cleanTemporary() {

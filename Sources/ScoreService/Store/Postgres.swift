@@ -81,10 +81,26 @@ final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
         pool.unlock()
     }
 
+    /// Runs `body` on a pooled connection. A pooled connection that turns out dead (the server restarted or
+    /// ended the session while it sat idle) is replaced and `body` run once more on a new one.
     func withConnection<T>(_ body: (Connection) throws -> T) throws -> T {
         let c = try borrow()
-        defer { giveBack(c) }
-        return try body(c)
+        let reused = c.used
+        c.used = true
+        do {
+            let r = try body(c)
+            giveBack(c)
+            return r
+        } catch let e as Error where e.connectionLost && reused {
+            giveBack(c)
+            let fresh = try borrow()
+            fresh.used = true
+            defer { giveBack(fresh) }
+            return try body(fresh)
+        } catch {
+            giveBack(c)
+            throw error
+        }
     }
 
     /// `?` placeholders numbered for PostgreSQL (the statements have no `?` inside literals).
@@ -108,10 +124,10 @@ final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
             _ = try c.query("BEGIN", [])
             do {
                 let r = try body(InTransaction(db: self, connection: c))
-                _ = try c.query("COMMIT", [])
+                try c.commit()
                 return r
             } catch {
-                if c.isUsable { _ = try? c.query("ROLLBACK", []) }
+                if PQstatus(c.conn) == CONNECTION_OK { _ = try? c.query("ROLLBACK", []) }
                 throw error
             }
         }
@@ -127,10 +143,15 @@ final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
 
     final class Connection {
         let conn: OpaquePointer
+        /// It ran a statement before (a dead pooled connection is only found out by using it).
+        var used = false
 
         init(_ target: Target) throws {
-            var keys = ["dbname", "application_name", "connect_timeout"]
-            var values = [target.url, target.applicationName, "5"]
+            // A host that vanishes (not a refused connection: no answer at all) is noticed by TCP keepalives and a
+            // timeout on unacknowledged data, within about 15 s, instead of the kernel's many minutes.
+            var keys = ["dbname", "application_name", "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
+                        "keepalives_count", "tcp_user_timeout"]
+            var values = [target.url, target.applicationName, "5", "1", "5", "2", "3", "15000"]
             if let p = target.password { keys.append("password"); values.append(p) }
             let cKeys = keys.map { strdup($0) } + [nil], cValues = values.map { strdup($0) } + [nil]
             defer { for p in cKeys + cValues { free(p) } }
@@ -144,8 +165,20 @@ final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
                 throw Error(description: "cannot connect to PostgreSQL (\(PostgresDatabase.redacted(target.url))): \(message)", connectionLost: true)
             }
             conn = c
-            // Quiet: NOTICEs (IF NOT EXISTS …) are not errors.
+            // Quiet: NOTICEs (IF NOT EXISTS …) are not errors. bytea in hex, whatever the server's default.
             _ = try? query("SET client_min_messages = warning", [])
+            _ = try? query("SET bytea_output = hex", [])
+        }
+
+        /// COMMIT, which reports a transaction the server had already aborted as ROLLBACK rather than an error.
+        func commit() throws {
+            let res = PQexec(conn, "COMMIT")
+            defer { PQclear(res) }
+            let tag = res.map { String(cString: PQcmdStatus($0)) } ?? ""
+            guard PQresultStatus(res) == PGRES_COMMAND_OK, tag == "COMMIT" else {
+                throw Error(description: "PostgreSQL: the transaction did not commit (\(tag.isEmpty ? String(cString: PQerrorMessage(conn)) : tag))",
+                            connectionLost: PQstatus(conn) != CONNECTION_OK)
+            }
         }
 
         var isUsable: Bool { PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE }
@@ -273,7 +306,10 @@ final class PostgresListener: @unchecked Sendable {
                 continue
             }
             defer { c.close() }
-            guard (try? c.query("LISTEN \(channel)", [])) != nil else { continue }
+            guard (try? c.query("LISTEN \(channel)", [])) != nil else {
+                Thread.sleep(forTimeInterval: 0.5)
+                continue
+            }
             if !first { reconnected() }
             first = false
             let fd = PQsocket(c.conn)
@@ -281,13 +317,11 @@ final class PostgresListener: @unchecked Sendable {
                 var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
                 let r = poll(&p, 1, 200)
                 if r < 0 && errno != EINTR { break }
-                if r > 0 {
-                    guard PQconsumeInput(c.conn) == 1 else { break }
-                    while let n = PQnotifies(c.conn) {
-                        let payload = String(cString: n.pointee.extra)
-                        PQfreemem(n)
-                        handler(payload)
-                    }
+                if r > 0 { guard PQconsumeInput(c.conn) == 1 else { break } }
+                while let n = PQnotifies(c.conn) {
+                    let payload = String(cString: n.pointee.extra)
+                    PQfreemem(n)
+                    handler(payload)
                 }
                 if PQstatus(c.conn) != CONNECTION_OK { break }
             }

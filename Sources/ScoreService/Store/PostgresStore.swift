@@ -74,13 +74,19 @@ struct PostgresArtifacts: ArtifactBackend {
     let db: PostgresDatabase
     static let chunkBytes = 1 << 20
 
+    /// Inside a write's transaction: one writer of a key at a time, and the claim checked (and held) if fenced.
+    private func begin(_ c: any SQLConnection, key: String, fence: Fence?) throws {
+        try c.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [.text(key)])
+        if let fence {
+            let held = try c.query("SELECT 1 AS ok FROM jobs WHERE id = ? AND attempts = ? AND status = 'running' FOR SHARE",
+                                   [.text(fence.job), .integer(Int64(fence.attempt))])
+            if held.isEmpty { throw LeaseLost(fence: fence) }
+        }
+    }
+
     func write(_ data: Data, key: String, fence: Fence?) throws {
         try db.inTransaction { c in
-            if let fence {
-                let held = try c.query("SELECT 1 AS ok FROM jobs WHERE id = ? AND attempts = ? AND status = 'running' FOR SHARE",
-                                       [.text(fence.job), .integer(Int64(fence.attempt))])
-                if held.isEmpty { throw LeaseLost(fence: fence) }
-            }
+            try begin(c, key: key, fence: fence)
             try c.execute("DELETE FROM artifacts WHERE key = ?", [.text(key)])
             let bytes = [UInt8](data)
             var chunk = 0, offset = 0
@@ -94,14 +100,20 @@ struct PostgresArtifacts: ArtifactBackend {
         }
     }
 
-    func read(_ key: String) -> Data? {
-        guard let rows = try? db.query("SELECT data FROM artifacts WHERE key = ? ORDER BY chunk", [.text(key)]), !rows.isEmpty else { return nil }
+    func read(_ key: String) throws -> Data? {
+        let rows = try db.query("SELECT data FROM artifacts WHERE key = ? ORDER BY chunk", [.text(key)])
+        guard !rows.isEmpty else { return nil }
         var out = Data()
         for r in rows { out.append(contentsOf: r["data"]?.bytes ?? []) }
         return out
     }
 
-    func remove(_ key: String) { _ = try? db.query("DELETE FROM artifacts WHERE key = ?", [.text(key)]) }
+    func remove(_ key: String, fence: Fence?) throws {
+        try db.inTransaction { c in
+            try begin(c, key: key, fence: fence)
+            try c.execute("DELETE FROM artifacts WHERE key = ?", [.text(key)])
+        }
+    }
 }
 
 /// The PostgreSQL schema's versions. Version 1 is the SQLite schema as of its version 5, with a sequence
@@ -119,7 +131,7 @@ enum PostgresMigrations {
             CREATE TABLE jobs (seq BIGSERIAL UNIQUE, id TEXT PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL, params TEXT NOT NULL,
               created_at DOUBLE PRECISION NOT NULL, started_at DOUBLE PRECISION, finished_at DOUBLE PRECISION, progress TEXT, error TEXT,
               result TEXT, idempotency_key TEXT UNIQUE, attempts INTEGER NOT NULL DEFAULT 0, owner TEXT, node TEXT, worker TEXT,
-              lease_until DOUBLE PRECISION, cancel_requested INTEGER NOT NULL DEFAULT 0)
+              lease_until DOUBLE PRECISION, cancel_requested INTEGER NOT NULL DEFAULT 0, lost INTEGER NOT NULL DEFAULT 0)
             """,
             "CREATE INDEX jobs_queue ON jobs (status, kind, created_at, seq)",
             "CREATE INDEX jobs_owner ON jobs (owner, status)",

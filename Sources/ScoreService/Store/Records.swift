@@ -60,8 +60,13 @@ public struct JobRecord: Sendable, Equatable {
     public var error: String?
     public var result: JSONValue?
     public var idempotencyKey: String?
-    /// Times the job was started (more than one after a restart resumed it).
+    /// Times the job was started (more than one after a restart resumed it): also the number of the claim a
+    /// worker writes under (`Fence`).
     public var attempts: Int
+    /// Times the worker running it was lost (its lease lapsed, or the process died); `max_attempts` bounds it.
+    public var lost = 0
+    /// Someone asked to cancel it while it ran (honoured by its worker, or by the rescue if the worker is gone).
+    public var cancelRequested = false
     /// The API key that submitted it (nil: submitted without one).
     public var owner: String?
     /// The node that must run it (nil: any): a streamed sampling job, whose stream lives in the process that
@@ -168,6 +173,9 @@ public enum Heartbeat: Sendable, Equatable {
 /// A lane already holds its cap of queued jobs.
 public struct QueueFull: Error { public let lane: Lane }
 
+/// The submitting key already has its limit of queued and running jobs.
+public struct OwnerLimitReached: Error { public let limit: Int }
+
 /// Where the service keeps its records: jobs (the queue), models, uploaded data sets and API keys.
 /// `SQLiteStore` (embedded, one process) and `PostgresStore` (several API and worker nodes on one database)
 /// implement it with the same statements (`SQLRecordStore`).
@@ -179,16 +187,19 @@ public protocol RecordStore: Sendable {
     func publish(_ event: StoreEvent)
 
     /// Inserts a job; with an idempotency key already used, returns the job it created instead (`created` false).
-    /// With `queueCap`, refuses (`QueueFull`) when the job's lane already holds that many queued jobs.
-    func insert(_ job: JobRecord, queueCap: Int?) throws -> (job: JobRecord, created: Bool)
+    /// With `queueCap`, refuses (`QueueFull`) when the job's lane already holds that many queued jobs; with
+    /// `ownerLimit`, when its owner has that many queued or running jobs (`OwnerLimitReached`). Both are checked
+    /// in the inserting transaction, so they hold across nodes.
+    func insert(_ job: JobRecord, queueCap: Int?, ownerLimit: Int?) throws -> (job: JobRecord, created: Bool)
     func job(_ id: String) throws -> JobRecord?
     func job(idempotencyKey: String) throws -> JobRecord?
     /// Jobs, newest first; with `owner`, only that key's (`.some(nil)`: those made without a key).
     func jobs(status: JobStatus?, kind: JobKind?, limit: Int, owner: String??) throws -> [JobRecord]
     /// Queued and running jobs of a key.
     func activeJobs(owner: String) throws -> Int
-    /// Writes a job's state; with a fence, only while that claim holds (false: it did not).
-    func update(_ job: JobRecord, fence: Fence?) throws -> Bool
+    /// Writes a job's state; with a fence, only while that claim holds (false: it did not). A model the job
+    /// made is inserted in the same transaction, so that a job never both loses its claim and leaves a model.
+    func update(_ job: JobRecord, fence: Fence?, model: ModelRecord?) throws -> Bool
     func deleteJob(_ id: String) throws
     /// Atomically marks the oldest queued job of these kinds running under a lease of `worker`'s (named
     /// `node/lane/k`; jobs pinned to another node are passed over) and returns it with its attempt counted.
@@ -201,7 +212,8 @@ public protocol RecordStore: Sendable {
     func setProgress(_ fence: Fence, _ progress: JobProgress) throws -> Bool
     /// Asks the worker running a job to cancel it (false: it is not running).
     func requestCancel(_ id: String) throws -> Bool
-    /// Running jobs whose lease lapsed: requeued, or failed after `maxAttempts` attempts.
+    /// Running jobs whose lease lapsed: requeued (their `lost` count raised), failed once it reaches
+    /// `maxAttempts`, canceled if that was asked; and (PostgreSQL) jobs pinned to a node that is gone: failed.
     func rescueLapsed(maxAttempts: Int) throws -> [JobRecord]
     /// Every running job, as `rescueLapsed` does (a single process starting: none of them is running).
     func requeueRunning(maxAttempts: Int) throws -> [JobRecord]
@@ -248,8 +260,12 @@ func newID(_ prefix: String) -> String {
 }
 
 extension RecordStore {
-    public func insert(_ job: JobRecord) throws -> (job: JobRecord, created: Bool) { try insert(job, queueCap: nil) }
-    public func update(_ job: JobRecord) throws { _ = try update(job, fence: nil) }
+    public func insert(_ job: JobRecord) throws -> (job: JobRecord, created: Bool) { try insert(job, queueCap: nil, ownerLimit: nil) }
+    public func insert(_ job: JobRecord, queueCap: Int?) throws -> (job: JobRecord, created: Bool) {
+        try insert(job, queueCap: queueCap, ownerLimit: nil)
+    }
+    public func update(_ job: JobRecord) throws { _ = try update(job, fence: nil, model: nil) }
+    public func update(_ job: JobRecord, fence: Fence?) throws -> Bool { try update(job, fence: fence, model: nil) }
     public func insert(_ model: ModelRecord) throws { _ = try insert(model, fence: nil) }
     /// A claim by this process's only node, with a lease longer than any test.
     public func claimNext(kinds: [JobKind], now: Double) throws -> JobRecord? {

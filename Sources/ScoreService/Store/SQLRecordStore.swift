@@ -35,24 +35,35 @@ public class SQLRecordStore: @unchecked Sendable {
         j.attempts = try row.int("attempts")
         j.owner = try row.optionalText("owner")
         j.node = try row.optionalText("node")
+        j.lost = try row.int("lost")
+        j.cancelRequested = try row.int("cancel_requested") != 0
         return j
     }
 
-    public func insert(_ job: JobRecord, queueCap: Int?) throws -> (job: JobRecord, created: Bool) {
-        do { return try insertOnce(job, queueCap: queueCap) } catch let e as PostgresDatabase.Error where e.sqlState == "23505" {
+    public func insert(_ job: JobRecord, queueCap: Int?, ownerLimit: Int?) throws -> (job: JobRecord, created: Bool) {
+        do { return try insertOnce(job, queueCap: queueCap, ownerLimit: ownerLimit) } catch let e as PostgresDatabase.Error where e.sqlState == "23505" {
             // The same idempotency key sent to another lane on another node at the same moment: the first one made it.
             guard let key = job.idempotencyKey, let existing = try self.job(idempotencyKey: key) else { throw e }
             return (existing, false)
         }
     }
 
-    private func insertOnce(_ job: JobRecord, queueCap: Int?) throws -> (job: JobRecord, created: Bool) {
+    private func insertOnce(_ job: JobRecord, queueCap: Int?, ownerLimit: Int?) throws -> (job: JobRecord, created: Bool) {
         try db.inTransaction { c in
-            // Submissions to a lane are serialised, so that the cap holds across hosts.
-            if dialect == .postgres { try c.execute("SELECT pg_advisory_xact_lock(?)", [.integer(SQLRecordStore.laneLock(job.kind.lane))]) }
+            // Submissions to a lane, and of a key, are serialised, so that the caps hold across hosts (SQLite's
+            // write transactions are serial already).
+            if dialect == .postgres {
+                try c.execute("SELECT pg_advisory_xact_lock(?)", [.integer(SQLRecordStore.laneLock(job.kind.lane))])
+                if let owner = job.owner, ownerLimit != nil { try c.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [.text("owner " + owner)]) }
+            }
             if let key = job.idempotencyKey,
                let existing = try c.query("SELECT * FROM jobs WHERE idempotency_key = ?", [.text(key)]).first {
                 return (try jobRow(existing), false)
+            }
+            if let owner = job.owner, let ownerLimit {
+                let active = try c.query("SELECT COUNT(*) AS n FROM jobs WHERE owner = ? AND status IN ('queued', 'running')",
+                                         [.text(owner)]).first?["n"]?.int ?? 0
+                if active >= ownerLimit { throw OwnerLimitReached(limit: ownerLimit) }
             }
             if let queueCap {
                 let kinds = JobKind.allCases.filter { $0.lane == job.kind.lane }
@@ -97,7 +108,17 @@ public class SQLRecordStore: @unchecked Sendable {
         return try db.query(sql, params).map(jobRow)
     }
 
-    public func update(_ job: JobRecord, fence: Fence?) throws -> Bool {
+    public func update(_ job: JobRecord, fence: Fence?, model: ModelRecord?) throws -> Bool {
+        guard let model else { return try updateJob(job, fence: fence, on: nil) }
+        return try db.inTransaction { c in
+            guard try updateJob(job, fence: fence, on: c) else { return false }
+            try c.execute("INSERT INTO models (id, job_id, created_at, info, owner) VALUES (?, ?, ?, ?, ?)",
+                          [.text(model.id), .text(model.jobId), .real(model.createdAt), .text(model.info.serialized), SQLRecordStore.opt(model.owner)])
+            return true
+        }
+    }
+
+    private func updateJob(_ job: JobRecord, fence: Fence?, on c: (any SQLConnection)?) throws -> Bool {
         // A job leaving `running` gives up its lease.
         let release = job.status == .running ? "" : ", worker = NULL, lease_until = NULL"
         var sql = """
@@ -111,7 +132,7 @@ public class SQLRecordStore: @unchecked Sendable {
             sql += " AND attempts = ? AND status = 'running'"
             params.append(.integer(Int64(fence.attempt)))
         }
-        return try !db.query(sql + " RETURNING id", params).isEmpty
+        return try !(c?.query(sql + " RETURNING id", params) ?? db.query(sql + " RETURNING id", params)).isEmpty
     }
 
     public func activeJobs(owner: String) throws -> Int {
@@ -129,7 +150,7 @@ public class SQLRecordStore: @unchecked Sendable {
         // rows another claimer holds, marked running under a lease with its attempt counted.
         let rows = try db.query("""
             UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, ?), worker = ?,
-              lease_until = \(dialect.clock) + ?, cancel_requested = 0
+              lease_until = \(dialect.clock) + ?
             WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND kind IN (\(marks)) AND (node IS NULL OR node = ?)
                         ORDER BY \(dialect.queueOrder) LIMIT 1\(dialect.skipLocked))
             RETURNING *
@@ -167,27 +188,46 @@ public class SQLRecordStore: @unchecked Sendable {
 
     public func rescueLapsed(maxAttempts: Int) throws -> [JobRecord] { try rescue(onlyLapsed: true, maxAttempts: maxAttempts) }
 
-    /// Running jobs (those whose lease lapsed, or all) back to the queue, or failed once they had their
-    /// attempts; each row's claim is taken over under a lock, so that two rescuers do not both act on it.
+    /// Running jobs (those whose lease lapsed, or all) back to the queue (their `lost` count raised), or failed
+    /// once it reaches `maxAttempts`, or canceled if that was asked; each row taken under a lock, so that two
+    /// rescuers do not both act on it. On PostgreSQL also the jobs pinned to a node that has no session left
+    /// (its stream is gone with it): failed.
     private func rescue(onlyLapsed: Bool, maxAttempts: Int) throws -> [JobRecord] {
         try db.inTransaction { c in
             let lapsed = onlyLapsed ? " AND lease_until < \(dialect.clock)" : ""
-            let rows = try c.query("SELECT * FROM jobs WHERE status = 'running'\(lapsed) ORDER BY \(dialect.queueOrder)\(dialect.skipLocked)", [])
+            var rows = try c.query("SELECT * FROM jobs WHERE status = 'running'\(lapsed) ORDER BY \(dialect.queueOrder)\(dialect.skipLocked)", [])
+            if dialect == .postgres && onlyLapsed {
+                rows += try c.query("""
+                    SELECT * FROM jobs WHERE status = 'queued' AND node IS NOT NULL AND 'scored ' || node NOT IN
+                      (SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'scored %')
+                    ORDER BY \(dialect.queueOrder)\(dialect.skipLocked)
+                    """, [])
+            }
             var out: [JobRecord] = []
+            let now = Date().timeIntervalSince1970
             for r in rows {
                 var j = try jobRow(r)
-                if j.attempts >= maxAttempts {
+                let wasRunning = j.status == .running
+                if wasRunning { j.lost += 1 }
+                if j.cancelRequested {
+                    j.status = .canceled
+                    j.finishedAt = now
+                } else if j.node != nil {
                     j.status = .failed
-                    j.error = "its worker was lost \(j.attempts) times (the host stopped or lost the database before its lease ran out); "
-                        + "jobs get \(maxAttempts) attempts (max_attempts)"
-                    j.finishedAt = Date().timeIntervalSince1970
+                    j.error = "the node that took the request (\(j.node!)) stopped; streamed samples are made by the node that streams them"
+                    j.finishedAt = now
+                } else if j.lost >= maxAttempts {
+                    j.status = .failed
+                    j.error = "its worker was lost \(j.lost) times (the host stopped or lost the database before its lease ran out); "
+                        + "a job gets \(maxAttempts) (max_attempts)"
+                    j.finishedAt = now
                 } else {
                     j.status = .queued
                 }
                 try c.execute("""
-                    UPDATE jobs SET status = ?, error = ?, finished_at = ?, worker = NULL, lease_until = NULL WHERE id = ? AND attempts = ?
-                    """, [.text(j.status.rawValue), SQLRecordStore.opt(j.error), SQLRecordStore.opt(j.finishedAt), .text(j.id),
-                          .integer(Int64(j.attempts))])
+                    UPDATE jobs SET status = ?, error = ?, finished_at = ?, lost = ?, worker = NULL, lease_until = NULL WHERE id = ? AND attempts = ?
+                    """, [.text(j.status.rawValue), SQLRecordStore.opt(j.error), SQLRecordStore.opt(j.finishedAt), .integer(Int64(j.lost)),
+                          .text(j.id), .integer(Int64(j.attempts))])
                 out.append(j)
             }
             return out

@@ -47,11 +47,12 @@ enum StoreMigrations {
             try db.executeUnlocked("ALTER TABLE datasets ADD COLUMN owner TEXT")
             try db.executeUnlocked("ALTER TABLE datasets ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0")
         },
-        Migration(version: 5, summary: "leases on running jobs (their worker and when the lease lapses), cancellation requests, jobs pinned to a node, previews") { db in
+        Migration(version: 5, summary: "leases on running jobs (their worker and when the lease lapses), lost workers counted, cancellation requests, jobs pinned to a node, previews") { db in
             try db.executeUnlocked("ALTER TABLE jobs ADD COLUMN node TEXT")
             try db.executeUnlocked("ALTER TABLE jobs ADD COLUMN worker TEXT")
             try db.executeUnlocked("ALTER TABLE jobs ADD COLUMN lease_until REAL")
             try db.executeUnlocked("ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0")
+            try db.executeUnlocked("ALTER TABLE jobs ADD COLUMN lost INTEGER NOT NULL DEFAULT 0")
             try db.executeUnlocked("CREATE TABLE job_previews (job_id TEXT PRIMARY KEY, number INTEGER NOT NULL, body TEXT NOT NULL)")
         },
     ]
