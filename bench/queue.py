@@ -144,6 +144,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="scored-bench-queue-")
+    os.chmod(tmp, 0o755)  # the cluster runs as the postgres user when this runs as root
     pgdir = os.path.join(tmp, "pg")
     pg_url = subprocess.run([os.path.join(ROOT, "scripts/postgres"), "start", pgdir], check=True, capture_output=True, text=True).stdout.strip()
     try:

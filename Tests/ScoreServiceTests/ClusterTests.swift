@@ -184,6 +184,21 @@ final class EventCapture: @unchecked Sendable {
         #expect(a.order.allSatisfy { a.tensors[$0]?.scalars == b.tensors[$0]?.scalars }, "the resumed model equals the uninterrupted one bit for bit")
     }
 
+    /// A sampling job's previews and progress, made on a worker, reach the event stream of the API node.
+    @Test func previewsCrossNodes() throws {
+        let c = try Cluster()
+        defer { c.stop() }
+        let trained = waitForJob(c.base, try #require(http("POST", "\(c.base)/train", body: #"{"steps": 100, "model": {"hidden": [16]}}"#).json["id"]?.string))
+        let model = try #require(trained["result"]?["model_id"]?.string)
+        let id = try #require(http("GET", "\(c.base)/samples?model=\(model)&n=3000&sampler=pc&steps=600&preview_every=25&wait=false").json["id"]?.string)
+        let text = try EventCapture("\(c.base)/jobs/\(id)/events").wait(timeout: 120)
+        let previews = text.components(separatedBy: "\n\n").filter { $0.hasPrefix("event: preview\n") }
+        #expect(!previews.isEmpty, "previews on the API node's stream")
+        let fractions = EventCapture.jobs(text).compactMap { $0["progress"]?["fraction"]?.number }
+        #expect(fractions.contains { $0 > 0 && $0 < 1 }, "progress while it ran: \(fractions)")
+        #expect(EventCapture.jobs(text).last?["status"] == "succeeded")
+    }
+
     /// A cancel sent to the API node stops the job on the worker running it, promptly (through NOTIFY).
     @Test func cancelReachesTheWorker() throws {
         let c = try Cluster()
@@ -237,29 +252,20 @@ final class EventCapture: @unchecked Sendable {
     /// A store that cannot be reached, or a password file that cannot be read, stops the start with a message
     /// that names it, and never prints the URL's password.
     @Test func unreachableStoreStopsTheStart() throws {
-        func start(_ env: [String: String]) throws -> (status: Int32, log: String) {
-            let p = Process()
-            p.executableURL = ServerProcess.binary
-            p.arguments = ["worker", "--data-dir", FileManager.default.temporaryDirectory.appendingPathComponent("scored-bad-\(UUID().uuidString)").path]
-            var e = ProcessInfo.processInfo.environment
+        func start(_ env: [String: String]) throws -> (status: Int32, stderr: String) {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("scored-bad-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: dir) }
+            var e = env
             e["SCORED_CONFIG"] = Harness.repository.appendingPathComponent("config/default.json").path
-            for (k, v) in env { e[k] = v }
-            p.environment = e
-            let err = Pipe()
-            p.standardError = err
-            p.standardOutput = FileHandle.nullDevice
-            try p.run()
-            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            return (p.terminationStatus, text)
+            return try ServerProcess.runToEnd(["worker", "--data-dir", dir.path], environment: e)
         }
         let port = try #require(URLComponents(string: try TestPostgres.url)?.port)
         let wrongDB = try start(["SCORED_STORE": "postgres://scored:hunter2@127.0.0.1:\(port)/no_such_database"])
-        #expect(wrongDB.status != 0 && wrongDB.log.contains("cannot connect to PostgreSQL") && wrongDB.log.contains("no_such_database"))
-        #expect(!wrongDB.log.contains("hunter2") && wrongDB.log.contains("***"))
+        #expect(wrongDB.status != 0 && wrongDB.stderr.contains("cannot connect to PostgreSQL") && wrongDB.stderr.contains("no_such_database"))
+        #expect(!wrongDB.stderr.contains("hunter2") && wrongDB.stderr.contains("***"))
         let noFile = try start(["SCORED_STORE": try TestPostgres.url, "SCORED_STORE_PASSWORD_FILE": "/nonexistent/pg_password"])
-        #expect(noFile.status != 0 && noFile.log.contains("store_password_file: cannot read /nonexistent/pg_password"))
+        #expect(noFile.status != 0 && noFile.stderr.contains("store_password_file: cannot read /nonexistent/pg_password"))
         let notAURL = try start(["SCORED_STORE": "mysql://x"])
-        #expect(notAURL.status != 0 && notAURL.log.contains("must be sqlite or a PostgreSQL URL"))
+        #expect(notAURL.status != 0 && notAURL.stderr.contains("must be sqlite or a PostgreSQL URL"))
     }
 }

@@ -84,16 +84,8 @@ func curl(_ args: [String], timeout: Double = 60) throws -> (status: Int, body: 
         for (args, words) in [(["--tls-certificate", "/nonexistent.pem", "--tls-private-key", certs.privateKey], "no such file"),
                               (["--tls-certificate", certs.certificate], "must be given together"),
                               (["--tls-certificate", certs.certificate, "--tls-private-key", certs.caFile], "not a PEM private key")] {
-            let p = Process()
-            p.executableURL = ServerProcess.binary
-            p.arguments = ["serve", "--port", "0", "--data-dir", certs.directory.appendingPathComponent("data").path] + args
-            let err = Pipe()
-            p.standardError = err
-            p.standardOutput = FileHandle.nullDevice
-            try p.run()
-            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            #expect(p.terminationStatus != 0 && text.contains(words), "\(args): \(text)")
+            let (status, text) = try ServerProcess.runToEnd(["serve", "--port", "0", "--data-dir", certs.directory.appendingPathComponent("data").path] + args)
+            #expect(status != 0 && text.contains(words), "\(args): \(text)")
         }
     }
 }
