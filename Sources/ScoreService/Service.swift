@@ -98,7 +98,8 @@ public final class Service: @unchecked Sendable {
     static func defaultNodeName() -> String {
         var name = [CChar](repeating: 0, count: 256)
         gethostname(&name, 255)
-        let host = String(cString: name).split(separator: ".").first.map(String.init) ?? "node"
+        // At most 30 characters of the host: PostgreSQL keeps 63 bytes of a session's name ("scored " + node).
+        let host = String((String(cString: name).split(separator: ".").first.map(String.init) ?? "node").prefix(30))
         return "\(host.isEmpty ? "node" : host)-\(getpid())-\(String(newID("n").suffix(4)))"
     }
 

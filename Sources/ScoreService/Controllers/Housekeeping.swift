@@ -20,7 +20,7 @@ struct Housekeeping: Sendable {
         artifacts.remove(artifacts.history(job.id))
         renderer.forget(job.id)
         hub.forget(job.id)
-        store.publish(.job(job.id, node: ""))  // other nodes forget it too
+        store.publish(.job(job.id, node: "-"))  // other nodes read it again (and find it gone)
     }
 
     func deleteModel(_ id: String) throws {

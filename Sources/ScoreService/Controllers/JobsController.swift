@@ -120,7 +120,7 @@ struct JobsController: RouteCollection {
     func metrics(_ id: String) throws -> HTTPResponse {
         let j = try job(id)
         guard j.kind == .train else { throw APIError.notFound("job \(id) is a \(j.kind.rawValue) job; only training jobs have a loss series") }
-        let stored = try artifacts.read(artifacts.history(id))
+        let stored = runner.liveHistory(id) == nil ? try artifacts.read(artifacts.history(id)) : nil
         let history = runner.liveHistory(id)
             ?? stored.flatMap { try? JSONValue(parsing: $0) }.flatMap(TrainingHistory.init(stored:))
             ?? TrainingHistory()

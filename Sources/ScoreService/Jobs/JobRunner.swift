@@ -279,17 +279,23 @@ final class JobRunner: @unchecked Sendable {
                     current.finishedAt = now
                 case .interrupted:
                     // A cancel asked while it was being interrupted is honoured now.
-                    current.status = current.cancelRequested ? .canceled : .queued
-                    if current.cancelRequested { current.finishedAt = now }
+                    let canceled = current.cancelRequested || live.cancelled.load(ordering: .relaxed)
+                    current.status = canceled ? .canceled : .queued
+                    if canceled { current.finishedAt = now }
                 }
                 if try deps.store.update(current, fence: fence, model: model) {
                     deps.metrics.jobFinished(kind: job.kind, status: current.status)
                     deps.logger.info("job \(current.status.rawValue)", metadata: ["job": "\(job.id)", "error": "\(current.error ?? "")"])
                     if current.status == .queued { deps.store.publish(.wake(job.kind.lane)) }
                     if job.kind == .train && current.status.isFinished { deps.artifacts.remove(deps.artifacts.state(job.id)) }
+                } else if let now = try deps.store.job(job.id), now.status == current.status, now.attempts == fence.attempt,
+                          model.map({ (try? deps.store.model($0.id)) != nil }) ?? true {
+                    // A retry of a write that had landed (its COMMIT's answer was lost): recorded already.
+                    deps.metrics.jobFinished(kind: job.kind, status: current.status)
+                    if job.kind == .train && current.status.isFinished { deps.artifacts.remove(deps.artifacts.state(job.id)) }
                 } else {
                     deps.logger.warning("job's outcome not recorded: its claim was taken over", metadata: ["job": "\(job.id)", "attempt": "\(job.attempts)"])
-                    if let model { deps.artifacts.remove(deps.artifacts.checkpoint(model.id)) }
+                    if let model, (try? deps.store.model(model.id)) == nil { deps.artifacts.remove(deps.artifacts.checkpoint(model.id)) }
                 }
                 return
             } catch where PostgresDatabase.isTransient(error) && Date() < deadline {
@@ -344,8 +350,9 @@ final class JobRunner: @unchecked Sendable {
                 lastRescue = now
                 do {
                     for j in try deps.store.rescueLapsed(maxAttempts: config.maxAttempts) {
-                        deps.logger.notice(j.status == .failed ? "job failed: its lease lapsed on its last attempt" : "job requeued: its lease lapsed",
-                                           metadata: ["job": "\(j.id)", "attempts": "\(j.attempts)"])
+                        let what = j.status == .queued ? "job requeued: its lease lapsed" : "job \(j.status.rawValue) by the rescue"
+                        deps.logger.notice("\(what)", metadata: ["job": "\(j.id)", "lost": "\(j.lost)", "error": "\(j.error ?? "")"])
+                        if j.kind == .train && j.status.isFinished { deps.artifacts.remove(deps.artifacts.state(j.id)) }
                         signal(j.id)
                         deps.store.publish(.wake(j.kind.lane))
                         wake(j.kind.lane)

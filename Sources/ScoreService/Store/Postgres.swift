@@ -38,6 +38,7 @@ final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
         self.maxConnections = maxConnections
         // Connect once now, so that a wrong URL or password is a start-up error.
         let c = try Connection(target)
+        c.used = true
         pool.lock()
         idle.append(c)
         opened = 1
@@ -83,24 +84,39 @@ final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
 
     /// Runs `body` on a pooled connection. A pooled connection that turns out dead (the server restarted or
     /// ended the session while it sat idle) is replaced and `body` run once more on a new one.
+    /// Only when the first statement failed is it run again (nothing ran then); the idle connections, from
+    /// the same server session era, are dropped with it.
     func withConnection<T>(_ body: (Connection) throws -> T) throws -> T {
         let c = try borrow()
         let reused = c.used
         c.used = true
+        c.succeeded = 0
         do {
             let r = try body(c)
             giveBack(c)
             return r
-        } catch let e as Error where e.connectionLost && reused {
+        } catch let e as Error where e.connectionLost && reused && c.succeeded == 0 {
             giveBack(c)
+            dropIdle()
             let fresh = try borrow()
             fresh.used = true
+            fresh.succeeded = 0
             defer { giveBack(fresh) }
             return try body(fresh)
         } catch {
             giveBack(c)
             throw error
         }
+    }
+
+    private func dropIdle() {
+        pool.lock()
+        let dropped = idle
+        idle.removeAll()
+        opened -= dropped.count
+        pool.broadcast()
+        pool.unlock()
+        for c in dropped { c.close() }
     }
 
     /// `?` placeholders numbered for PostgreSQL (the statements have no `?` inside literals).
@@ -145,6 +161,8 @@ final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
         let conn: OpaquePointer
         /// It ran a statement before (a dead pooled connection is only found out by using it).
         var used = false
+        /// Statements that succeeded during the current borrow.
+        var succeeded = 0
 
         init(_ target: Target) throws {
             // A host that vanishes (not a refused connection: no answer at all) is noticed by TCP keepalives and a
@@ -213,6 +231,7 @@ final class PostgresDatabase: SQLDatabase, @unchecked Sendable {
                 throw Error(description: "PostgreSQL: \(message.trimmingCharacters(in: .whitespacesAndNewlines)) in \(sql.prefix(80))",
                             sqlState: state, connectionLost: PQstatus(conn) != CONNECTION_OK)
             }
+            succeeded += 1
             var rows: [SQLRow] = []
             let n = PQntuples(res), columns = PQnfields(res)
             rows.reserveCapacity(Int(n))

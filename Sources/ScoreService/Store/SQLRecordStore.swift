@@ -198,10 +198,10 @@ public class SQLRecordStore: @unchecked Sendable {
             var rows = try c.query("SELECT * FROM jobs WHERE status = 'running'\(lapsed) ORDER BY \(dialect.queueOrder)\(dialect.skipLocked)", [])
             if dialect == .postgres && onlyLapsed {
                 rows += try c.query("""
-                    SELECT * FROM jobs WHERE status = 'queued' AND node IS NOT NULL AND 'scored ' || node NOT IN
+                    SELECT * FROM jobs WHERE status = 'queued' AND node IS NOT NULL AND created_at < ? AND 'scored ' || node NOT IN
                       (SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'scored %')
                     ORDER BY \(dialect.queueOrder)\(dialect.skipLocked)
-                    """, [])
+                    """, [.real(Date().timeIntervalSince1970 - 30)])
             }
             var out: [JobRecord] = []
             let now = Date().timeIntervalSince1970
