@@ -150,7 +150,6 @@ enum SQLiteFile {
         late.result = ["model_id": "m_late"]
         #expect(try !s.update(late, fence: fence1))
         #expect(try !s.setProgress(fence1, JobProgress(step: 1, total: 2)))
-        #expect(try !s.insert(ModelRecord(id: "m_late", jobId: "a", createdAt: 4, info: [:]), fence: fence1))
         #expect(try !s.update(late, fence: fence1, model: ModelRecord(id: "m_late2", jobId: "a", createdAt: 4, info: [:])))
         #expect(try s.model("m_late2") == nil && s.job("a")?.lost == 1)
         try s.setPreview(fence1, number: 9, body: ["late": true])
@@ -160,7 +159,6 @@ enum SQLiteFile {
         #expect(try s.job("a")?.progress == JobProgress(step: 1, total: 2))
         try s.setPreview(fence2, number: 1, body: ["x": 1])
         #expect(try s.preview("a")?.number == 1 && s.preview("a")?.body == ["x": 1])
-        #expect(try s.insert(ModelRecord(id: "m_ok", jobId: "a", createdAt: 4, info: [:]), fence: fence2))
         // A cancellation request reaches the owner with its next heartbeat.
         #expect(try s.requestCancel("a"))
         #expect(try s.heartbeat(fence2, leaseSeconds: 60) == .held(cancelRequested: true))
@@ -168,7 +166,7 @@ enum SQLiteFile {
         done.status = .canceled
         done.finishedAt = 5
         #expect(try s.update(done, fence: fence2))
-        #expect(try s.job("a")?.status == .canceled && s.model("m_late") == nil && s.model("m_ok") != nil)
+        #expect(try s.job("a")?.status == .canceled)
         #expect(try !s.requestCancel("a") && s.heartbeat(fence2, leaseSeconds: 60) == .lost)
         // On its last attempt a lapsed lease fails the job, saying why.
         _ = try s.insert(Self.job("b", at: 6))

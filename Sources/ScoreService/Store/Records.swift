@@ -225,8 +225,8 @@ public protocol RecordStore: Sendable {
     /// Finished jobs older than `before` (for retention).
     func expiredJobs(before: Double) throws -> [JobRecord]
 
-    /// Inserts a model; with a fence, only while that claim holds (false: it did not).
-    func insert(_ model: ModelRecord, fence: Fence?) throws -> Bool
+    /// Inserts a model (a training job's goes in with its outcome: `update(_:fence:model:)`).
+    func insert(_ model: ModelRecord) throws
     func model(_ id: String) throws -> ModelRecord?
     /// Models, newest first (with `owner`, that key's only).
     func models(limit: Int, owner: String??) throws -> [ModelRecord]
@@ -266,7 +266,6 @@ extension RecordStore {
     }
     public func update(_ job: JobRecord) throws { _ = try update(job, fence: nil, model: nil) }
     public func update(_ job: JobRecord, fence: Fence?) throws -> Bool { try update(job, fence: fence, model: nil) }
-    public func insert(_ model: ModelRecord) throws { _ = try insert(model, fence: nil) }
     /// A claim by this process's only node, with a lease longer than any test.
     public func claimNext(kinds: [JobKind], now: Double) throws -> JobRecord? {
         try claimNext(kinds: kinds, now: now, worker: "local/any/0", leaseSeconds: 86_400)

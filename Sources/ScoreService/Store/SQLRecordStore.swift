@@ -112,8 +112,7 @@ public class SQLRecordStore: @unchecked Sendable {
         guard let model else { return try updateJob(job, fence: fence, on: nil) }
         return try db.inTransaction { c in
             guard try updateJob(job, fence: fence, on: c) else { return false }
-            try c.execute("INSERT INTO models (id, job_id, created_at, info, owner) VALUES (?, ?, ?, ?, ?)",
-                          [.text(model.id), .text(model.jobId), .real(model.createdAt), .text(model.info.serialized), SQLRecordStore.opt(model.owner)])
+            try insertModel(model, on: c)
             return true
         }
     }
@@ -278,14 +277,11 @@ public class SQLRecordStore: @unchecked Sendable {
                            owner: try row.optionalText("owner"))
     }
 
-    public func insert(_ model: ModelRecord, fence: Fence?) throws -> Bool {
-        var sql = "INSERT INTO models (id, job_id, created_at, info, owner) SELECT ?, ?, ?, ?, ?"
-        var params: [SQLValue] = [.text(model.id), .text(model.jobId), .real(model.createdAt), .text(model.info.serialized), SQLRecordStore.opt(model.owner)]
-        if let fence {
-            sql += " WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ? AND attempts = ? AND status = 'running')"
-            params += [.text(fence.job), .integer(Int64(fence.attempt))]
-        }
-        return try !db.query(sql + " RETURNING id", params).isEmpty
+    public func insert(_ model: ModelRecord) throws { try db.inTransaction { try insertModel(model, on: $0) } }
+
+    private func insertModel(_ model: ModelRecord, on c: any SQLConnection) throws {
+        try c.execute("INSERT INTO models (id, job_id, created_at, info, owner) VALUES (?, ?, ?, ?, ?)",
+                      [.text(model.id), .text(model.jobId), .real(model.createdAt), .text(model.info.serialized), SQLRecordStore.opt(model.owner)])
     }
 
     public func model(_ id: String) throws -> ModelRecord? {
