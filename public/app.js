@@ -8,6 +8,7 @@ let selectedJob = null;
 let models = [];
 let samplers = [];            // GET /samplers: each sampler's declared parameters
 let recipe = null;            // GET /recipe: the training recipe's fields
+let presets = [];             // GET /presets
 
 // The API key, when the service asks for one: kept in this tab's session storage only, sent as a Bearer token.
 const keyStore = "scored.api_key";
@@ -120,27 +121,131 @@ function fillClassifiers() {
 async function loadRegistries() {
   samplers = (await (await api("GET", "/samplers")).json()).samplers;
   recipe = await (await api("GET", "/recipe")).json();
-  const presets = (await (await api("GET", "/presets")).json()).presets;
+  presets = (await (await api("GET", "/presets")).json()).presets;
   fillSelect("preset-select", [{ name: "", summary: "(none)" }, ...presets], (p) => ({ value: p.name, label: p.name ? `${p.name} — ${p.summary}` : p.summary }));
-  fillSelect("objective-select", [{ name: "" }, ...recipe.objectives], (o) => ({ value: o.name, label: o.name || "(default)" }));
   fillSelect("sde-select", [{ name: "" }, ...recipe.sdes], (o) => ({ value: o.name, label: o.name || "(default)" }));
-  trainPlaceholders();
+  trainFields();
   fillSamplers();
 }
 
-// The train form shows the defaults for the chosen data set's kind as placeholders; only filled fields are sent.
-function trainPlaceholders() {
+// The train form: one input per recipe field that applies to the chosen data (points or images), objective and
+// SDE (GET /recipe), with the preset's value, else the data kind's default, as its placeholder; only filled
+// fields are sent. Inputs are named by the field's key ("hidden" for model.hidden), as the server's errors are.
+const trainSelects = ["preset", "dataset", "objective", "sde"];
+function trainFields() {
   if (!recipe) return;
+  const box = $("recipe-params");
+  const previous = {};
+  for (const el of box.querySelectorAll("[data-key]")) if (el.value !== "") previous[el.dataset.key] = el.value;
+  box.innerHTML = "";
   const sel = $("dataset-select");
   const kind = sel.selectedOptions[0] ? sel.selectedOptions[0].dataset.kind : "points";
-  const form = $("train-form");
+  const preset = presets.find((p) => p.name === $("preset-select").value);
+  const presetValue = (path) => {
+    if (!preset || preset.kind !== kind) return undefined;
+    const parts = path.split(".");
+    return parts.length === 2 ? (preset.recipe.model || {})[parts[1]] : preset.recipe[path];
+  };
+  const field = (path) => recipe.fields.find((f) => f.path === path);
+  const chosen = (path) => {
+    const el = $(`${path}-select`);
+    if (el && el.value) return el.value;
+    const p = presetValue(path);
+    if (p !== undefined) return p;
+    const f = field(path);
+    return f ? (kind === "images" ? f.default_images : f.default_points) : null;
+  };
+  // The objectives that train on this kind of data.
+  fillSelect("objective-select", [{ name: "" }, ...recipe.objectives.filter((o) => o.kinds.includes(kind))], (o) => ({ value: o.name, label: o.name || "(default)" }));
+  const objective = recipe.objectives.find((o) => o.name === chosen("objective"));
+  box.dataset.hasSde = objective && objective.parameters.includes("sde") ? "1" : "";
+  const sde = recipe.sdes.find((e) => e.name === chosen("sde"));
   for (const f of recipe.fields) {
-    const input = form.elements[f.key];
-    if (!input || input.tagName !== "INPUT") continue;
-    const d = kind === "images" ? f.default_images : f.default_points;
-    input.placeholder = d === null || d === undefined ? "" : Array.isArray(d) ? d.join(",") : String(d);
+    if (trainSelects.includes(f.path) || !f.kinds.includes(kind)) continue;
+    if (f.applies_to) {   // an objective's or its SDE's field
+      const own = objective && objective.parameters.includes(f.path);
+      const viaSDE = objective && objective.parameters.includes("sde") && sde && sde.parameters.includes(f.path);
+      if (!own && !viaSDE) continue;
+    }
+    const p = presetValue(f.path);
+    const d = p !== undefined ? p : kind === "images" ? f.default_images : f.default_points;
+    const label = paramInput(f, d, f.key);
+    label.dataset.path = f.path;
+    label.dataset.sde = f.applies_to && !(objective && objective.parameters.includes(f.path)) ? "1" : "";
+    const input = label.querySelector("[data-key]");
+    if (previous[f.key] !== undefined) input.value = previous[f.key];
+    input.onchange = input.oninput = trainConditions;
+    box.append(label);
   }
-  for (const el of document.querySelectorAll(".points-only")) el.hidden = kind === "images";
+  trainConditions();
+}
+
+// Fields whose condition does not hold are hidden (sigma set: a single noise scale, no SDE, so the SDE's
+// fields and the weighting go).
+function trainConditions() {
+  const box = $("recipe-params");
+  const value = (key) => {
+    const el = box.querySelector(`[data-key="${key}"]`) || $(`${key}-select`);
+    return el && el.value !== "" ? el.value : null;
+  };
+  const single = value("sigma") !== null;
+  $("sde-select").closest("label").hidden = single || box.dataset.hasSde !== "1";
+  for (const label of box.querySelectorAll("label")) {
+    const f = recipe.fields.find((x) => x.path === label.dataset.path);
+    let hide = label.dataset.sde === "1" && single;
+    if (f && f.when) hide = hide || !f.when.in.map((v) => (v === null ? null : String(v))).includes(value(f.when.key));
+    label.hidden = hide;
+  }
+}
+
+// A labelled input for a declared parameter (a recipe field or a sampler's): a select for choices and
+// booleans, a number or text input otherwise, the default shown as placeholder (or in the select's first
+// option); checked by parseParam before sending.
+function paramInput(p, d, name) {
+  const label = document.createElement("label");
+  label.title = p.help;
+  label.append(p.key);
+  let input;
+  if (p.type === "choice" || p.type === "boolean") {
+    input = document.createElement("select");
+    const options = p.type === "boolean" ? ["true", "false"] : p.values;
+    input.append(new Option(d === undefined || d === null ? "(default)" : `(default: ${d})`, ""));
+    for (const v of options) input.append(new Option(v, v));
+  } else {
+    input = document.createElement("input");
+    input.type = p.type === "integer" || p.type === "number" ? "number" : "text";
+    if (p.type === "integer") input.step = "1";
+    if (p.type === "number") input.step = "any";
+    if (p.minimum !== undefined && !p.minimum_exclusive && (p.type === "integer" || p.type === "number")) input.min = p.minimum;
+    if (p.maximum !== undefined && (p.type === "integer" || p.type === "number")) input.max = p.maximum;
+    input.placeholder = d === undefined || d === null ? (p.default_text || "") : Array.isArray(d) ? d.join(",") : String(d);
+  }
+  input.dataset.key = p.key;
+  if (name) input.name = name;
+  label.append(input);
+  return label;
+}
+
+// A filled input's value as the declaration's type, or an error naming the field.
+function parseParam(p, text, field) {
+  const fail = (why) => { throw Object.assign(new Error(`${field}: "${text}" ${why}`), { field }); };
+  switch (p.type) {
+    case "integer": case "number": {
+      const v = Number(text);
+      if (!Number.isFinite(v) || (p.type === "integer" && !Number.isInteger(v))) fail(p.type === "integer" ? "is not a whole number" : "is not a number");
+      if (p.minimum !== undefined && (v < p.minimum || (p.minimum_exclusive && v === p.minimum))) fail(`is below the ${p.minimum_exclusive ? "exclusive " : ""}minimum ${p.minimum}`);
+      if (p.maximum !== undefined && v > p.maximum) fail(`is above the maximum ${p.maximum}`);
+      return v;
+    }
+    case "integer_list": case "number_list": {
+      const v = text.split(",").map((x) => Number(x.trim()));
+      if (!v.every((x) => Number.isFinite(x) && (p.type === "number_list" || (Number.isInteger(x) && x >= (p.minimum ?? -Infinity)))))
+        fail(p.type === "integer_list" ? "must list positive integers, e.g. 128,128" : "must list numbers, comma-separated");
+      return v;
+    }
+    case "boolean": return text === "true";
+    default: return text;
+  }
 }
 
 function fillSamplers() {
@@ -167,31 +272,11 @@ function samplerParams() {
   if (!m || !entry) return;
   const defaults = (m.sampler_defaults || {})[entry.name] || {};
   for (const p of entry.parameters) {
-    const label = document.createElement("label");
-    label.title = p.help;
+    const label = paramInput(p, defaults[p.key]);
     label.dataset.when = p.when ? JSON.stringify(p.when) : "";
-    label.append(p.key);
-    let input;
-    if (p.type === "choice" || p.type === "boolean") {
-      input = document.createElement("select");
-      const options = p.type === "boolean" ? ["true", "false"] : p.values;
-      const d = defaults[p.key];
-      input.append(new Option(d === undefined ? "(default)" : `(default: ${d})`, ""));
-      for (const v of options) input.append(new Option(v, v));
-    } else {
-      input = document.createElement("input");
-      input.type = p.type === "integer" || p.type === "number" ? "number" : "text";
-      if (p.type === "integer") input.step = "1";
-      if (p.type === "number") input.step = "any";
-      if (p.minimum !== undefined && !p.minimum_exclusive) input.min = p.minimum;
-      if (p.maximum !== undefined) input.max = p.maximum;
-      const d = defaults[p.key];
-      input.placeholder = d === undefined ? (p.default_text || "") : String(d);
-    }
-    input.dataset.key = p.key;
+    const input = label.querySelector("[data-key]");
     if (previous[p.key] !== undefined) input.value = previous[p.key];
-    input.onchange = applyConditions;
-    label.append(input);
+    input.onchange = input.oninput = applyConditions;
     box.append(label);
   }
   applyConditions();
@@ -294,12 +379,25 @@ async function refreshJobs() {
   render();
 }
 
+// Status changes of the jobs this page shows are announced to screen readers (a polite live region), each once.
+const announced = new Map();
+function announceStatuses(list) {
+  const changes = [];
+  for (const j of list) {
+    const before = announced.get(j.id);
+    if (before !== undefined && before !== j.status) changes.push(`job ${j.id} (${j.kind}) ${j.status}${j.error ? ": " + j.error : ""}`);
+    announced.set(j.id, j.status);
+  }
+  if (changes.length) $("job-announcer").textContent = changes.join(". ");
+}
+
 function render() {
   const rows = $("job-rows");
   // The rows are rebuilt on every change: the one with the keyboard focus gets it back.
   const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.job : null;
   rows.innerHTML = "";
   const list = [...jobs.values()].sort((a, b) => (a.created_at < b.created_at ? 1 : -1)).slice(0, 50);
+  announceStatuses(list);
   for (const j of list) {
     const tr = document.createElement("tr");
     if (j.id === selectedJob) tr.className = "selected";
@@ -563,20 +661,19 @@ $("train-form").onsubmit = async (e) => {
   // Only what was filled in: the preset and the data set's defaults (GET /recipe) supply the rest. Fields are
   // checked here first, so that a blank or mistyped one is not sent as 0 or null.
   const body = { dataset: f.get("dataset") };
-  for (const key of ["preset", "objective", "sde"]) if (f.get(key)) body[key] = f.get(key);
-  for (const key of ["steps", "batch_size", "learning_rate", "seed"]) {
-    const text = String(f.get(key)).trim();
-    if (text === "") continue;
-    const v = Number(text);
-    if (!Number.isFinite(v)) return formError(e.target, "train-message", Object.assign(new Error(`${key}: "${text}" is not a number`), { field: key }));
-    body[key] = v;
-  }
-  const hidden = String(f.get("hidden") || "").trim();
-  if (hidden && !$("train-form").querySelector(".points-only").hidden) {
-    const widths = hidden.split(",").map((x) => Number(x.trim()));
-    if (!widths.every((w) => Number.isInteger(w) && w > 0)) return formError(e.target, "train-message", Object.assign(new Error(`model.hidden: "${hidden}" must list positive integers, e.g. 128,128`), { field: "model.hidden" }));
-    body.model = { hidden: widths };
-  }
+  for (const key of ["preset", "objective", "sde"]) if (f.get(key) && !$(`${key}-select`).closest("label").hidden) body[key] = f.get(key);
+  try {
+    for (const label of $("recipe-params").querySelectorAll("label:not([hidden])")) {
+      const input = label.querySelector("[data-key]");
+      const text = String(input.value).trim();
+      if (text === "") continue;
+      const field = recipe.fields.find((x) => x.path === label.dataset.path);
+      const v = parseParam(field, text, field.path);
+      const parts = field.path.split(".");
+      if (parts.length === 2) (body[parts[0]] = body[parts[0]] || {})[parts[1]] = v;
+      else body[field.path] = v;
+    }
+  } catch (err) { return formError(e.target, "train-message", err); }
   // One job per click: the button waits for the answer, and a retried POST carries the same Idempotency-Key.
   const button = e.target.querySelector("button[type=submit]");
   button.disabled = true;
@@ -601,7 +698,7 @@ $("upload-form").onsubmit = async (e) => {
   try {
     const payload = binary ? new Uint8Array(await file.arrayBuffer()) : await file.text();
     const d = await (await api("POST", `/datasets?name=${encodeURIComponent(file.name)}`, payload, type)).json();
-    await loadDatasets(); $("dataset-select").value = d.id;
+    await loadDatasets(); $("dataset-select").value = d.id; trainFields();
     say("train-message", `uploaded ${d.count} ${d.kind} as ${d.id}`, true);
   } catch (err) { say("train-message", err.message); }
 };
@@ -609,10 +706,12 @@ $("upload-form").onsubmit = async (e) => {
 $("model-select").onchange = () => { fillSamplers(); drawField(); };
 $("classifier-select").onchange = fillClassifiers;
 $("sampler-select").onchange = () => { $("sampler-select").dataset.touched = "1"; samplerParams(); };
-$("dataset-select").onchange = trainPlaceholders;
+$("dataset-select").onchange = trainFields;
+for (const id of ["preset-select", "objective-select", "sde-select"]) $(id).onchange = trainFields;
 
 $("sample-form").onsubmit = async (e) => {
   e.preventDefault();
+  stopReplay();
   clearFieldErrors(e.target);
   const f = new FormData(e.target);
   const m = models.find((x) => x.id === f.get("model"));
@@ -703,16 +802,19 @@ function addToStrip(p) {
   img.alt = `denoised estimate at step ${p.step} of ${p.total}`;
   $("strip").appendChild(img);
 }
-let lastReplay = null;
+let lastReplay = null, replayTimer = null;
+// A replay in progress stops when something else is put on the plot.
+function stopReplay() { clearTimeout(replayTimer); replayTimer = null; }
 $("replay").onclick = () => {
   if (!lastReplay) return;
+  stopReplay();
   const { data, frames } = lastReplay;
   let i = 0;
   const tick = () => {
     const f = frames[i];
     drawPoints(data, f.points);
     say("sample-message", `replay: step ${f.step} of ${f.total}`, true);
-    if (++i < frames.length) setTimeout(tick, 120);
+    replayTimer = ++i < frames.length ? setTimeout(tick, 120) : null;
   };
   tick();
 };
@@ -720,6 +822,7 @@ $("replay").onclick = () => {
 // Points with unknown coordinates completed by the model (POST /impute): "1.5," keeps x = 1.5 and samples y.
 $("impute-form").onsubmit = async (e) => {
   e.preventDefault();
+  stopReplay();
   clearFieldErrors(e.target);
   const m = models.find((x) => x.id === $("model-select").value);
   if (!m || m.kind !== "points") return say("sample-message", "choose a model of points above");
@@ -744,6 +847,7 @@ $("impute-form").onsubmit = async (e) => {
 // Latent codes: 300 data points carried to T by the probability-flow ODE (POST /encode, with their bits/dim),
 // back again (POST /decode), and 16 points decoded along the great circle between two latents (GET /interpolate).
 $("latents-button").onclick = async (e) => {
+  stopReplay();
   const m = models.find((x) => x.id === $("model-select").value);
   if (!m || m.kind !== "points") return say("sample-message", "choose a model of points above");
   e.target.disabled = true;
@@ -842,7 +946,7 @@ $("labels-form").onsubmit = async (e) => {
   try {
     const body = json ? await file.text() : new Uint8Array(await file.arrayBuffer());
     const d = await (await api("PUT", `/datasets/${id}/labels`, body, json ? "application/json" : "application/octet-stream")).json();
-    await loadDatasets(); $("dataset-select").value = d.id;
+    await loadDatasets(); $("dataset-select").value = d.id; trainFields();
     say("train-message", `${d.id} now has labels: ${d.classes} classes`, true);
   } catch (err) { say("train-message", err.message); } finally { button.disabled = false; }
 };
@@ -853,7 +957,7 @@ $("dataset-delete").onclick = async () => {
   if (!confirm(`Delete data set ${id}?`)) return;
   try {
     await api("DELETE", `/datasets/${id}`);
-    await loadDatasets(); trainPlaceholders();
+    await loadDatasets(); trainFields();
     say("train-message", `deleted ${id}`, true);
   } catch (err) { say("train-message", err.message); }
 };
@@ -883,6 +987,7 @@ function decodePNM(bytes) {  // binary P5/P6, one image, 8-bit
   return img;
 }
 $("complete-file").onchange = async () => {
+  stopReplay();
   const file = $("complete-file").files[0];
   completeImage = null;
   if (!file || /\.gz$/i.test(file.name)) return;
@@ -968,7 +1073,7 @@ function drawPNG(src, done) {
 
 // Loads what the page shows (again after a key is entered).
 function start() {
-  loadDatasets().then(trainPlaceholders).catch((e) => say("train-message", e.message));
+  loadDatasets().then(trainFields).catch((e) => say("train-message", e.message));
   loadModels().then(loadRegistries).catch(() => {});
   refreshJobs().catch(() => {});
 }

@@ -54,6 +54,8 @@ def walk(browser, width):
         page.wait_for_function("/queued j_/.test(document.getElementById('train-message').textContent)")
         job = page.inner_text("#train-message").split()[-1]
         page.wait_for_function(f"(document.querySelector('#job-rows tr[data-job={job}]') || {{}}).innerText?.includes('succeeded')", timeout=120000)
+        # The change of status is announced (a polite live region).
+        page.wait_for_function(f"document.getElementById('job-announcer').textContent.includes('job {job} (train) succeeded')")
         blue(page, "loss", 200)
     step(page, width, "train from the form and see the curve", train)
 
@@ -72,13 +74,46 @@ def walk(browser, width):
         page.wait_for_selector("#train-form label:has([name=hidden]) .field-error")
         assert page.get_attribute("#train-form [name=hidden]", "aria-invalid") == "true"
         page.fill("#train-form [name=hidden]", "")
-        page.fill("#train-form [name=steps]", "100000000000")  # past the recipe's range: the server names the field
+        page.fill("#train-form [name=steps]", "100000000000")  # past the recipe's range (GET /recipe), checked in the page
         page.click("#train-form button[type=submit]")
         page.wait_for_selector("#train-form label:has([name=steps]) .field-error")
         assert "steps" in page.inner_text("#train-form label:has([name=steps]) .field-error")
         assert page.query_selector("#train-form label:has([name=hidden]) .field-error") is None
         page.fill("#train-form [name=steps]", "")
+        page.fill("#train-form [name=hidden]", ",".join(["8"] * 17))  # more layers than allowed: the server names the field
+        page.click("#train-form button[type=submit]")
+        page.wait_for_selector("#train-form label:has([name=hidden]) .field-error")
+        assert "model.hidden" in page.inner_text("#train-message"), page.inner_text("#train-message")
+        page.fill("#train-form [name=hidden]", "")
     step(page, width, "a bad field shows its error beside it", bad_fields)
+
+    def recipe_fields():
+        visible = lambda name: page.is_visible(f"#train-form [name={name}]")
+        page.select_option("#dataset-select", "mnist")
+        page.wait_for_selector("#train-form [name=channels]")
+        assert not visible("hidden") and page.get_attribute("#train-form [name=steps]", "placeholder") == "20000"
+        page.select_option("#dataset-select", "swiss_roll")
+        page.wait_for_selector("#train-form [name=hidden]")
+        assert not visible("channels") and page.get_attribute("#train-form [name=steps]", "placeholder") == "5000"
+        assert visible("sigma_max") and not visible("beta_min") and visible("sde")
+        page.select_option("#train-form [name=sde]", "vp")
+        page.wait_for_selector("#train-form [name=beta_min]")
+        assert not visible("sigma_max")
+        page.fill("#train-form [name=sigma]", "0.1")  # one noise scale: no SDE, so none of its fields
+        page.wait_for_function("document.querySelector('#train-form [name=beta_min]').closest('label').hidden")
+        assert not visible("sde") and not visible("weighting")
+        page.fill("#train-form [name=sigma]", "")
+        page.select_option("#train-form [name=sde]", "")
+        page.select_option("#train-form [name=objective]", "ncsn")
+        page.wait_for_selector("#train-form [name=levels]")
+        assert not visible("sde") and not visible("sigma")
+        page.select_option("#train-form [name=objective]", "")
+        page.select_option("#train-form [name=preset]", "tutorial_exact_swiss_roll")  # the preset's values as placeholders
+        page.wait_for_function("document.querySelector('#train-form [name=steps]').placeholder === '160000'")
+        assert page.get_attribute("#train-form [name=hidden]", "placeholder") == "64,64,64"
+        page.select_option("#train-form [name=preset]", "")
+        page.wait_for_function("document.querySelector('#train-form [name=steps]').placeholder === '5000'")
+    step(page, width, "the train form offers the recipe's fields for the data, objective and SDE", recipe_fields)
 
     def samplers():
         page.wait_for_selector("#model-select option", state="attached")
