@@ -31,7 +31,7 @@ struct Colorize: ParsableCommand {
         var fields = try CommandLineFields.parse(options)
         if fields["sampler"] == nil, let first = SamplerRegistry.inpainters(for: source).first { fields["sampler"] = .text(first) }
         let request = try SamplingRequest(&fields, source: source, preset: nil, maxSamples: try ServiceConfig.load(file: nil).maxSamples)
-        if let unknown = fields.keys.sorted().first { throw InvalidParameter(unknown, "unknown option") }
+        if let unknown = fields.keys.sorted().first { throw InvalidParameter.unknown(unknown) }
         guard let sampler = request.sampler.make(request.settings, source) as? any InpaintingSampler else {
             throw InvalidParameter("sampler", "\(request.sampler.name) cannot inpaint (use one of \(SamplerRegistry.inpainters(for: source).joined(separator: ", ")))")
         }

@@ -30,7 +30,7 @@ struct Impute: ParsableCommand {
         if fields["n"] == nil { fields["n"] = .text("1") }
         if fields["sampler"] == nil, let first = SamplerRegistry.inpainters(for: source).first { fields["sampler"] = .text(first) }
         let request = try SamplingRequest(&fields, source: source, preset: nil, maxSamples: maxSamples, itemsPerRequest: items)
-        if let unknown = fields.keys.sorted().first { throw InvalidParameter(unknown, "unknown option") }
+        if let unknown = fields.keys.sorted().first { throw InvalidParameter.unknown(unknown) }
         guard request.labels == nil else { throw InvalidParameter("label", "does not apply to imputation") }
         guard let sampler = request.sampler.make(request.settings, source) as? any InpaintingSampler else {
             throw InvalidParameter("sampler", "\(request.sampler.name) cannot inpaint (use one of \(SamplerRegistry.inpainters(for: source).joined(separator: ", ")))")

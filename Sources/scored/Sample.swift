@@ -43,7 +43,7 @@ struct Sample: ParsableCommand {
         let guide = try classifier.map { try ScoreModel.load(checkpoint: Data(contentsOf: URL(fileURLWithPath: $0))).model }
         let request = try SamplingRequest(&fields, source: source, preset: preset, maxSamples: try ServiceConfig.load(file: nil).maxSamples,
                                           classifier: guide)
-        if let unknown = fields.keys.sorted().first { throw InvalidParameter(unknown, "unknown option") }
+        if let unknown = fields.keys.sorted().first { throw InvalidParameter.unknown(unknown) }
         let sampler = request.sampler.make(request.settings, source)
         let started = Date()
         let bar = ProgressLine(total: 100)

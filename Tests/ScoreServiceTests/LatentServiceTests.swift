@@ -13,6 +13,7 @@ import Testing
         // Imputation: n completions of each point, in order, the known coordinates as sent.
         let imputed = http("POST", "\(base)/impute?model=\(model)&n=50", body: #"{"points": [[2.83, null], [null, -2.83], [null, null]]}"#)
         #expect(imputed.status == 200 && imputed.json["sampler"] == "pc" && imputed.json["n"] == 150 && imputed.json["n_per_point"] == 50, "\(imputed.text.prefix(300))")
+        let imputedJob = try #require(imputed.header("X-Job-Id"))
         let p = try #require(imputed.json["points"]?.array).map { $0.array!.map { $0.number! } }
         #expect(p[0..<50].allSatisfy { Float($0[0]) == Float(2.83) } && p[50..<100].allSatisfy { Float($0[1]) == Float(-2.83) })
         #expect(Set(p[0..<50].map { $0[1] }).count > 40 && Set(p[100..<150].map { $0[0] }).count > 40)
@@ -43,7 +44,17 @@ import Testing
         for j in 0..<2 { #expect(abs(rows[0][j] - points[0][j]) < 2e-3 && abs(rows[4][j] - points[2][j]) < 2e-3, "\(rows)") }
         let posted = http("POST", "\(base)/interpolate?model=\(model)&n=5&rtol=1e-6&atol=1e-6", body: JSONValue.object(["a": latent[0], "b": latent[2]]).serialized)
         #expect(posted.json["points"] == path.json["points"])
+        // Between two encoded inputs: the encode job's items by position give the same path.
+        let job = try #require(encoded.header("X-Job-Id"))
+        let fromJob = http("GET", "\(base)/interpolate?model=\(model)&encoded=\(job)&items=0,2&n=5&rtol=1e-6&atol=1e-6")
+        #expect(fromJob.status == 200 && fromJob.json["points"] == path.json["points"], "\(fromJob.text.prefix(300))")
+        let missing = http("GET", "\(base)/interpolate?model=\(model)&encoded=j_nothere")
+        #expect(missing.status == 404 && missing.json["error"]?["field"] == "encoded", "\(missing.text)")
         for (method, url, body, field) in [("GET", "interpolate?model=\(model)&a=1,2", nil, "b"),
+                                           ("GET", "interpolate?model=\(model)&encoded=\(job)&a=1,2", nil, "a"),
+                                           ("GET", "interpolate?model=\(model)&encoded=\(job)&items=0,3", nil, "items"),
+                                           ("GET", "interpolate?model=\(model)&encoded=\(imputedJob)", nil, "encoded"),
+                                           ("GET", "interpolate?model=\(model)&a=1,2&b=3,4&items=0,1", nil, "items"),
                                            ("GET", "interpolate?model=\(model)&a=1,2&b=1,2,3", nil, "b"),
                                            ("POST", "decode?model=\(model)&sampler=pc", #"{"latent": [[1, 2]]}"#, "sampler"),
                                            ("POST", "decode?model=\(model)", #"{"latent": [[1, 2, 3]]}"#, "latent"),

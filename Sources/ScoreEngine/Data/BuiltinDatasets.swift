@@ -67,7 +67,7 @@ public enum BuiltinDatasets {
             let k = min(count, data.shape[0])
             return (data.rows(0..<k), Array(labels.prefix(k)), test)
         }
-        let other = seed &+ 0x9E37_79B9
+        let other = seed &+ RandomPurpose.heldOutDrawsOffset
         guard let labels = try labels(name, size: count, seed: other, directory: directory),
               let data = try load(name, size: count, seed: other, directory: directory) else { return nil }
         return (data, labels, "\(name), a fresh draw")

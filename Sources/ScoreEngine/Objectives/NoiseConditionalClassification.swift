@@ -40,7 +40,7 @@ public struct NoiseConditionalClassification: TrainingObjective {
     /// The accuracy reported for a trained classifier: at `reportedFractions` of T, with noise from `seed`.
     public static func report(_ classifier: any NoiseConditionalClassifier, sde: any SDE, data: Tensor, labels: [Int], seed: UInt64,
                               threads: Int = 2) throws -> [(t: Double, accuracy: Double)] {
-        try accuracy(classifier, sde: sde, data: data, labels: labels, times: reportedFractions.map { $0 * sde.T }, seed: seed &+ 17, threads: threads)
+        try accuracy(classifier, sde: sde, data: data, labels: labels, times: reportedFractions.map { $0 * sde.T }, seed: seed &+ RandomPurpose.classifierReportOffset, threads: threads)
     }
 
     /// Accuracy of a classifier on labelled data perturbed to each of `times` (fresh noise from `seed`); a row

@@ -14,6 +14,9 @@ public struct InvalidParameter: Error, Equatable, CustomStringConvertible {
         self.inapplicable = inapplicable
     }
 
+    /// A field no declaration knows: the same words over HTTP and on the command line.
+    public static func unknown(_ field: String) -> InvalidParameter { InvalidParameter(field, "unknown field") }
+
     public static func doesNotApply(_ field: String, _ message: String) -> InvalidParameter {
         InvalidParameter(field, message, inapplicable: true)
     }

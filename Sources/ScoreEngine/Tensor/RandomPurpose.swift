@@ -19,4 +19,8 @@ public enum RandomPurpose {
     /// Added to a likelihood request's seed for the points it draws from a built-in generator, so that they are
     /// not the draws a training run with the same seed saw.
     public static let likelihoodDrawsOffset: UInt64 = 1
+    /// Added to a seed for held-out draws of a labelled built-in set (points a classifier is checked on).
+    public static let heldOutDrawsOffset: UInt64 = 0x9E37_79B9
+    /// Added to a classifier's training seed for the noise of the accuracy reported with it.
+    public static let classifierReportOffset: UInt64 = 17
 }

@@ -131,7 +131,7 @@ public enum RecipeSchema {
         while true {
             do {
                 r.objectiveParameters = try entry.resolve(presetOwn.merging(given) { _, sent in sent }, kind: kind) {
-                    InvalidParameter($0, "unknown field")
+                    InvalidParameter.unknown($0)
                 }
                 break
             } catch let e as InvalidParameter where e.inapplicable && presetOwn[e.field] != nil && given[e.field] == nil {

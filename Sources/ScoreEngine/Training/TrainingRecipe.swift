@@ -57,7 +57,7 @@ public struct TrainingRecipe: Sendable, Equatable {
         guard let entry = ObjectiveRegistry.entry(name) else { preconditionFailure("unknown objective \(name)") }
         objective = name
         do {
-            objectiveParameters = try entry.resolve(given.mapValues { .json($0) }, kind: kind) { InvalidParameter($0, "unknown field") }
+            objectiveParameters = try entry.resolve(given.mapValues { .json($0) }, kind: kind) { InvalidParameter.unknown($0) }
         } catch {
             preconditionFailure("objective \(name) with \(given): \(error)")
         }

@@ -14,7 +14,9 @@ struct LatentsController: RouteCollection {
         let max = samples.maxSamples
         r.add("POST", "/encode", query: { LatentsController.encodeParameters }) { req, _ in try await encode(req) }
         r.add("POST", "/decode", query: { LatentsController.decodeParameters(maxSamples: max) }) { req, _ in try await decode(req) }
-        r.add("GET", "/interpolate", access: .scope(.submit), query: { LatentsController.decodeParameters(maxSamples: max) + LatentsController.interpolationParameters }) { req, _ in
+        r.add("GET", "/interpolate", access: .scope(.submit), query: {
+            LatentsController.decodeParameters(maxSamples: max) + LatentsController.interpolationParameters + LatentsController.encodedParameters
+        }) { req, _ in
             try await interpolate(req, body: nil)
         }
         r.add("POST", "/interpolate", query: { LatentsController.decodeParameters(maxSamples: max) + [LatentsController.interpolationParameters[2]] }) { req, _ in
@@ -33,9 +35,18 @@ struct LatentsController: RouteCollection {
     }
 
     static let interpolationParameters: [Parameter] = [
-        Parameter("a", .numberList(count: 1...64), default: .none("required"), help: "the first latent, comma-separated (points; images: POST a JSON body)"),
-        Parameter("b", .numberList(count: 1...64), default: .none("required"), help: "the second latent"),
+        Parameter("a", .numberList(count: 1...64), default: .none("required, unless encoded is given"),
+                  help: "the first latent, comma-separated (points; images: POST a JSON body, or name an encode job)"),
+        Parameter("b", .numberList(count: 1...64), default: .none("required, unless encoded is given"), help: "the second latent"),
         Parameter("n", .integer(2...256), default: .value(8), help: "latents along the great circle from a to b, both included"),
+    ]
+
+    /// Two encoded inputs as the ends: an encode job's items (`POST /encode?wait=false` with both, then this).
+    static let encodedParameters: [Parameter] = [
+        Parameter("encoded", .text(maxLength: 100), default: .none("none: a and b are given"),
+                  help: "a succeeded encode job (POST /encode) of this model: two of its items' latents are the ends, instead of a and b"),
+        Parameter("items", .integerList(0...(maxLatents - 1), count: 2...2), default: .value([0, 1]),
+                  help: "with encoded: the two items of the encode job, by position"),
     ]
 
     static let encodeParameters: [Parameter] = [
@@ -78,8 +89,16 @@ struct LatentsController: RouteCollection {
             ab = [v.doubles("a").map(Float.init), v.doubles("b").map(Float.init)]
         } else {
             let v = try q.take(Array(LatentsController.interpolationParameters.prefix(2)))
-            guard v.has("a"), v.has("b") else { throw InvalidParameter(v.has("a") ? "b" : "a", "is required: a latent, comma-separated") }
-            ab = [v.doubles("a").map(Float.init), v.doubles("b").map(Float.init)]
+            let itemsSent = q["items"] != nil
+            let e = try q.take(LatentsController.encodedParameters)
+            if let job = e["encoded"]?.string {
+                for key in ["a", "b"] where v.has(key) { throw InvalidParameter.doesNotApply(key, "does not apply with encoded (the encode job's latents are the ends)") }
+                ab = try encodedLatents(job, items: e.ints("items"), model: q["model"].map { try SamplesController.subjectParameters[0].parse($0).string ?? "" })
+            } else {
+                if itemsSent { throw InvalidParameter.doesNotApply("items", "applies with encoded only") }
+                guard v.has("a"), v.has("b") else { throw InvalidParameter(v.has("a") ? "b" : "a", "is required: a latent, comma-separated (or encoded: an encode job)") }
+                ab = [v.doubles("a").map(Float.init), v.doubles("b").map(Float.init)]
+            }
         }
         let n = try q.take([LatentsController.interpolationParameters[2]]).int("n")
         guard ab[0].count == ab[1].count else { throw InvalidParameter("b", "has \(ab[1].count) values, a has \(ab[0].count)") }
@@ -101,6 +120,26 @@ struct LatentsController: RouteCollection {
         let path = LatentCodes.slerp(ab[0], ab[1], count: n)
         let d = ab[0].count
         return try await decodeLatents(req, (0..<n).map { Array(path.scalars[($0 * d)..<(($0 + 1) * d)]) }, fields: q)
+    }
+
+    /// Two items' latents from a succeeded encode job the caller may see, made with `model` when one is named.
+    func encodedLatents(_ id: String, items: [Int], model: String?) throws -> [[Float]] {
+        guard let j = try samples.store.job(id), Caller.current.sees(j.owner) else {
+            throw APIError(status: 404, code: "not_found", message: "encoded: no job \(id)", field: "encoded")
+        }
+        guard j.kind == .likelihood, j.params["items"] != nil else { throw InvalidParameter("encoded", "job \(id) is not an encode job (POST /encode)") }
+        guard j.status == .succeeded else { throw InvalidParameter("encoded", "job \(id) is \(j.status.rawValue), not succeeded") }
+        if let model, let made = j.params["model"]?.string, made != model {
+            throw InvalidParameter("encoded", "job \(id) encoded with model \(made), not \(model)")
+        }
+        guard let r = try samples.results.result(job: id, format: "json"), let doc = try? JSONValue(parsing: r.bytes),
+              let rows = doc["latent"]?.array else {
+            throw APIError(status: 410, code: "gone", message: "encoded: the result of job \(id) was deleted", field: "encoded")
+        }
+        return try items.map { i -> [Float] in
+            guard i < rows.count, let row = rows[i].array else { throw InvalidParameter("items", "job \(id) encoded \(rows.count) items; there is no item \(i)") }
+            return row.map { Float($0.number ?? .nan) }
+        }
     }
 
     func decodeLatents(_ req: HTTPRequest, _ latents: [[Float]], fields: Fields? = nil) async throws -> HTTPResponse {

@@ -36,7 +36,7 @@ public struct Fields: Sendable {
         let keys = Set(parameters.map(\.key))
         let mine = values.filter { keys.contains($0.key) }
         for k in keys { values[k] = nil }
-        return try parameters.resolve(mine, kind: kind, source: source, owner: owner) { InvalidParameter($0, "unknown field") }
+        return try parameters.resolve(mine, kind: kind, source: source, owner: owner) { InvalidParameter.unknown($0) }
     }
 
     /// Takes the fields whose names match out of this set, as sent.
@@ -48,7 +48,7 @@ public struct Fields: Sendable {
 
     /// Refuses whatever is left.
     public func finish() throws {
-        if let unknown = keys.first { throw InvalidParameter(unknown, "unknown field") }
+        if let unknown = keys.first { throw InvalidParameter.unknown(unknown) }
     }
 }
 

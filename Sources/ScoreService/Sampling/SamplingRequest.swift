@@ -25,7 +25,7 @@ public struct SamplingRequest: Sendable {
     /// The request's own fields (the subject and the samplers' settings are declared elsewhere).
     public static func parameters(maxSamples: Int) -> [Parameter] {
         [
-            Parameter("sampler", .choice(SamplerRegistry.names), default: .none("the model's default sampler (its preset's, else the first that applies)"),
+            Parameter("sampler", .choice(SamplerRegistry.names), default: .none("the model's default sampler (its preset's, else \(SamplerRegistry.declaredDefaults))"),
                       help: "the sampler (GET /samplers)"),
             Parameter("n", .integer(1...maxSamples), default: .byKind(points: .value(1000), images: .value(16)),
                       help: "number of samples (a preset may set another default)"),
@@ -60,7 +60,7 @@ public struct SamplingRequest: Sendable {
         let keys = Set(declared.map(\.key))
         let mine = fields.filter { keys.contains($0.key) }
         for k in keys { fields[k] = nil }
-        var v = try declared.resolve(mine, kind: source.dataKind, source: source, owner: "sampling") { InvalidParameter($0, "unknown field") }
+        var v = try declared.resolve(mine, kind: source.dataKind, source: source, owner: "sampling") { InvalidParameter.unknown($0) }
         if mine["n"] == nil, let n = preset?.sampling.n { v["n"] = .number(Double(min(n, maxSamples))) }
         format = v.string("format")
         let formats = SampleEncoding.formats(for: source.sampleShape)
