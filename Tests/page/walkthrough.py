@@ -2,7 +2,9 @@
 them, at 1280 and 360 px: train from the form and see the curve (after a reload too), a bad field's error beside
 it, every sampler's plot, 100 000 points, an upload trained on, the learned score field, a model deleted, and an
 accessibility audit (axe-core) with no serious or critical violations. Assertions are on the DOM and on canvas
-pixels; a failure keeps a screenshot. Usage: python walkthrough.py BASE_URL SCREENSHOT_DIR"""
+pixels; a failure keeps a screenshot. With KEYED_BASE and KEYED_TOKEN (a service that requires keys and a submit
+key's token, as scripts/page-test starts it), also the walk-through with a key. Usage: python walkthrough.py
+BASE_URL SCREENSHOT_DIR"""
 import os, sys, time, traceback
 from playwright.sync_api import sync_playwright
 from axe_playwright_python.sync_playwright import Axe
@@ -271,14 +273,60 @@ def walk(browser, width):
     page.close()
 
 
+def walk_with_key(browser, base, token):
+    """A service that requires keys: the page asks for one, keeps it in the tab's session storage only, and
+    trains and samples with it; a wrong key is refused and asked again."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.set_default_timeout(30000)
+    page.goto(base)
+    width = 1280
+
+    def asks():
+        page.wait_for_selector("#key-form:not([hidden])")
+        assert "needs an API key" in page.inner_text("#key-message")
+        page.fill("#key-input", "scd_wrong")
+        page.click("#key-form button[type=submit]")
+        page.wait_for_function("/not accepted/.test(document.getElementById('key-message').textContent)")
+        page.fill("#key-input", token)
+        page.click("#key-form button[type=submit]")
+        page.wait_for_selector("#dataset-select option[value=swiss_roll]", state="attached")
+        assert page.evaluate("sessionStorage.getItem('scored.api_key')") == token
+        assert page.evaluate("Object.keys(localStorage).length") == 0
+    step(page, width, "with a key: the page asks for it and keeps it in session storage", asks)
+
+    def train_and_sample():
+        page.select_option("#dataset-select", "swiss_roll")
+        page.fill("#train-form [name=steps]", "300")
+        page.click("#train-form button[type=submit]")
+        page.wait_for_function("/queued j_/.test(document.getElementById('train-message').textContent)")
+        job = page.inner_text("#train-message").split()[-1]
+        page.wait_for_function(f"(document.querySelector('#job-rows tr[data-job={job}]') || {{}}).innerText?.includes('succeeded')", timeout=120000)
+        blue(page, "loss", 100)
+        page.wait_for_selector("#model-select option", state="attached")
+        page.fill("#sample-form [name=n]", "300")
+        page.click("#sample-form button[type=submit]")
+        page.wait_for_function("/300 samples/.test(document.getElementById('sample-message').textContent)", timeout=120000)
+        blue(page, "plot", 150)
+    step(page, width, "with a key: train and sample", train_and_sample)
+
+    def no_errors():
+        assert not errors, errors
+    step(page, width, "with a key: no script errors", no_errors)
+    page.close()
+
+
 with sync_playwright() as p:
     browser = p.chromium.launch(executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"),
                                 args=["--no-sandbox", "--disable-dev-shm-usage"])
     for width in (1280, 360):
         walk(browser, width)
+    if os.environ.get("KEYED_BASE"):
+        walk_with_key(browser, os.environ["KEYED_BASE"], os.environ["KEYED_TOKEN"])
     browser.close()
 
 if failures:
     print(f"{len(failures)} page check(s) failed: {', '.join(failures)}; screenshots in {shots}")
     sys.exit(1)
-print("page: all walk-throughs passed at 1280 and 360 px")
+print("page: all walk-throughs passed at 1280 and 360 px" + (", and with a key" if os.environ.get("KEYED_BASE") else ""))
