@@ -9,8 +9,8 @@ struct Colorize: ParsableCommand {
         discussion: """
             --image: one grey image (PGM or PNG, optionally .gz; a colour image is taken by its grey level) of the
             model's size. The n colour samples keep its grey level, the mean of their channels (Song et al. 2021,
-            App. I.3). The sampling options are those of `scored sample`; the sampler must be able to inpaint (pc by
-            default). The output is that of `scored sample` (--format png, ppm or json).
+            App. I.3). The sampling options are those of `scored sample`; pc by default (the others of an SDE model
+            work too; pc samples the conditional). The output is that of `scored sample` (--format png, ppm or json).
             """)
 
     @Option(help: "Checkpoint of a colour image model (3 channels).") var model: String
@@ -29,7 +29,7 @@ struct Colorize: ParsableCommand {
         let c = x.shape[1], hw = shape[1] * shape[2]
         let grey = Tensor(shape: [1, shape[1], shape[2]], scalars: (0..<hw).map { p in (0..<c).reduce(Float(0)) { $0 + x.scalars[$1 * hw + p] } / Float(c) })
         var fields = try CommandLineFields.parse(options)
-        if fields["sampler"] == nil, let first = SamplerRegistry.inpainters(for: source).first { fields["sampler"] = .text(first) }
+        if fields["sampler"] == nil, let name = SamplerRegistry.defaultInpainter(for: source) { fields["sampler"] = .text(name) }
         let request = try SamplingRequest(&fields, source: source, preset: nil, maxSamples: try ServiceConfig.load(file: nil).maxSamples)
         if let unknown = fields.keys.sorted().first { throw InvalidParameter.unknown(unknown) }
         guard let sampler = request.sampler.make(request.settings, source) as? any InpaintingSampler else {

@@ -9,8 +9,8 @@ struct Impute: ParsableCommand {
         discussion: """
             --points is a JSON file ({"points": [[0.5, null], …]} or a bare array; null marks a coordinate to impute).
             Each point is completed n times (--n, default 1), in order; the known coordinates are kept exactly.
-            The sampling options are those of `scored sample`; the sampler must be able to inpaint (pc, em,
-            reverse_diffusion; pc by default).
+            The sampling options are those of `scored sample`; every sampler of an SDE model inpaints; pc,
+            the default, samples the conditional, the others get its mean but not its spread.
             """)
 
     @Option(help: "Checkpoint of a point model.") var model: String
@@ -28,7 +28,7 @@ struct Impute: ParsableCommand {
         guard [d] == source.sampleShape else { throw InvalidParameter("points", "have \(d) coordinates, the model's \(source.sampleShape[0])") }
         var fields = try CommandLineFields.parse(options)
         if fields["n"] == nil { fields["n"] = .text("1") }
-        if fields["sampler"] == nil, let first = SamplerRegistry.inpainters(for: source).first { fields["sampler"] = .text(first) }
+        if fields["sampler"] == nil, let name = SamplerRegistry.defaultInpainter(for: source) { fields["sampler"] = .text(name) }
         let request = try SamplingRequest(&fields, source: source, preset: nil, maxSamples: maxSamples, itemsPerRequest: items)
         if let unknown = fields.keys.sorted().first { throw InvalidParameter.unknown(unknown) }
         guard request.labels == nil else { throw InvalidParameter("label", "does not apply to imputation") }

@@ -111,12 +111,13 @@ import Testing
         #expect(http("POST", "\(base)/inpaint?model=\(modelID)&n=1&steps=5", data: both).status == 200)
         #expect(http("POST", "\(base)/inpaint?model=\(modelID)&n=1", data: Data(ImageCodec.pgm(source))).json["error"]?["field"] == "rect")
         #expect(http("POST", "\(base)/inpaint?model=\(modelID)&rect=15,0,10,20", data: Data(ImageCodec.pgm(source))).json["error"]?["field"] == "rect")
-        #expect(http("POST", "\(base)/inpaint?model=\(modelID)&rect=1,1,2,2&sampler=dpm_solver", data: Data(ImageCodec.pgm(source))).json["error"]?["field"] == "sampler")
-        // The ODE inpaints too (the known pixels on their perturbation path), keeping them exactly.
-        let byODE = http("POST", "\(base)/inpaint?model=\(modelID)&rect=1,1,2,2&sampler=ode&solver=euler&steps=10&n=2&format=json", data: Data(ImageCodec.pgm(source)))
-        #expect(byODE.status == 200, "\(byODE.text.prefix(200))")
-        let filled = (byODE.json["points"]?.array ?? []).map { $0.array!.map { Float($0.number!) } }
-        #expect(filled.count == 2 && filled.allSatisfy { row in (0..<400).allSatisfy { p in (1...2).contains(p / 20) && (1...2).contains(p % 20) || row[p] == source.scalars[p] } })
+        // The ODE and the fast samplers inpaint too (the known pixels on their perturbation path), keeping them exactly.
+        for query in ["sampler=ode&solver=euler&steps=10", "sampler=dpm_solver&steps=10", "sampler=ddim&steps=10", "sampler=heun&steps=9"] {
+            let r = http("POST", "\(base)/inpaint?model=\(modelID)&rect=1,1,2,2&\(query)&n=2&format=json", data: Data(ImageCodec.pgm(source)))
+            #expect(r.status == 200 && r.json["sampler"] == .string(String(query.split(separator: "&")[0].dropFirst(8))), "\(query): \(r.text.prefix(200))")
+            let filled = (r.json["points"]?.array ?? []).map { $0.array!.map { Float($0.number!) } }
+            #expect(filled.count == 2 && filled.allSatisfy { row in (0..<400).allSatisfy { p in (1...2).contains(p / 20) && (1...2).contains(p % 20) || row[p] == source.scalars[p] } }, "\(query)")
+        }
 
         // bits/dim with dequantisation.
         let lk = http("POST", "\(base)/likelihood", body: #"{"model": "\#(modelID)", "n": 4, "rtol": 1e-3, "atol": 1e-3}"#)

@@ -17,7 +17,7 @@ import Testing
         let p = try #require(imputed.json["points"]?.array).map { $0.array!.map { $0.number! } }
         #expect(p[0..<50].allSatisfy { Float($0[0]) == Float(2.83) } && p[50..<100].allSatisfy { Float($0[1]) == Float(-2.83) })
         #expect(Set(p[0..<50].map { $0[1] }).count > 40 && Set(p[100..<150].map { $0[0] }).count > 40)
-        for (query, body, field) in [("sampler=dpm_solver", #"{"points": [[1, null]]}"#, "sampler"),
+        for (query, body, field) in [("sampler=sideways", #"{"points": [[1, null]]}"#, "sampler"),
                                      ("", #"{"points": [[1, null, 2]]}"#, "body"),
                                      ("", #"{"points": [[1, "x"]]}"#, "body"),
                                      ("", #"{"points": []}"#, "body")] {

@@ -79,6 +79,18 @@ public enum SamplerRegistry {
 
     public static var all: [SamplerEntry] { entries.withLock { $0 } }
 
+    /// The sampler of conditional tasks (inpainting, imputation, colorization) that name none: predictor–corrector,
+    /// whose Langevin corrector brings the unknown values to their conditional given the known ones (the others
+    /// that can inpaint get its mean but not its spread: Tests/ScoreEngineTests/Guidance/ImputationTests.swift).
+    public static let conditionalDefault = "pc"
+
+    /// The sampler a conditional task that names none gets: `conditionalDefault` where it can inpaint, else the
+    /// first that can.
+    public static func defaultInpainter(for source: any SampleSpace) -> String? {
+        let usable = inpainters(for: source)
+        return usable.contains(conditionalDefault) ? conditionalDefault : usable.first
+    }
+
     /// The samplers that can inpaint (hold known values while sampling the rest) for a source, in order.
     public static func inpainters(for source: any SampleSpace) -> [String] {
         supported(by: source).filter { e in

@@ -11,6 +11,9 @@ public struct DDIMSampler: Sampler {
     public var steps: Int
     public var eta: Double
     public var epsilon: Double
+    /// Known values held while the rest is sampled: x̂₀ of a known coordinate is its value, so that the step
+    /// keeps it at m_s·y + σ_s·z (deterministic: the same z; ancestral: fresh noise of the right variance).
+    public var inpainting: Inpainting? = nil
 
     public init(sde: any SDE, steps: Int, eta: Double = 0, epsilon: Double = 1e-3) {
         precondition(steps >= 1 && eta >= 0 && epsilon > 0 && epsilon < sde.T)
@@ -29,12 +32,18 @@ public struct DDIMSampler: Sampler {
         var streams = RowStreams(seed: seed, first: first, count: count)
         let full = [count] + shape
         var x = sde.priorSample(full, streams: &streams)
+        let known = inpainting?.rows(first, count)
+        if let known {  // on the known coordinates' path at T: m_T·y + σ_T·z
+            let z = streams.gaussian(full), m = Float(sde.meanCoefficient(sde.T)), s = Float(sde.std(sde.T))
+            x = known.replacing(x) { base, k, at in m * known.data.scalars[base + k] + s * z.scalars[at] }
+        }
         let tape = Tape(recording: false)
         let times = self.times
         for (i, t) in times.enumerated() {
             try control?.check()
             let s = evaluateScore(score, x, [Double](repeating: t, count: count), tape: tape)
-            let x0 = tweedieDenoise(x, score: s, t: t, perturbation: sde)
+            var x0 = tweedieDenoise(x, score: s, t: t, perturbation: sde)
+            if let known { x0 = known.impose(on: x0) }
             if i == times.count - 1 {
                 x = x0
             } else {
@@ -73,4 +82,12 @@ extension DDIMSampler {
         make: { v, space in
             DDIMSampler(sde: space.schedule.sde!, steps: v.int("steps"), eta: v.double("eta"), epsilon: v.double("eps_end"))
         })
+}
+
+extension DDIMSampler: InpaintingSampler {
+    public func inpainting(_ known: Inpainting) -> DDIMSampler {
+        var s = self
+        s.inpainting = known
+        return s
+    }
 }

@@ -29,6 +29,7 @@ public struct DPMSolverPlusPlus: Sampler {
     public func sample(_ score: any ScoreFunction, shape: [Int], first: Int, count: Int, seed: UInt64,
                        control: SamplingControl?) throws -> SampleBatch {
         var streams = RowStreams(seed: seed, first: first, count: count)
+        let view = self.view.restricted(first: first, count: count)
         var x = view.priorSample([count] + shape, streams: &streams)
         let tape = Tape(recording: false)
         let sigmas = karrasSigmas(count: steps, sigmaMin: sigmaMin, sigmaMax: sigmaMax, rho: rho)
@@ -94,4 +95,13 @@ extension DPMSolverPlusPlus {
             return DPMSolverPlusPlus(view: view, steps: v.int("steps"), order: v.int("order"), sigmaMin: range.min,
                                      sigmaMax: range.max, rho: v.double("rho"))
         })
+}
+
+extension DPMSolverPlusPlus: InpaintingSampler {
+    /// The sampler holding known values while it fills in the rest (see `DenoiserView.known`).
+    public func inpainting(_ known: Inpainting) -> DPMSolverPlusPlus {
+        var s = self
+        s.view.known = known
+        return s
+    }
 }

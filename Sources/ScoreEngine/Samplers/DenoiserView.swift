@@ -7,8 +7,21 @@ import Foundation
 /// x = m(t)x̂, t = t(σ̃). VE is its own scaled form (m = 1); for VP the scaling is m(t) = √ᾱ.
 public struct DenoiserView: Sendable {
     public let sde: any SDE
+    /// Known values (inpainting, imputation, colorization), for the rows of one batch (`restricted`): the
+    /// denoiser of a known coordinate is its value, D = y exactly, so that every solver of the ODE
+    /// dx̂/dσ̃ = (x̂ − D)/σ̃ carries it along its perturbation path x̂ = y + σ̃z (linear in σ̃, which the
+    /// solvers here integrate exactly), and stochastic steps keep it there with fresh noise; the unknown
+    /// coordinates follow the network's denoiser given the known ones.
+    public var known: Inpainting? = nil
 
     public init(sde: any SDE) { self.sde = sde }
+
+    /// The view for rows first ..< first + count of a run (their own known values when each row has its own).
+    public func restricted(first: Int, count: Int) -> DenoiserView {
+        var v = self
+        v.known = known?.rows(first, count)
+        return v
+    }
 
     /// σ̃(t) = σ(t)/m(t).
     public func sigma(_ t: Double) -> Double { sde.std(t) / sde.meanCoefficient(t) }
@@ -32,7 +45,8 @@ public struct DenoiserView: Sendable {
         let t = time(sigma: sigma), m = sde.meanCoefficient(t)
         let x = xhat * Float(m)
         let s = evaluateScore(score, x, [Double](repeating: t, count: xhat.shape[0]), tape: tape)
-        return tweedieDenoise(x, score: s, t: t, perturbation: sde)
+        let d = tweedieDenoise(x, score: s, t: t, perturbation: sde)
+        return known?.impose(on: d) ?? d
     }
 
     /// The state in the data's space, x = m(t)·x̂ at σ̃ (the denoised estimate at σ̃ = 0).
@@ -41,8 +55,12 @@ public struct DenoiserView: Sendable {
     }
 
     /// Prior draws in the scaled variables: x_T from the SDE's prior, divided by m(T).
+    /// With known values, their coordinates start on their path at T, y + σ̃(T)·z (z drawn after the prior).
     public func priorSample(_ shape: [Int], streams: inout RowStreams) -> Tensor {
-        sde.priorSample(shape, streams: &streams) * Float(1 / sde.meanCoefficient(sde.T))
+        let x = sde.priorSample(shape, streams: &streams) * Float(1 / sde.meanCoefficient(sde.T))
+        guard let known else { return x }
+        let z = streams.gaussian(shape), s = Float(sigma(sde.T))
+        return known.replacing(x) { base, k, at in known.data.scalars[base + k] + s * z.scalars[at] }
     }
 }
 

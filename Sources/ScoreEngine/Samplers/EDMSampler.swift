@@ -53,6 +53,7 @@ public struct EDMSampler: Sampler {
                        control: SamplingControl?) throws -> SampleBatch {
         var streams = RowStreams(seed: seed, first: first, count: count)
         let full = [count] + shape
+        let view = self.view.restricted(first: first, count: count)
         var x = view.priorSample(full, streams: &streams)
         let tape = Tape(recording: false)
         let sigmas = self.sigmas, n = sigmas.count - 1
@@ -134,4 +135,13 @@ extension EDMSampler {
             make(v, space, secondOrder: true, churn: Churn(amount: v.double("s_churn"), tmin: v.double("s_tmin"),
                                                            tmax: v.double("s_tmax"), noise: v.double("s_noise")))
         })
+}
+
+extension EDMSampler: InpaintingSampler {
+    /// The sampler holding known values while it fills in the rest (see `DenoiserView.known`).
+    public func inpainting(_ known: Inpainting) -> EDMSampler {
+        var s = self
+        s.view.known = known
+        return s
+    }
 }

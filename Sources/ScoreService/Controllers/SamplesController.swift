@@ -124,10 +124,9 @@ struct SamplesController: RouteCollection {
                 throw APIError(status: 404, code: "not_found", message: "classifier: no model \(id)", field: "classifier")
             }
         }
-        // Inpainting without a sampler named: the default if it can inpaint, else the first that can.
-        if inpaint != nil, q["sampler"] == nil, let entry = SamplerRegistry.defaultEntry(for: source, preset: preset),
-           !SamplerRegistry.inpainters(for: source).contains(entry.name), let first = SamplerRegistry.inpainters(for: source).first {
-            q = Fields(q.values.merging(["sampler": .text(first)]) { a, _ in a })
+        // Inpainting without a sampler named: the one that samples the conditional (predictor–corrector).
+        if inpaint != nil, q["sampler"] == nil, let name = SamplerRegistry.defaultInpainter(for: source) {
+            q = Fields(q.values.merging(["sampler": .text(name)]) { a, _ in a })
         }
         let d = try q.take(SamplesController.deliveryParameters)
         let delivery = Delivery(wait: d.bool("wait"), stream: d.bool("stream"), previewEvery: d.int("preview_every"))

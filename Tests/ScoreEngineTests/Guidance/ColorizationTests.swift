@@ -15,7 +15,7 @@ import Testing
         #expect(a[0] == a[1] && a[1] == a[2])
     }
 
-    @Test(arguments: ["pc", "ode"])
+    @Test(arguments: ["pc", "ode", "dpm_solver", "ddim", "edm"])
     func colourSamplesKeepTheGreyLevel(sampler name: String) throws {
         // 3 × 4 × 4 images: Gaussian data whose three channels of a pixel are correlated.
         let d = 48, sde = VESDE(sigmaMin: 0.01, sigmaMax: 10)

@@ -9,10 +9,11 @@ import Testing
 /// steps bring the unknown ones to the conditional given the known (predictor–corrector matches it here), while a
 /// predictor alone does not (Euler–Maruyama gives a conditional variance of 0.20 for 0.134 on this example), nor
 /// does the probability-flow ODE with the known coordinates held on their perturbation path (0.30), which does
-/// get the conditional mean.
+/// get the conditional mean; so do the fast samplers, whose denoiser gives the known coordinates their value
+/// (variances 0.27 euler, 0.38 heun, 0.28 edm, 0.31 dpm_solver, 0.25 ddim on the defaults).
 @Suite struct ImputationTests {
     /// Data N(μ, Σ) in 3-D with correlations; coordinate 0 known in every row (at a value of its own), 1 and 2 imputed.
-    @Test(arguments: ["pc", "ode"])
+    @Test(arguments: ["pc", "ode", "euler", "heun", "edm", "dpm_solver", "ddim"])
     func imputedCoordinatesFollowTheConditional(sampler name: String) throws {
         let sde = VPSDE()
         let rotation = [0.8, -0.6, 0, 0.6, 0.8, 0, 0, 0, 1.0]   // columns: eigenvectors
@@ -40,12 +41,12 @@ import Testing
             }
         }
         let condCov = [1, 2].flatMap { a in [1, 2].map { b in cov[a * 3 + b] - cov[a * 3] * cov[b * 3] / s00 } }
-        if name == "ode" {
-            // The probability-flow ODE with the known coordinates on their perturbation path gets the conditional
-            // mean but not its spread (the variance comes out 0.30 for 0.134): checked on the means only.
+        if name != "pc" {
+            // The probability-flow ODE and the fast samplers with the known coordinates on their perturbation
+            // path get the conditional mean but not its spread (above): checked on the means only.
             for j in 0..<2 {
                 let m = (0..<n).reduce(0.0) { $0 + Double(residual[$1 * 2 + j]) } / Double(n)
-                #expect(abs(m - g.mean[1 + j]) <= 5 * (0.3 / Double(n)).squareRoot() + 0.02, "ode imputation: mean \(j) \(m)")
+                #expect(abs(m - g.mean[1 + j]) <= 5 * (0.4 / Double(n)).squareRoot() + 0.02, "\(name) imputation: mean \(j) \(m)")
             }
         } else {
             expectMoments(Tensor(shape: [n, 2], scalars: residual), mean: [g.mean[1], g.mean[2]], covariance: condCov,
