@@ -30,8 +30,12 @@ $("key-form").onsubmit = (e) => {
 };
 $("key-forget").onclick = () => { sessionStorage.removeItem(keyStore); askForKey("key forgotten"); };
 
-async function api(method, path, body, type = "application/json") {
-  const r = await fetch(path, { method, headers: authHeaders(body ? { "Content-Type": type } : {}), body });
+// A fresh Idempotency-Key for a POST that queues a job: a retried request gets the job the first one made.
+function newIdempotencyKey() { return (crypto.randomUUID && crypto.randomUUID()) || `${Date.now()}-${Math.random()}`; }
+const once = () => ({ "Idempotency-Key": newIdempotencyKey() });
+
+async function api(method, path, body, type = "application/json", extra = {}) {
+  const r = await fetch(path, { method, headers: authHeaders(body ? { "Content-Type": type, ...extra } : extra), body });
   if (r.status === 401) askForKey(sessionStorage.getItem(keyStore) ? "this key is not accepted: enter another" : "this service needs an API key");
   if (!r.ok) {
     let message = r.status + " " + r.statusText, field = null;
@@ -677,7 +681,7 @@ $("train-form").onsubmit = async (e) => {
   // One job per click: the button waits for the answer, and a retried POST carries the same Idempotency-Key.
   const button = e.target.querySelector("button[type=submit]");
   button.disabled = true;
-  const key = (crypto.randomUUID && crypto.randomUUID()) || `${Date.now()}-${Math.random()}`;
+  const key = newIdempotencyKey();
   try {
     const r = await fetch("/train", { method: "POST", headers: authHeaders({ "Content-Type": "application/json", "Idempotency-Key": key }), body: JSON.stringify(body) });
     const job = await r.json();
@@ -695,12 +699,14 @@ $("upload-form").onsubmit = async (e) => {
   const lower = file.name.toLowerCase();
   const binary = /\.(png|ppm|pgm|idx|gz|tar|tgz)$|ubyte$/.test(lower);
   const type = lower.endsWith(".csv") ? "text/csv" : binary ? "application/octet-stream" : "application/json";
+  const button = e.target.querySelector("button[type=submit]");
+  button.disabled = true;   // one upload per click
   try {
     const payload = binary ? new Uint8Array(await file.arrayBuffer()) : await file.text();
     const d = await (await api("POST", `/datasets?name=${encodeURIComponent(file.name)}`, payload, type)).json();
     await loadDatasets(); $("dataset-select").value = d.id; trainFields();
     say("train-message", `uploaded ${d.count} ${d.kind} as ${d.id}`, true);
-  } catch (err) { say("train-message", err.message); }
+  } catch (err) { say("train-message", err.message); } finally { button.disabled = false; }
 };
 
 $("model-select").onchange = () => { fillSamplers(); drawField(); };
@@ -836,7 +842,7 @@ $("impute-form").onsubmit = async (e) => {
   const button = e.target.querySelector("button[type=submit]");
   button.disabled = true;
   try {
-    const s = await (await api("POST", `/impute?model=${m.id}&n=${encodeURIComponent(n)}`, JSON.stringify({ points: [point] }))).json();
+    const s = await (await api("POST", `/impute?model=${m.id}&n=${encodeURIComponent(n)}`, JSON.stringify({ points: [point] }), "application/json", once())).json();
     // The data behind the completions, when the model's data set is still there.
     const data = await api("GET", `/datasets/${encodeURIComponent(m.dataset)}/points?n=2000`).then((r) => r.json()).then((d) => d.points).catch(() => []);
     drawPoints(data, s.points);
@@ -854,8 +860,8 @@ $("latents-button").onclick = async (e) => {
   say("sample-message", "encoding…", true);
   try {
     const data = (await (await api("GET", `/datasets/${encodeURIComponent(m.dataset)}/points?n=300&seed=1`)).json()).points;
-    const enc = await (await api("POST", `/encode?model=${m.id}`, JSON.stringify({ points: data }))).json();
-    const dec = await (await api("POST", `/decode?model=${m.id}`, JSON.stringify({ latent: enc.latent }))).json();
+    const enc = await (await api("POST", `/encode?model=${m.id}`, JSON.stringify({ points: data }), "application/json", once())).json();
+    const dec = await (await api("POST", `/decode?model=${m.id}`, JSON.stringify({ latent: enc.latent }), "application/json", once())).json();
     const err = Math.max(...dec.points.map((p, i) => Math.hypot(p[0] - data[i][0], p[1] - data[i][1])));
     const path = await (await api("GET", `/interpolate?model=${m.id}&n=16&a=${enc.latent[0].join(",")}&b=${enc.latent[1].join(",")}`)).json();
     drawPoints(data, dec.points.concat(path.points));
@@ -891,7 +897,7 @@ $("model-likelihood").onclick = async (e) => {
   e.target.disabled = true;
   say("sample-message", "evaluating the likelihood…", true);
   try {
-    const key = (crypto.randomUUID && crypto.randomUUID()) || `${Date.now()}-${Math.random()}`;
+    const key = newIdempotencyKey();
     const job = await (await fetch("/likelihood", { method: "POST", headers: authHeaders({ "Content-Type": "application/json", "Idempotency-Key": key }),
                                                     body: JSON.stringify({ model: m.id, n: m.kind === "images" ? 16 : 500 }) }).then(async (r) => {
       if (!r.ok) { const b = await r.json().catch(() => ({})); throw new Error(b.error ? b.error.message : `${r.status}`); }
@@ -1050,7 +1056,7 @@ $("complete-form").onsubmit = async (e) => {
   button.disabled = true;
   say("sample-message", `${f.get("task") === "inpaint" ? "inpainting" : "colorizing"}…`, true);
   try {
-    const r = await api("POST", `/${f.get("task")}?${q}`, new Uint8Array(await file.arrayBuffer()), "application/octet-stream");
+    const r = await api("POST", `/${f.get("task")}?${q}`, new Uint8Array(await file.arrayBuffer()), "application/octet-stream", once());
     const url = URL.createObjectURL(await r.blob());
     drawPNG(url, () => URL.revokeObjectURL(url));
     say("sample-message", `${q.get("n")} completions · job ${r.headers.get("X-Job-Id")}`, true);

@@ -125,7 +125,8 @@ public final class Service: @unchecked Sendable {
     }
 
     /// The routes the server answers (method and pattern).
-    public var routeTable: [(method: String, pattern: String)] { router.table }
+    /// Every route: its method, pattern, and whether it takes an `Idempotency-Key`.
+    public var routeTable: [(method: String, pattern: String, idempotent: Bool)] { router.table }
 
     /// The OpenAPI description this process publishes, generated over `skeleton` (the committed
     /// `public/openapi.json`).

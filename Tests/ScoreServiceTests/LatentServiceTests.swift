@@ -14,6 +14,13 @@ import Testing
         let imputed = http("POST", "\(base)/impute?model=\(model)&n=50", body: #"{"points": [[2.83, null], [null, -2.83], [null, null]]}"#)
         #expect(imputed.status == 200 && imputed.json["sampler"] == "pc" && imputed.json["n"] == 150 && imputed.json["n_per_point"] == 50, "\(imputed.text.prefix(300))")
         let imputedJob = try #require(imputed.header("X-Job-Id"))
+        // A retried POST with its Idempotency-Key gets the job (and result) the first one made.
+        let once = http("POST", "\(base)/impute?model=\(model)&n=5", body: #"{"points": [[1, null]]}"#, headers: ["Idempotency-Key": "retry-1"])
+        let again = http("POST", "\(base)/impute?model=\(model)&n=5", body: #"{"points": [[1, null]]}"#, headers: ["Idempotency-Key": "retry-1"])
+        #expect(once.status == 200 && again.status == 200 && once.header("X-Job-Id") != nil && once.header("X-Job-Id") == again.header("X-Job-Id"))
+        #expect(once.json["points"] == again.json["points"])
+        let other = http("POST", "\(base)/impute?model=\(model)&n=5", body: #"{"points": [[1, null]]}"#, headers: ["Idempotency-Key": "retry-2"])
+        #expect(other.header("X-Job-Id") != once.header("X-Job-Id"))
         let p = try #require(imputed.json["points"]?.array).map { $0.array!.map { $0.number! } }
         #expect(p[0..<50].allSatisfy { Float($0[0]) == Float(2.83) } && p[50..<100].allSatisfy { Float($0[1]) == Float(-2.83) })
         #expect(Set(p[0..<50].map { $0[1] }).count > 40 && Set(p[100..<150].map { $0[0] }).count > 40)

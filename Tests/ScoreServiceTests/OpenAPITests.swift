@@ -29,6 +29,11 @@ import Testing
         let samples = paths["/samples"]?["get"]?["parameters"]?.array ?? []
         #expect(samples.first { $0["name"] == "sampler" }?["schema"]?["enum"] == .array(SamplerRegistry.names.map { .string($0) }))
         #expect(committed["components"]?["schemas"]?["TrainRequest"]?["properties"]?["model"]?["properties"]?["hidden"]?["maxItems"] == 16)
+        // The routes that take an Idempotency-Key document it, and only those.
+        for route in h.service.routeTable {
+            let ps = paths[route.pattern]?[route.method.lowercased()]?["parameters"]?.array ?? []
+            #expect(ps.contains { $0["name"] == "Idempotency-Key" && $0["in"] == "header" } == route.idempotent, "\(route.method) \(route.pattern)")
+        }
     }
 
     /// The path of the first place two documents differ.

@@ -23,7 +23,7 @@ struct JobsController: RouteCollection {
     ]
 
     func register(on r: Router) {
-        r.add("POST", "/train") { req, _ in try train(req) }
+        r.add("POST", "/train", idempotent: true) { req, _ in try train(req) }
         r.add("GET", "/presets", quick: true) { _, _ in jsonResponse(200, ["presets": .array(Presets.all.map(\.json))]) }
         r.add("GET", "/recipe", quick: true) { _, _ in jsonResponse(200, JobsController.recipeDescription) }
         r.add("GET", "/jobs", query: { JobsController.listParameters }) { req, _ in try list(req) }

@@ -12,14 +12,15 @@ struct LatentsController: RouteCollection {
 
     func register(on r: Router) {
         let max = samples.maxSamples
-        r.add("POST", "/encode", query: { LatentsController.encodeParameters }) { req, _ in try await encode(req) }
-        r.add("POST", "/decode", query: { LatentsController.decodeParameters(maxSamples: max) }) { req, _ in try await decode(req) }
+        r.add("POST", "/encode", query: { LatentsController.encodeParameters }, idempotent: true) { req, _ in try await encode(req) }
+        r.add("POST", "/decode", query: { LatentsController.decodeParameters(maxSamples: max) }, idempotent: true) { req, _ in try await decode(req) }
         r.add("GET", "/interpolate", access: .scope(.submit), query: {
             LatentsController.decodeParameters(maxSamples: max) + LatentsController.interpolationParameters + LatentsController.encodedParameters
         }) { req, _ in
             try await interpolate(req, body: nil)
         }
-        r.add("POST", "/interpolate", query: { LatentsController.decodeParameters(maxSamples: max) + [LatentsController.interpolationParameters[2]] }) { req, _ in
+        r.add("POST", "/interpolate", query: { LatentsController.decodeParameters(maxSamples: max) + [LatentsController.interpolationParameters[2]] },
+              idempotent: true) { req, _ in
             try await interpolate(req, body: try req.jsonBody())
         }
     }

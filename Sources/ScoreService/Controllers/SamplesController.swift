@@ -64,12 +64,13 @@ struct SamplesController: RouteCollection {
     func register(on r: Router) {
         let max = maxSamples
         r.add("GET", "/samples", access: .scope(.submit), query: { SamplesController.queryParameters(maxSamples: max) }) { req, _ in try await samples(req) }
-        r.add("POST", "/inpaint", query: { SamplesController.queryParameters(maxSamples: max) + [SamplesController.rectParameter] }) { req, _ in
+        r.add("POST", "/inpaint", query: { SamplesController.queryParameters(maxSamples: max) + [SamplesController.rectParameter] },
+              idempotent: true) { req, _ in
             try await inpaint(req)
         }
-        r.add("POST", "/colorize", query: { SamplesController.queryParameters(maxSamples: max) }) { req, _ in try await colorize(req) }
-        r.add("POST", "/impute", query: { SamplesController.imputeParameters(maxSamples: max) }) { req, _ in try await impute(req) }
-        r.add("POST", "/likelihood") { req, _ in try await likelihood(req) }
+        r.add("POST", "/colorize", query: { SamplesController.queryParameters(maxSamples: max) }, idempotent: true) { req, _ in try await colorize(req) }
+        r.add("POST", "/impute", query: { SamplesController.imputeParameters(maxSamples: max) }, idempotent: true) { req, _ in try await impute(req) }
+        r.add("POST", "/likelihood", idempotent: true) { req, _ in try await likelihood(req) }
         r.add("GET", "/samplers", quick: true) { _, _ in jsonResponse(200, ["samplers": .array(SamplerRegistry.all.map(SamplerDocumentation.describe))]) }
     }
 
@@ -155,7 +156,13 @@ struct SamplesController: RouteCollection {
     }
 
     func submit(_ prepared: PreparedSampling, _ delivery: Delivery, _ req: HTTPRequest) async throws -> HTTPResponse {
-        let queued = try submitter.submit(.sample, params: try prepared.parameters.jsonValue, key: nil, prepared: prepared,
+        // A retried POST with its Idempotency-Key gets the job the first one made (a streamed request's samples go
+        // to the connection that asked, so it takes none).
+        let key = req.method == "POST" && prepared.stream == nil ? try req.idempotencyKey() : nil
+        if req.method == "POST", prepared.stream != nil, req.headers["Idempotency-Key"] != nil {
+            throw InvalidParameter.doesNotApply("Idempotency-Key", "does not apply to streamed samples (stream=true)")
+        }
+        let queued = try submitter.submit(.sample, params: try prepared.parameters.jsonValue, key: key, prepared: prepared,
                                           pinned: prepared.stream != nil)
         guard delivery.wait else { return submitter.accepted(queued) }
         var headers = [("X-Job-Id", queued.job.id), ("Content-Location", "/jobs/\(queued.job.id)/result")]

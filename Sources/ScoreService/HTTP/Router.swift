@@ -21,6 +21,9 @@ final class Router: HTTPResponder, @unchecked Sendable {
         /// beyond a small JSON document). The other handlers run on the server's handler threads, where blocking on
         /// the store's lock or a file, or computing, holds up no loop.
         let quick: Bool
+        /// A POST that queues a job and takes an `Idempotency-Key` header: retried with the same key, it
+        /// answers with the job it made the first time instead of queuing another (`HTTPRequest.idempotencyKey`).
+        let idempotent: Bool
         let handler: Handler
     }
 
@@ -37,7 +40,7 @@ final class Router: HTTPResponder, @unchecked Sendable {
 
     /// Adds a route; `query` declares its query parameters for the OpenAPI description, `access` who may call it.
     func add(_ method: String, _ pattern: String, access: Access = .byMethod, query: (@Sendable () -> [Parameter])? = nil,
-             quick: Bool = false, _ handler: @escaping Handler) {
+             quick: Bool = false, idempotent: Bool = false, _ handler: @escaping Handler) {
         let scope: Scope?
         switch access {
         case .anyone: scope = nil
@@ -45,7 +48,7 @@ final class Router: HTTPResponder, @unchecked Sendable {
         case .byMethod: scope = method == "GET" ? .read : .submit
         }
         routes.append(Route(method: method, pattern: pattern, segments: pattern.split(separator: "/"), query: query, scope: scope,
-                            quick: quick, handler: handler))
+                            quick: quick, idempotent: idempotent, handler: handler))
     }
 
     /// The route answering `method` on `pattern` (HEAD as GET).
@@ -67,7 +70,7 @@ final class Router: HTTPResponder, @unchecked Sendable {
     }
 
     /// Every (method, pattern) answered, for the OpenAPI check.
-    var table: [(method: String, pattern: String)] { routes.map { ($0.method, $0.pattern) } }
+    var table: [(method: String, pattern: String, idempotent: Bool)] { routes.map { ($0.method, $0.pattern, $0.idempotent) } }
 
     static func match(_ route: Route, _ parts: [Substring]) -> [String: String]? {
         guard route.segments.count == parts.count else { return nil }

@@ -8,6 +8,11 @@ import ScoreEngine
 /// (its `security`: the scope a key needs, with the 401 and 403 answers, or anyone), and the HTTP layer's 414. The server publishes the
 /// document so generated, and a test keeps the committed file equal to it (`scored openapi --write` rewrites it).
 enum OpenAPIDocument {
+    static let idempotencyKeyParameter: JSONValue = [
+        "name": "Idempotency-Key", "in": "header", "required": false, "schema": ["type": "string", "maxLength": 200],
+        "description": "A retried POST with the same key returns the job it already created (200 with the job, or its result when the request waits) instead of queuing another.",
+    ]
+
     static func generate(skeleton: JSONValue, routes: [Router.Route]) -> JSONValue {
         var doc = skeleton.object ?? [:]
         var paths = doc["paths"]?.object ?? [:]
@@ -19,6 +24,10 @@ enum OpenAPIDocument {
                 let pathParameters = (op["parameters"]?.array ?? []).filter { $0["in"] == "path" }
                 op["parameters"] = .array(pathParameters + query().map(queryParameter))
             }
+            // The Idempotency-Key header of the routes that declare it.
+            var parameters = (op["parameters"]?.array ?? []).filter { $0["name"] != "Idempotency-Key" }
+            if route.idempotent { parameters.append(idempotencyKeyParameter) }
+            op["parameters"] = parameters.isEmpty ? nil : .array(parameters)
             // Who may call it: the scope a key needs (and the answers without one), or anyone.
             var responses = op["responses"]?.object ?? [:]
             if let scope = route.scope {
