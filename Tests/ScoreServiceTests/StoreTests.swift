@@ -122,6 +122,15 @@ enum SQLiteFile {
         try s.insert(DatasetRecord(id: "d1", name: "x", kind: .points, count: 1, shape: [2], createdAt: 1, owner: "k1", bytes: 100))
         try s.insert(DatasetRecord(id: "d2", name: "y", kind: .points, count: 1, shape: [2], createdAt: 2, owner: "k1", bytes: 50))
         #expect(try s.uploadBytes(owner: "k1") == 150 && s.uploadBytes(owner: "k2") == 0)
+        // A key's upload limit is checked where the record is inserted.
+        #expect(throws: UploadLimitReached.self) {
+            try s.insert(DatasetRecord(id: "d3", name: "z", kind: .points, count: 1, shape: [2], createdAt: 3, owner: "k1", bytes: 60), uploadLimit: 200)
+        }
+        try s.insert(DatasetRecord(id: "d4", name: "w", kind: .points, count: 1, shape: [2], createdAt: 4, owner: "k2", bytes: 60), uploadLimit: 200)
+        try s.insert(DatasetRecord(id: "d5", name: "v", kind: .points, count: 1, shape: [2], createdAt: 5, owner: "k1", bytes: 50), uploadLimit: 200)
+        #expect(try s.uploadBytes(owner: "k1") == 200 && s.dataset("d3") == nil)
+        try s.deleteDataset("d4")
+        try s.deleteDataset("d5")
         #expect(try s.datasets(owner: "k2").isEmpty && s.datasets(owner: "k1").count == 2)
     }
 

@@ -34,17 +34,7 @@ extension Caller {
             throw limitReached("\(count) \(what) in one request; this key may ask for \(max) at a time", retryAfter: 1)
         }
     }
-
-    /// Runs a check of a key's limit and the insertion it allows as one step, so that concurrent requests of a
-    /// key cannot all pass the check before any of them is counted.
-    static func limited<R>(_ body: () throws -> R) rethrows -> R {
-        limitLock.lock()
-        defer { limitLock.unlock() }
-        return try body()
-    }
 }
-
-private let limitLock = NSLock()
 
 /// A per-key limit reached: 429 with `Retry-After`.
 func limitReached(_ what: String, retryAfter: Int = 30) -> APIError {

@@ -88,7 +88,9 @@ final class DatasetCatalog: @unchecked Sendable {
     }
 
     /// Stores an upload of `bytes` bytes, owned by the caller; returns its record.
-    func add(name: String, kind: DataKind, data: Tensor, labels: [Int]? = nil, bytes: Int = 0) throws -> DatasetRecord {
+    /// Stores an upload (its artifact, then its record); with `uploadLimit`, refused (`UploadLimitReached`, the
+    /// artifact removed) when its owner's uploads would exceed that many bytes.
+    func add(name: String, kind: DataKind, data: Tensor, labels: [Int]? = nil, bytes: Int = 0, uploadLimit: Int? = nil) throws -> DatasetRecord {
         let rec = DatasetRecord(id: newID("d"), name: name, kind: kind, count: data.shape[0],
                                 shape: Array(data.shape.dropFirst()), createdAt: Date().timeIntervalSince1970,
                                 classes: labels.map { ($0.max() ?? 0) + 1 }, owner: Caller.current.owner, bytes: bytes)
@@ -96,7 +98,10 @@ final class DatasetCatalog: @unchecked Sendable {
         if let labels { tensors.append(("labels", Tensor(shape: [labels.count], scalars: labels.map { Float($0) }))) }
         try artifacts.write(Safetensors.write(tensors, metadata: ["name": name, "kind": kind.rawValue]),
                             to: artifacts.dataset(rec.id))
-        try store.insert(rec)
+        do { try store.insert(rec, uploadLimit: uploadLimit) } catch {
+            artifacts.remove(artifacts.dataset(rec.id))
+            throw error
+        }
         return rec
     }
 

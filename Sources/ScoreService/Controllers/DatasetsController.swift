@@ -89,22 +89,25 @@ struct DatasetsController: RouteCollection {
         // their labels (a gzip-compressed body can be much smaller).
         let stored = 4 * (data.scalars.count + (labels?.count ?? 0))
         let caller = Caller.current
+        let limit = caller.owner != nil ? caller.limits?.maxUploadBytes : nil
+        if let owner = caller.owner, let limit {  // refused before the artifact is written, where it can be told
+            let used = try store.uploadBytes(owner: owner)
+            if used + stored > limit { throw DatasetsController.overLimit(used: used, limit: limit, stored: stored) }
+        }
         let rec: DatasetRecord
-        if let owner = caller.owner, let max = caller.limits?.maxUploadBytes {
-            rec = try Caller.limited {
-                let used = try store.uploadBytes(owner: owner)
-                if used + stored > max {
-                    throw limitReached("this key keeps \(used) bytes of uploads and may keep \(max); this one decodes to \(stored): delete data sets to make room",
-                                       retryAfter: 60)
-                }
-                return try datasets.add(name: name, kind: kind, data: data, labels: labels, bytes: stored)
-            }
-        } else {
-            rec = try datasets.add(name: name, kind: kind, data: data, labels: labels, bytes: stored)
+        do {
+            rec = try datasets.add(name: name, kind: kind, data: data, labels: labels, bytes: stored, uploadLimit: limit)
+        } catch let e as UploadLimitReached {  // another upload of the key, on this node or another, came first
+            throw DatasetsController.overLimit(used: e.used, limit: e.limit, stored: stored)
         }
         var body = DatasetsController.json(rec).object ?? [:]
         if let classNames { body["class_names"] = .array(classNames.map { .string($0) }) }
         return jsonResponse(201, .object(body), headers: [("Location", "/datasets/\(rec.id)")])
+    }
+
+    static func overLimit(used: Int, limit: Int, stored: Int) -> APIError {
+        limitReached("this key keeps \(used) bytes of uploads and may keep \(limit); this one decodes to \(stored): delete data sets to make room",
+                     retryAfter: 60)
     }
 
     /// `PUT /datasets/{id}/labels`: an upload's labels, one per item, as an IDX label file (unsigned bytes, as

@@ -176,6 +176,9 @@ public struct QueueFull: Error { public let lane: Lane }
 /// The submitting key already has its limit of queued and running jobs.
 public struct OwnerLimitReached: Error { public let limit: Int }
 
+/// An upload would take its key past the bytes of uploads it may keep.
+public struct UploadLimitReached: Error { public let used: Int, limit: Int }
+
 /// Where the service keeps its records: jobs (the queue), models, uploaded data sets and API keys.
 /// `SQLiteStore` (embedded, one process) and `PostgresStore` (several API and worker nodes on one database)
 /// implement it with the same statements (`SQLRecordStore`).
@@ -233,7 +236,9 @@ public protocol RecordStore: Sendable {
     func deleteModel(_ id: String) throws
     func expiredModels(before: Double) throws -> [ModelRecord]
 
-    func insert(_ dataset: DatasetRecord) throws
+    /// Inserts an upload's record; with `uploadLimit`, refuses (`UploadLimitReached`) when its owner's uploads and
+    /// this one would exceed that many bytes, checked in the inserting transaction so that it holds across nodes.
+    func insert(_ dataset: DatasetRecord, uploadLimit: Int?) throws
     /// Records that a data set's labels were set (its class count).
     func setClasses(_ classes: Int?, dataset id: String) throws
     func dataset(_ id: String) throws -> DatasetRecord?
@@ -265,6 +270,7 @@ extension RecordStore {
         try insert(job, queueCap: queueCap, ownerLimit: nil)
     }
     public func update(_ job: JobRecord) throws { _ = try update(job, fence: nil, model: nil) }
+    public func insert(_ dataset: DatasetRecord) throws { try insert(dataset, uploadLimit: nil) }
     public func update(_ job: JobRecord, fence: Fence?) throws -> Bool { try update(job, fence: fence, model: nil) }
     /// A claim by this process's only node, with a lease longer than any test.
     public func claimNext(kinds: [JobKind], now: Double) throws -> JobRecord? {

@@ -316,11 +316,19 @@ public class SQLRecordStore: @unchecked Sendable {
                              bytes: try row.int("bytes"))
     }
 
-    public func insert(_ d: DatasetRecord) throws {
-        try db.execute("INSERT INTO datasets (id, name, kind, count, shape, created_at, classes, owner, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       [.text(d.id), .text(d.name), .text(d.kind.rawValue), .integer(Int64(d.count)),
-                        .text(JSONValue.array(d.shape.map { .number(Double($0)) }).serialized), .real(d.createdAt),
-                        d.classes.map { .integer(Int64($0)) } ?? .null, SQLRecordStore.opt(d.owner), .integer(Int64(d.bytes))])
+    public func insert(_ d: DatasetRecord, uploadLimit: Int?) throws {
+        try db.inTransaction { c in
+            if let owner = d.owner, let uploadLimit {
+                // A key's uploads are serialised across nodes (SQLite's write transactions are serial already).
+                if dialect == .postgres { try c.execute("SELECT pg_advisory_xact_lock(hashtext(?))", [.text("uploads " + owner)]) }
+                let used = try c.query("SELECT COALESCE(SUM(bytes), 0) AS n FROM datasets WHERE owner = ?", [.text(owner)]).first?["n"]?.int ?? 0
+                if used + d.bytes > uploadLimit { throw UploadLimitReached(used: used, limit: uploadLimit) }
+            }
+            try c.execute("INSERT INTO datasets (id, name, kind, count, shape, created_at, classes, owner, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                          [.text(d.id), .text(d.name), .text(d.kind.rawValue), .integer(Int64(d.count)),
+                           .text(JSONValue.array(d.shape.map { .number(Double($0)) }).serialized), .real(d.createdAt),
+                           d.classes.map { .integer(Int64($0)) } ?? .null, SQLRecordStore.opt(d.owner), .integer(Int64(d.bytes))])
+        }
     }
 
     public func setClasses(_ classes: Int?, dataset id: String) throws {
