@@ -43,7 +43,7 @@ for c in 1 32 256 1000; do
   run "scored GET /healthz (idle)" "http://127.0.0.1:$port/healthz" $c
   run "scored GET /jobs/{id} (idle)" "http://127.0.0.1:$port/jobs/$job" $c
 done
-for c in 1 32 256; do
+for c in 1 32 256 1000; do
   run "scored GET /healthz over TLS (idle)" "https://127.0.0.1:$tport/healthz" $c
 done
 # A new connection per request (Connection: close): TCP set-up, and over TLS a full handshake, each time.
