@@ -177,6 +177,7 @@ function trainFields() {
     label.dataset.path = f.path;
     label.dataset.sde = f.applies_to && !(objective && objective.parameters.includes(f.path)) ? "1" : "";
     const input = label.querySelector("[data-key]");
+    if (p !== undefined) input.dataset.preset = Array.isArray(p) ? p.join(",") : String(p);
     if (previous[f.key] !== undefined) input.value = previous[f.key];
     input.onchange = input.oninput = trainConditions;
     box.append(label);
@@ -188,9 +189,11 @@ function trainFields() {
 // fields and the weighting go).
 function trainConditions() {
   const box = $("recipe-params");
+  // A field's value: what was filled in, else the chosen preset's.
   const value = (key) => {
     const el = box.querySelector(`[data-key="${key}"]`) || $(`${key}-select`);
-    return el && el.value !== "" ? el.value : null;
+    if (!el) return null;
+    return el.value !== "" ? el.value : el.dataset.preset !== undefined ? el.dataset.preset : null;
   };
   const single = value("sigma") !== null;
   $("sde-select").closest("label").hidden = single || box.dataset.hasSde !== "1";
@@ -243,8 +246,13 @@ function parseParam(p, text, field) {
     }
     case "integer_list": case "number_list": {
       const v = text.split(",").map((x) => Number(x.trim()));
-      if (!v.every((x) => Number.isFinite(x) && (p.type === "number_list" || (Number.isInteger(x) && x >= (p.minimum ?? -Infinity)))))
-        fail(p.type === "integer_list" ? "must list positive integers, e.g. 128,128" : "must list numbers, comma-separated");
+      const whole = p.type === "integer_list";
+      if (!v.every((x) => Number.isFinite(x) && (!whole || Number.isInteger(x))))
+        fail(whole ? "must list whole numbers, comma-separated, e.g. 128,128" : "must list numbers, comma-separated");
+      if (p.minimum !== undefined && v.some((x) => x < p.minimum)) fail(`holds a value below the minimum ${p.minimum}`);
+      if (p.maximum !== undefined && v.some((x) => x > p.maximum)) fail(`holds a value above the maximum ${p.maximum}`);
+      if (p.min_items !== undefined && v.length < p.min_items) fail(`lists ${v.length} values; at least ${p.min_items}`);
+      if (p.max_items !== undefined && v.length > p.max_items) fail(`lists ${v.length} values; at most ${p.max_items}`);
       return v;
     }
     case "boolean": return text === "true";
@@ -1079,8 +1087,13 @@ function drawPNG(src, done) {
 
 // Loads what the page shows (again after a key is entered).
 function start() {
-  loadDatasets().then(trainFields).catch((e) => say("train-message", e.message));
-  loadModels().then(loadRegistries).catch(() => {});
+  // The registries first (the train form and the sampler form are built from them), then what uses them.
+  loadRegistries()
+    .then(() => Promise.all([
+      loadDatasets().then(trainFields).catch((e) => say("train-message", e.message)),
+      loadModels().catch((e) => say("sample-message", e.message)),
+    ]))
+    .catch((e) => say("train-message", `the recipe and samplers could not be loaded: ${e.message}`));
   refreshJobs().catch(() => {});
 }
 start();

@@ -9,8 +9,8 @@ struct Colorize: ParsableCommand {
         discussion: """
             --image: one grey image (PGM or PNG, optionally .gz; a colour image is taken by its grey level) of the
             model's size. The n colour samples keep its grey level, the mean of their channels (Song et al. 2021,
-            App. I.3). The sampling options are those of `scored sample`; pc by default (the others of an SDE model
-            work too; pc samples the conditional). The output is that of `scored sample` (--format png, ppm or json).
+            App. I.3). The sampling options are those of `scored sample`; pc by default (the others of an SDE model but
+            langevin work too; pc samples the conditional). The output is that of `scored sample` (--format png, ppm or json).
             """)
 
     @Option(help: "Checkpoint of a colour image model (3 channels).") var model: String

@@ -9,7 +9,7 @@ struct Impute: ParsableCommand {
         discussion: """
             --points is a JSON file ({"points": [[0.5, null], …]} or a bare array; null marks a coordinate to impute).
             Each point is completed n times (--n, default 1), in order; the known coordinates are kept exactly.
-            The sampling options are those of `scored sample`; every sampler of an SDE model inpaints; pc,
+            The sampling options are those of `scored sample`; every sampler of an SDE model but langevin inpaints; pc,
             the default, samples the conditional, the others get its mean but not its spread.
             """)
 

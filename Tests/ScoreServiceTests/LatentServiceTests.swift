@@ -21,6 +21,9 @@ import Testing
         #expect(once.json["points"] == again.json["points"])
         let other = http("POST", "\(base)/impute?model=\(model)&n=5", body: #"{"points": [[1, null]]}"#, headers: ["Idempotency-Key": "retry-2"])
         #expect(other.header("X-Job-Id") != once.header("X-Job-Id"))
+        // The same key on another route is that route's own.
+        let elsewhere = http("POST", "\(base)/encode?model=\(model)", body: #"{"points": [[1, 2]]}"#, headers: ["Idempotency-Key": "retry-1"])
+        #expect(elsewhere.status == 200 && elsewhere.json["latent"]?.array?.count == 1 && elsewhere.header("X-Job-Id") != once.header("X-Job-Id"))
         let p = try #require(imputed.json["points"]?.array).map { $0.array!.map { $0.number! } }
         #expect(p[0..<50].allSatisfy { Float($0[0]) == Float(2.83) } && p[50..<100].allSatisfy { Float($0[1]) == Float(-2.83) })
         #expect(Set(p[0..<50].map { $0[1] }).count > 40 && Set(p[100..<150].map { $0[0] }).count > 40)
@@ -55,6 +58,9 @@ import Testing
         let job = try #require(encoded.header("X-Job-Id"))
         let fromJob = http("GET", "\(base)/interpolate?model=\(model)&encoded=\(job)&items=0,2&n=5&rtol=1e-6&atol=1e-6")
         #expect(fromJob.status == 200 && fromJob.json["points"] == path.json["points"], "\(fromJob.text.prefix(300))")
+        // Without a model named, the encoding job's decodes them.
+        let byItsModel = http("GET", "\(base)/interpolate?encoded=\(job)&items=0,2&n=5&rtol=1e-6&atol=1e-6")
+        #expect(byItsModel.status == 200 && byItsModel.json["points"] == path.json["points"] && byItsModel.header("X-Model-Id") == model)
         let missing = http("GET", "\(base)/interpolate?model=\(model)&encoded=j_nothere")
         #expect(missing.status == 404 && missing.json["error"]?["field"] == "encoded", "\(missing.text)")
         for (method, url, body, field) in [("GET", "interpolate?model=\(model)&a=1,2", nil, "b"),

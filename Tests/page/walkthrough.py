@@ -82,11 +82,16 @@ def walk(browser, width):
         assert "steps" in page.inner_text("#train-form label:has([name=steps]) .field-error")
         assert page.query_selector("#train-form label:has([name=hidden]) .field-error") is None
         page.fill("#train-form [name=steps]", "")
-        page.fill("#train-form [name=hidden]", ",".join(["8"] * 17))  # more layers than allowed: the server names the field
+        page.fill("#train-form [name=hidden]", ",".join(["8"] * 17))  # more layers than declared, checked in the page
         page.click("#train-form button[type=submit]")
         page.wait_for_selector("#train-form label:has([name=hidden]) .field-error")
-        assert "model.hidden" in page.inner_text("#train-message"), page.inner_text("#train-message")
+        assert "at most 16" in page.inner_text("#train-message"), page.inner_text("#train-message")
         page.fill("#train-form [name=hidden]", "")
+        page.fill("#train-form [name=time_features]", "33")  # odd: a rule of the recipe's, the server names the field
+        page.click("#train-form button[type=submit]")
+        page.wait_for_selector("#train-form label:has([name=time_features]) .field-error")
+        assert "model.time_features" in page.inner_text("#train-message"), page.inner_text("#train-message")
+        page.fill("#train-form [name=time_features]", "")
     step(page, width, "a bad field shows its error beside it", bad_fields)
 
     def recipe_fields():
@@ -110,6 +115,9 @@ def walk(browser, width):
         page.wait_for_selector("#train-form [name=levels]")
         assert not visible("sde") and not visible("sigma")
         page.select_option("#train-form [name=objective]", "")
+        page.select_option("#train-form [name=preset]", "tutorial_dsm_donut")  # its sigma: one noise scale, no SDE
+        page.wait_for_function("document.querySelector('#train-form [name=sigma]').placeholder === '0.1'")
+        assert not visible("sde") and not visible("sigma_max") and not visible("weighting")
         page.select_option("#train-form [name=preset]", "tutorial_exact_swiss_roll")  # the preset's values as placeholders
         page.wait_for_function("document.querySelector('#train-form [name=steps]').placeholder === '160000'")
         assert page.get_attribute("#train-form [name=hidden]", "placeholder") == "64,64,64"

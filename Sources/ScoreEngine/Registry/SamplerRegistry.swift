@@ -136,14 +136,14 @@ public enum SamplerParameters {
 }
 
 extension SamplerRegistry {
-    /// The sampler a request that names none gets: the preset's, when it applies, else the one that declares
-    /// itself the default for the model's data, else the first that applies.
     /// The samplers declared the default for a kind of data, in words ("dpm_solver for points, ddim for images").
     public static var declaredDefaults: String {
         DataKind.allCases.compactMap { k in all.first { $0.defaultFor.contains(k) }.map { "\($0.name) for \(k.rawValue)" } }
             .joined(separator: ", ")
     }
 
+    /// The sampler a request that names none gets: the preset's, when it applies, else the one that declares
+    /// itself the default for the model's data, else the first that applies.
     public static func defaultEntry(for source: any SampleSpace, preset: Preset? = nil) -> SamplerEntry? {
         if let name = preset?.sampling.sampler, let e = entry(name), e.applies(to: source) { return e }
         let usable = supported(by: source)

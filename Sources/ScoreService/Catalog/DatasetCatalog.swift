@@ -87,9 +87,9 @@ final class DatasetCatalog: @unchecked Sendable {
         return (data.rows(0..<k), Array(labels.prefix(k)), "\(name), the training data")
     }
 
-    /// Stores an upload of `bytes` bytes, owned by the caller; returns its record.
-    /// Stores an upload (its artifact, then its record); with `uploadLimit`, refused (`UploadLimitReached`, the
-    /// artifact removed) when its owner's uploads would exceed that many bytes.
+    /// Stores an upload of `bytes` bytes owned by the caller (its artifact, then its record) and returns its record;
+    /// with `uploadLimit`, refused (`UploadLimitReached`, the artifact removed) when its owner's uploads would
+    /// exceed that many bytes.
     func add(name: String, kind: DataKind, data: Tensor, labels: [Int]? = nil, bytes: Int = 0, uploadLimit: Int? = nil) throws -> DatasetRecord {
         let rec = DatasetRecord(id: newID("d"), name: name, kind: kind, count: data.shape[0],
                                 shape: Array(data.shape.dropFirst()), createdAt: Date().timeIntervalSince1970,

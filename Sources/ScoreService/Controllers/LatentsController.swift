@@ -94,7 +94,11 @@ struct LatentsController: RouteCollection {
             let e = try q.take(LatentsController.encodedParameters)
             if let job = e["encoded"]?.string {
                 for key in ["a", "b"] where v.has(key) { throw InvalidParameter.doesNotApply(key, "does not apply with encoded (the encode job's latents are the ends)") }
-                ab = try encodedLatents(job, items: e.ints("items"), model: q["model"].map { try SamplesController.subjectParameters[0].parse($0).string ?? "" })
+                let named = try q["model"].map { try SamplesController.subjectParameters[0].parse($0).string ?? "" }
+                let (latents, made) = try encodedLatents(job, items: e.ints("items"), model: named)
+                ab = latents
+                // Decoded by the model that encoded them.
+                if named == nil, let made { q = Fields(q.values.merging(["model": .text(made)]) { a, _ in a }) }
             } else {
                 if itemsSent { throw InvalidParameter.doesNotApply("items", "applies with encoded only") }
                 guard v.has("a"), v.has("b") else { throw InvalidParameter(v.has("a") ? "b" : "a", "is required: a latent, comma-separated (or encoded: an encode job)") }
@@ -123,8 +127,9 @@ struct LatentsController: RouteCollection {
         return try await decodeLatents(req, (0..<n).map { Array(path.scalars[($0 * d)..<(($0 + 1) * d)]) }, fields: q)
     }
 
-    /// Two items' latents from a succeeded encode job the caller may see, made with `model` when one is named.
-    func encodedLatents(_ id: String, items: [Int], model: String?) throws -> [[Float]] {
+    /// Two items' latents from a succeeded encode job the caller may see, made with `model` when one is named;
+    /// with the model that made them.
+    func encodedLatents(_ id: String, items: [Int], model: String?) throws -> (latents: [[Float]], model: String?) {
         guard let j = try samples.store.job(id), Caller.current.sees(j.owner) else {
             throw APIError(status: 404, code: "not_found", message: "encoded: no job \(id)", field: "encoded")
         }
@@ -133,14 +138,22 @@ struct LatentsController: RouteCollection {
         if let model, let made = j.params["model"]?.string, made != model {
             throw InvalidParameter("encoded", "job \(id) encoded with model \(made), not \(model)")
         }
-        guard let r = try samples.results.result(job: id, format: "json"), let doc = try? JSONValue(parsing: r.bytes),
-              let rows = doc["latent"]?.array else {
+        guard let r = try samples.results.result(job: id, format: "json") else {
             throw APIError(status: 410, code: "gone", message: "encoded: the result of job \(id) was deleted", field: "encoded")
         }
-        return try items.map { i -> [Float] in
-            guard i < rows.count, let row = rows[i].array else { throw InvalidParameter("items", "job \(id) encoded \(rows.count) items; there is no item \(i)") }
-            return row.map { Float($0.number ?? .nan) }
+        guard let doc = try? JSONValue(parsing: r.bytes), let rows = doc["latent"]?.array else {
+            throw APIError(status: 500, code: "corrupt_result", message: "encoded: the result of job \(id) holds no latents", field: "encoded")
         }
+        let latents = try items.map { i -> [Float] in
+            guard i < rows.count, let row = rows[i].array else { throw InvalidParameter("items", "job \(id) encoded \(rows.count) items; there is no item \(i)") }
+            return try row.map { v -> Float in
+                guard let x = v.number, x.isFinite, abs(x) <= 1e30 else {
+                    throw InvalidParameter("encoded", "item \(i) of job \(id) has a latent that is not a finite number")
+                }
+                return Float(x)
+            }
+        }
+        return (latents, j.params["model"]?.string)
     }
 
     func decodeLatents(_ req: HTTPRequest, _ latents: [[Float]], fields: Fields? = nil) async throws -> HTTPResponse {

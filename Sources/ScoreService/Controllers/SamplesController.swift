@@ -39,9 +39,16 @@ struct SamplesController: RouteCollection {
         subjectParameters + SamplingRequest.parameters(maxSamples: maxSamples) + deliveryParameters + SamplerDocumentation.unionParameters()
     }
 
+    /// The query of the conditional tasks (`/inpaint`, `/colorize`): that of `/samples`, with their own default sampler.
+    static func conditionalParameters(maxSamples: Int) -> [Parameter] {
+        queryParameters(maxSamples: maxSamples).map {
+            $0.key == "sampler" ? $0.with(default: .none("\(SamplerRegistry.conditionalDefault), which samples the conditional of the unknown values (the others that can inpaint, every one but langevin on an SDE model, get its mean)")) : $0
+        }
+    }
+
     /// `POST /impute`'s query: that of `/samples` without what does not apply to points completed in place.
     static func imputeParameters(maxSamples: Int) -> [Parameter] {
-        queryParameters(maxSamples: maxSamples).filter { !["classifier", "label", "guidance", "grid", "target"].contains($0.key) }
+        conditionalParameters(maxSamples: maxSamples).filter { !["classifier", "label", "guidance", "grid", "target"].contains($0.key) }
             .map { $0.key == "n" ? $0.with(default: .value(1)) : $0 }
     }
 
@@ -64,11 +71,11 @@ struct SamplesController: RouteCollection {
     func register(on r: Router) {
         let max = maxSamples
         r.add("GET", "/samples", access: .scope(.submit), query: { SamplesController.queryParameters(maxSamples: max) }) { req, _ in try await samples(req) }
-        r.add("POST", "/inpaint", query: { SamplesController.queryParameters(maxSamples: max) + [SamplesController.rectParameter] },
+        r.add("POST", "/inpaint", query: { SamplesController.conditionalParameters(maxSamples: max) + [SamplesController.rectParameter] },
               idempotent: true) { req, _ in
             try await inpaint(req)
         }
-        r.add("POST", "/colorize", query: { SamplesController.queryParameters(maxSamples: max) }, idempotent: true) { req, _ in try await colorize(req) }
+        r.add("POST", "/colorize", query: { SamplesController.conditionalParameters(maxSamples: max) }, idempotent: true) { req, _ in try await colorize(req) }
         r.add("POST", "/impute", query: { SamplesController.imputeParameters(maxSamples: max) }, idempotent: true) { req, _ in try await impute(req) }
         r.add("POST", "/likelihood", idempotent: true) { req, _ in try await likelihood(req) }
         r.add("GET", "/samplers", quick: true) { _, _ in jsonResponse(200, ["samplers": .array(SamplerRegistry.all.map(SamplerDocumentation.describe))]) }
@@ -299,7 +306,8 @@ struct SamplesController: RouteCollection {
         return try await submit(prepared, delivery, req)
     }
 
-    /// Waits for a job to end while the client is connected; cancels it if the client leaves. The samples come
+    /// Waits for a job to end while the client is connected; cancels it if the client leaves, unless the request
+    /// carried an Idempotency-Key (its retry is to find the job still going, or its result). The samples come
     /// from memory (`ResultStore`), not back from disk.
     func awaitJob(_ id: String, _ req: HTTPRequest, headers: [(String, String)]) async throws -> HTTPResponse {
         var seen = hub.version(id)
@@ -321,7 +329,7 @@ struct SamplesController: RouteCollection {
                     throw e
                 }
                 if !req.isClientConnected() {
-                    _ = try? runner.cancel(id)
+                    if j.idempotencyKey == nil { _ = try? runner.cancel(id) }
                     throw APIError(status: 499, code: "client_closed", message: "the client left")
                 }
                 seen = await hub.next(id, after: seen, timeout: 0.5)

@@ -69,10 +69,11 @@ extension HTTPRequest {
         }
     }
 
-    /// The `Idempotency-Key` header, checked.
+    /// The `Idempotency-Key` header, checked, as the job records keep it: with the route's path, so that a key
+    /// sent again to another route makes that route's job instead of returning the first route's.
     func idempotencyKey() throws -> String? {
         guard let k = headers["Idempotency-Key"] else { return nil }
         guard (1...200).contains(k.count) else { throw InvalidParameter("Idempotency-Key", "must be 1 to 200 characters") }
-        return k
+        return path == "/train" ? k : "\(path) \(k)"
     }
 }

@@ -25,7 +25,7 @@ public struct SamplingRequest: Sendable {
     /// The request's own fields (the subject and the samplers' settings are declared elsewhere).
     public static func parameters(maxSamples: Int) -> [Parameter] {
         [
-            Parameter("sampler", .choice(SamplerRegistry.names), default: .none("the model's default sampler (its preset's, else \(SamplerRegistry.declaredDefaults))"),
+            Parameter("sampler", .choice(SamplerRegistry.names), default: .none("the model's default sampler (its preset's, else \(SamplerRegistry.declaredDefaults), else the first that applies)"),
                       help: "the sampler (GET /samplers)"),
             Parameter("n", .integer(1...maxSamples), default: .byKind(points: .value(1000), images: .value(16)),
                       help: "number of samples (a preset may set another default)"),
