@@ -173,13 +173,10 @@ function trainFields() {
     }
     const p = presetValue(f.path);
     const d = p !== undefined ? p : kind === "images" ? f.default_images : f.default_points;
-    const label = paramInput(f, d, f.key);
+    const label = paramInput(f, d, { name: f.key, value: previous[f.key], onchange: trainConditions });
     label.dataset.path = f.path;
     label.dataset.sde = f.applies_to && !(objective && objective.parameters.includes(f.path)) ? "1" : "";
-    const input = label.querySelector("[data-key]");
-    if (p !== undefined) input.dataset.preset = Array.isArray(p) ? p.join(",") : String(p);
-    if (previous[f.key] !== undefined) input.value = previous[f.key];
-    input.onchange = input.oninput = trainConditions;
+    if (p !== undefined) label.querySelector("[data-key]").dataset.preset = Array.isArray(p) ? p.join(",") : String(p);
     box.append(label);
   }
   trainConditions();
@@ -207,8 +204,9 @@ function trainConditions() {
 
 // A labelled input for a declared parameter (a recipe field or a sampler's): a select for choices and
 // booleans, a number or text input otherwise, the default shown as placeholder (or in the select's first
-// option); checked by parseParam before sending.
-function paramInput(p, d, name) {
+// option); checked by parseParam before sending. Options: the input's name, a value to restore, and what to
+// call when it changes (conditions on other fields).
+function paramInput(p, d, { name, value, onchange } = {}) {
   const label = document.createElement("label");
   label.title = p.help;
   label.append(p.key);
@@ -229,6 +227,8 @@ function paramInput(p, d, name) {
   }
   input.dataset.key = p.key;
   if (name) input.name = name;
+  if (value !== undefined) input.value = value;
+  if (onchange) input.onchange = input.oninput = onchange;
   label.append(input);
   return label;
 }
@@ -284,11 +284,8 @@ function samplerParams() {
   if (!m || !entry) return;
   const defaults = (m.sampler_defaults || {})[entry.name] || {};
   for (const p of entry.parameters) {
-    const label = paramInput(p, defaults[p.key]);
+    const label = paramInput(p, defaults[p.key], { value: previous[p.key], onchange: applyConditions });
     label.dataset.when = p.when ? JSON.stringify(p.when) : "";
-    const input = label.querySelector("[data-key]");
-    if (previous[p.key] !== undefined) input.value = previous[p.key];
-    input.onchange = input.oninput = applyConditions;
     box.append(label);
   }
   applyConditions();

@@ -27,6 +27,16 @@ def blue(page, canvas, at_least, timeout=20000):
     page.wait_for_function(f"({BLUE})('{canvas}') >= {at_least}", timeout=timeout)
 
 
+def train_from_form(page, steps):
+    """Trains the chosen data set from the form for `steps` steps; returns the job's id once it succeeded."""
+    page.fill("#train-form [name=steps]", str(steps))
+    page.click("#train-form button[type=submit]")
+    page.wait_for_function("/queued j_/.test(document.getElementById('train-message').textContent)")
+    job = page.inner_text("#train-message").split()[-1]
+    page.wait_for_function(f"(document.querySelector('#job-rows tr[data-job={job}]') || {{}}).innerText?.includes('succeeded')", timeout=120000)
+    return job
+
+
 def step(page, width, name, fn):
     try:
         fn()
@@ -51,11 +61,7 @@ def walk(browser, width):
 
     def train():
         page.select_option("#dataset-select", "swiss_roll")
-        page.fill("#train-form [name=steps]", "1500")
-        page.click("#train-form button[type=submit]")
-        page.wait_for_function("/queued j_/.test(document.getElementById('train-message').textContent)")
-        job = page.inner_text("#train-message").split()[-1]
-        page.wait_for_function(f"(document.querySelector('#job-rows tr[data-job={job}]') || {{}}).innerText?.includes('succeeded')", timeout=120000)
+        job = train_from_form(page, 1500)
         # The change of status is announced (a polite live region).
         page.wait_for_function(f"document.getElementById('job-announcer').textContent.includes('job {job} (train) succeeded')")
         blue(page, "loss", 200)
@@ -187,11 +193,7 @@ def walk(browser, width):
         page.wait_for_function("/uploaded 300 points as d_/.test(document.getElementById('train-message').textContent)")
         dataset = page.eval_on_selector("#dataset-select", "s => s.value")
         assert dataset.startswith("d_"), dataset
-        page.fill("#train-form [name=steps]", "300")
-        page.click("#train-form button[type=submit]")
-        page.wait_for_function("/queued j_/.test(document.getElementById('train-message').textContent)")
-        job = page.inner_text("#train-message").split()[-1]
-        page.wait_for_function(f"(document.querySelector('#job-rows tr[data-job={job}]') || {{}}).innerText?.includes('succeeded')", timeout=120000)
+        train_from_form(page, 300)
         page.fill("#train-form [name=steps]", "")
         page.click("#dataset-preview")
         page.wait_for_function("/300 points of shape \\[2\\]/.test(document.getElementById('train-message').textContent)")
@@ -306,11 +308,7 @@ def walk_with_key(browser, base, token):
 
     def train_and_sample():
         page.select_option("#dataset-select", "swiss_roll")
-        page.fill("#train-form [name=steps]", "300")
-        page.click("#train-form button[type=submit]")
-        page.wait_for_function("/queued j_/.test(document.getElementById('train-message').textContent)")
-        job = page.inner_text("#train-message").split()[-1]
-        page.wait_for_function(f"(document.querySelector('#job-rows tr[data-job={job}]') || {{}}).innerText?.includes('succeeded')", timeout=120000)
+        train_from_form(page, 300)
         blue(page, "loss", 100)
         page.wait_for_selector("#model-select option", state="attached")
         page.fill("#sample-form [name=n]", "300")
