@@ -37,6 +37,13 @@ def train_from_form(page, steps):
     return job
 
 
+def sample_from_form(page, n, timeout=120000):
+    """Samples n points of the chosen model with the sampler form's settings; waits for them."""
+    page.fill("#sample-form [name=n]", str(n))
+    page.click("#sample-form button[type=submit]")
+    page.wait_for_function(f"/{n} samples/.test(document.getElementById('sample-message').textContent)", timeout=timeout)
+
+
 def step(page, width, name, fn):
     try:
         fn()
@@ -151,20 +158,16 @@ def walk(browser, width):
 
     def hundred_thousand():
         page.select_option("#sampler-select", "dpm_solver")
-        page.fill("#sample-form [name=n]", "100000")
-        page.click("#sample-form button[type=submit]")
-        page.wait_for_function("/100000 samples/.test(document.getElementById('sample-message').textContent)", timeout=180000)
+        sample_from_form(page, 100000, timeout=180000)
         blue(page, "plot", 2000)
     step(page, width, "100 000 points plot", hundred_thousand)
 
     def replay_and_download():
         page.select_option("#sampler-select", "em")
-        page.fill("#sample-form [name=n]", "400")
         for el in page.query_selector_all("#sampler-params [data-key=steps]"):
             if el.is_visible():
                 el.fill("100")
-        page.click("#sample-form button[type=submit]")
-        page.wait_for_function("/400 samples/.test(document.getElementById('sample-message').textContent)", timeout=120000)
+        sample_from_form(page, 400)
         assert page.is_visible("#result-download") and page.get_attribute("#result-download", "download").endswith(".json")
         with page.expect_download() as d:
             page.click("#result-download")
@@ -311,9 +314,7 @@ def walk_with_key(browser, base, token):
         train_from_form(page, 300)
         blue(page, "loss", 100)
         page.wait_for_selector("#model-select option", state="attached")
-        page.fill("#sample-form [name=n]", "300")
-        page.click("#sample-form button[type=submit]")
-        page.wait_for_function("/300 samples/.test(document.getElementById('sample-message').textContent)", timeout=120000)
+        sample_from_form(page, 300)
         blue(page, "plot", 150)
     step(page, width, "with a key: train and sample", train_and_sample)
 

@@ -74,6 +74,6 @@ extension HTTPRequest {
     func idempotencyKey() throws -> String? {
         guard let k = headers["Idempotency-Key"] else { return nil }
         guard (1...200).contains(k.count) else { throw InvalidParameter("Idempotency-Key", "must be 1 to 200 characters") }
-        return path == "/train" ? k : "\(path) \(k)"
+        return "\(path) \(k)"
     }
 }
