@@ -163,10 +163,12 @@ def walk(browser, width):
     step(page, width, "100 000 points plot", hundred_thousand)
 
     def replay_and_download():
+        # Long enough (2000 steps) for the page's event stream to open before the first preview: previews sent
+        # before it opens are not replayed to it.
         page.select_option("#sampler-select", "em")
         for el in page.query_selector_all("#sampler-params [data-key=steps]"):
             if el.is_visible():
-                el.fill("100")
+                el.fill("2000")
         sample_from_form(page, 400)
         assert page.is_visible("#result-download") and page.get_attribute("#result-download", "download").endswith(".json")
         with page.expect_download() as d:
