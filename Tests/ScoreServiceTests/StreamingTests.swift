@@ -50,7 +50,7 @@ import Testing
     /// Image models stream multipart/mixed PGM parts; sampling jobs asked for previews publish them on the event
     /// stream: points as positions, images as a PNG grid of the denoised estimates.
     @Test func imagePartsAndPreviews() throws {
-        let h = try Harness()
+        let h = try Harness { $0.workers[.sample] = 1 }
         let base = h.base
         let points = try Self.train(base, #"{"steps": 100, "model": {"hidden": [16]}}"#)
         // The job is queued behind a long one (one sampling worker), so that its event stream is open before it

@@ -125,9 +125,13 @@ public enum RowParallel {
             let floor = itemShape.count > 1 ? 8 : 256
             return max(1, min(chunkSize(itemShape: itemShape, count: count, threads: threads), max(floor, count / (4 * t))))
         }
-        guard itemShape.count > 1 else { return 1024 }
-        return max(1, min(32, (count + t - 1) / t))
+        guard itemShape.count > 1 else { return batchRows(itemShape: itemShape) }
+        return max(1, min(batchRows(itemShape: itemShape), (count + t - 1) / t))
     }
+
+    /// The largest batch one thread evaluates: 1024 points, 32 images (the chunks of a run, and the batches
+    /// `SharedEvaluations` forms from several runs' requests).
+    public static func batchRows(itemShape: [Int]) -> Int { itemShape.count > 1 ? 32 : 1024 }
 
     /// The chunks: at least `threads` when there are enough rows, so every thread has work.
     public static func chunks(count: Int, chunkSize: Int, threads: Int) -> [Range<Int>] {

@@ -45,7 +45,7 @@ struct SystemController: RouteCollection {
             queued[lane] = try store.count(status: .queued, kinds: JobKind.allCases.filter { $0.lane == lane })
         }
         let text = metrics.render(jobs: counts, queued: queued, trainingStepsPerSecond: runner.trainingStepsPerSecond,
-                                  connections: connections(), uptime: Date().timeIntervalSince(startedAt))
+                                  evaluations: runner.evaluations.counts, connections: connections(), uptime: Date().timeIntervalSince(startedAt))
         return HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(text.utf8))
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import ScoreEngine
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -52,7 +53,8 @@ final class Metrics: Sendable {
     }
 
     /// The exposition, with gauges given by the caller.
-    func render(jobs: [JobStatus: Int], queued: [Lane: Int], trainingStepsPerSecond: Double, connections: Int, uptime: Double) -> String {
+    func render(jobs: [JobStatus: Int], queued: [Lane: Int], trainingStepsPerSecond: Double, evaluations: SharedEvaluations.Counts,
+                connections: Int, uptime: Double) -> String {
         var s = state.withLock { $0 }
         for shard in shards {
             let part = shard.state.withLock { $0 }
@@ -95,6 +97,15 @@ final class Metrics: Sendable {
         }
         out += "# HELP scored_training_steps_per_second Training steps per second of the running jobs.\n# TYPE scored_training_steps_per_second gauge\n"
         out += "scored_training_steps_per_second \(trainingStepsPerSecond)\n"
+        out += "# HELP scored_sample_evaluations_total Network evaluations of the sampling lane's models (batches), and the requests they served.\n"
+        out += "# TYPE scored_sample_evaluations_total counter\n"
+        out += "scored_sample_evaluations_total \(evaluations.batches)\n"
+        out += "# HELP scored_sample_evaluation_requests_total Evaluations requested by sampling jobs (more than the batches when jobs shared them).\n"
+        out += "# TYPE scored_sample_evaluation_requests_total counter\n"
+        out += "scored_sample_evaluation_requests_total \(evaluations.requests)\n"
+        out += "# HELP scored_sample_shared_evaluations_total Evaluations batched from the requests of more than one job.\n"
+        out += "# TYPE scored_sample_shared_evaluations_total counter\n"
+        out += "scored_sample_shared_evaluations_total \(evaluations.sharedBatches)\n"
         out += "# HELP scored_open_connections Open HTTP connections.\n# TYPE scored_open_connections gauge\n"
         out += "scored_open_connections \(connections)\n"
         out += "# HELP scored_uptime_seconds Seconds since the service started.\n# TYPE scored_uptime_seconds gauge\n"

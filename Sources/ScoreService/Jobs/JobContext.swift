@@ -19,11 +19,22 @@ struct JobContext: Sendable {
     let hub: JobHub
     /// The claim it runs under: what it writes lands only while the claim holds.
     let fence: Fence
+    /// The sampling lane's shared evaluations (jobs sampling the same model batch their network evaluations).
+    let evaluations: SharedEvaluations
 
-    /// Publishes progress (kept in memory; the store gets it at checkpoints and at the end).
+    /// Publishes progress (kept in memory; the store gets it at checkpoints and at the end). It is announced to
+    /// the job's watchers (event streams, waiting requests, each of which reads the job again) at most every
+    /// 0.1 s: a sampler reports after every step, thousands of times a second for a small model.
     func report(_ p: JobProgress) {
         live.progress.withLock { $0 = p }
-        hub.changed(live.id)
+        let now = DispatchTime.now().uptimeNanoseconds
+        let due = live.announced.withLock { last in
+            // (Chunks report from several threads: `now` may be older than the last announcement.)
+            guard now >= last &+ 100_000_000 else { return false }
+            last = now
+            return true
+        }
+        if due { hub.changed(live.id) }
     }
 }
 

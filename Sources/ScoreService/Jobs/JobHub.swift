@@ -54,6 +54,8 @@ final class RunningJob: Sendable {
     /// Stopping for a service shutdown (the job goes back in the queue) rather than for a user's cancel.
     let interrupted = Atomic<Bool>(false)
     let progress = Mutex<JobProgress?>(nil)
+    /// When its progress was last announced (uptime nanoseconds).
+    let announced = Mutex<UInt64>(0)
     /// Cancels a sampler's loop.
     let control: Mutex<SamplingControl?> = Mutex(nil)
     /// The latest preview of a sampling job and its number (the event stream sends each once).

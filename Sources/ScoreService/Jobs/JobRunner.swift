@@ -39,11 +39,15 @@ final class JobRunner: @unchecked Sendable {
     private let finished = DispatchGroup()
     private var listener: PostgresListener?
     private let keeperWake = NSCondition()
+    /// The sampling lane's compute slots, shared by its concurrent jobs, which batch their evaluations of the
+    /// same model through it.
+    let evaluations: SharedEvaluations
 
     init(_ deps: Dependencies, config: ServiceConfig, node: String) {
         self.deps = deps
         self.config = config
         self.node = node
+        evaluations = SharedEvaluations(slots: config.threads[.sample] ?? 2)
     }
 
     func start() throws {
@@ -225,7 +229,8 @@ final class JobRunner: @unchecked Sendable {
         let context = JobContext(
             store: deps.store, artifacts: deps.artifacts, results: deps.results, models: deps.models, datasets: deps.datasets,
             logger: deps.logger, threads: config.threads[job.kind.lane] ?? 2, checkpointEverySeconds: config.checkpointEverySeconds,
-            live: live, prepared: prepared.withLock { $0.removeValue(forKey: job.id) }, hub: deps.hub, fence: fence)
+            live: live, prepared: prepared.withLock { $0.removeValue(forKey: job.id) }, hub: deps.hub, fence: fence,
+            evaluations: evaluations)
         // Claimed while the service began stopping: straight back to the queue.
         if stopping.load(ordering: .relaxed) { live.stop(interrupting: true) }
         let outcome: JobOutcome

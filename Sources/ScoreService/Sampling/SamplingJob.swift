@@ -7,8 +7,8 @@ struct PreparedSampling: Sendable {
     /// The parameters with the sampler's settings resolved (every one that applies, defaults filled in).
     let parameters: SamplingJobParameters
     let source: any ScoreSource
-    /// What the sampler follows: the source's score, or the score guided by the classifier.
-    let score: any ScoreFunction
+    /// The classifier guiding the samples toward their labels, if any.
+    let classifier: ScoreModel?
     let sampler: any Sampler
     /// Where the groups of a streamed request go as they finish (in memory only: after a restart the job runs
     /// without its client).
@@ -57,13 +57,20 @@ struct PreparedSampling: Sendable {
         parameters = resolved
         self.source = source
         self.sampler = sampler
-        if let labels = p.labels {
+        if p.labels != nil {
             guard let classifier else { throw InvalidParameter("classifier", "the job's classifier \(p.classifier ?? "") is missing") }
             try SamplingRequest.check(classifier: classifier, field: "classifier", against: source)
-            score = GuidedScore.perLabel(base: source, classifier: classifier, labels: labels, perLabel: p.n, scale: p.guidance ?? 1)
+            self.classifier = classifier
         } else {
-            score = source
+            self.classifier = nil
         }
+    }
+
+    /// What the sampler follows: `base` (the source's score, or that score evaluated through the lane's shared
+    /// evaluations), guided by the classifier toward each row's label when there are labels.
+    func score(over base: any ScoreFunction) -> any ScoreFunction {
+        guard let labels = parameters.labels, let classifier else { return base }
+        return GuidedScore.perLabel(base: base, classifier: classifier, labels: labels, perLabel: parameters.n, scale: parameters.guidance ?? 1)
     }
 
     /// From stored parameters: the model (or target) loaded, the settings resolved again against it.
@@ -119,7 +126,10 @@ struct SamplingJob: JobExecutor {
                               streamed: stream != nil)
         var onChunk: (@Sendable (Range<Int>, SampleBatch) -> Void)? = nil
         if let stream { onChunk = { rows, batch in stream.push(rows, batch.x) } }
-        let out = try run.run(prepared.score, shape: shape, control: control, onChunk: onChunk)
+        // A stored model's evaluations go through the lane's shared evaluations, batched with those of other jobs
+        // sampling the same model at the same time.
+        let shared = p.model.map { SharedScore(prepared.source, network: $0, pool: context.evaluations, itemShape: shape) }
+        let out = try run.run(prepared.score(over: shared ?? prepared.source), shape: shape, control: control, onChunk: onChunk)
         let seconds = Date().timeIntervalSince(started)
         var header = SampleEncoding.header(sampler: p.sampler, parameters: p.parameters, n: p.rows, seed: p.seed, nfe: out.nfe,
                                            seconds: seconds, shape: shape)
@@ -130,6 +140,9 @@ struct SamplingJob: JobExecutor {
         header["model"] = p.model.map { .string($0) } ?? .null
         if let target = p.target { header["target"] = .string(target) }
         if let preset = p.preset { header["preset"] = .string(preset) }
+        if let tallies = shared?.tallies {
+            header["shared_evaluations"] = .number(Double(tallies.shared))
+        }
         let bytes: [UInt8]
         if SampleEncoding.isImage(p.format) {
             let image = try SampleEncoding.image(out.x, format: p.format, grid: p.grid, columns: p.labels != nil ? p.n : nil)
