@@ -68,7 +68,7 @@ public struct LikelihoodEstimator: Sendable {
         let tape = Tape()
         let sde = self.sde, divergence = self.divergence
         let (y, nfe) = try solver.solve(y0, from: epsilon, to: sde.T, progress: {
-            control?.report(first: first, rows: n, fraction: $0)
+            control?.report(first: first, rows: n, fraction: $0.fraction)
         }) { state, t, rowIndex in
             try control?.check()
             let rows = state.shape[0]

@@ -34,8 +34,12 @@ public struct ProbabilityFlowODESampler: Sampler {
         }
         let tape = Tape(recording: false)
         let sde = self.sde
-        var (x, nfe) = try solver.solve(x0, from: sde.T, to: epsilon, progress: {
-            control?.report(first: first, rows: count, fraction: $0)
+        var (x, nfe) = try solver.solve(x0, from: sde.T, to: epsilon, progress: { p in
+            control?.report(first: first, rows: count, fraction: p.fraction)
+            // Previews show the state (each row at its own time with adaptive steps, whose number is known only at
+            // the end: until then `total` is the estimate from the fraction covered so far).
+            let total = p.steps ?? (p.fraction >= 1 ? p.step : max(p.step + 1, Int((Double(p.step) / max(p.fraction, 1e-6)).rounded())))
+            control?.preview(first: first, step: p.step, total: total) { (x: p.state, denoised: nil) }
         }) { x, t, rows in
             try control?.check()
             let drift = sde.probabilityFlow(x, score: evaluateScore(rows.count == count ? score : score.restricted(to: rows), x, t, tape: tape), t: t)

@@ -64,7 +64,17 @@ public struct ODESolver: Sendable {
 
     public typealias RHS = (Tensor, [Double], [Int]) throws -> Tensor
 
-    public func solve(_ y0: Tensor, from t0: Double, to t1: Double, progress: ((Double) -> Void)? = nil,
+    /// The solver after a step: the fraction of the span covered (averaged over rows), the steps taken, the
+    /// steps in all when they are fixed (nil for adaptive stepping), and the state (each row at its own time).
+    public struct Progress {
+        public let fraction: Double
+        public let step: Int
+        public let steps: Int?
+        public let state: Tensor
+    }
+    public typealias ProgressHandler = (Progress) -> Void
+
+    public func solve(_ y0: Tensor, from t0: Double, to t1: Double, progress: ProgressHandler? = nil,
                       _ f: RHS) throws -> (y: Tensor, nfe: Int) {
         switch method {
         case .fixed(let n): return try fixed(y0, t0, t1, n, progress, f)
@@ -79,7 +89,7 @@ public struct ODESolver: Sendable {
         return y + acc.scaledRows(h.map { Float($0) })
     }
 
-    func fixed(_ y0: Tensor, _ t0: Double, _ t1: Double, _ n: Int, _ progress: ((Double) -> Void)?,
+    func fixed(_ y0: Tensor, _ t0: Double, _ t1: Double, _ n: Int, _ progress: ProgressHandler?,
                _ f: RHS) throws -> (y: Tensor, nfe: Int) {
         precondition(n >= 1)
         let rows = y0.shape[0], h = (t1 - t0) / Double(n)
@@ -95,7 +105,7 @@ public struct ODESolver: Sendable {
                 nfe += 1
             }
             y = combine(y, ks, tableau.b, hs)
-            progress?(Double(step + 1) / Double(n))
+            progress?(Progress(fraction: Double(step + 1) / Double(n), step: step + 1, steps: n, state: y))
         }
         return (y, nfe)
     }
@@ -116,7 +126,7 @@ public struct ODESolver: Sendable {
     }
 
     func adaptive(_ y0: Tensor, _ t0: Double, _ t1: Double, _ rtol: Double, _ atol: Double,
-                  _ progress: ((Double) -> Void)?, _ f: RHS) throws -> (y: Tensor, nfe: Int) {
+                  _ progress: ProgressHandler?, _ f: RHS) throws -> (y: Tensor, nfe: Int) {
         let rows = y0.shape[0]
         let dir: Double = t1 >= t0 ? 1 : -1
         let span = abs(t1 - t0)
@@ -141,6 +151,7 @@ public struct ODESolver: Sendable {
         var rejectedLast = [Bool](repeating: false, count: rows)
         var stepsTaken = [Int](repeating: 0, count: rows)
         var active = Array(0..<rows)
+        var iterations = 0
         let e = tableau.e!
         let exponent = -1 / q
         while !active.isEmpty {
@@ -185,9 +196,10 @@ public struct ODESolver: Sendable {
                 stillActive.append(i)
             }
             active = stillActive
+            iterations += 1
             if let progress {
-                let doneFrac = t.reduce(0.0) { $0 + abs($1 - t0) } / (span * Double(rows))
-                progress(doneFrac)
+                let doneFrac = active.isEmpty ? 1 : t.reduce(0.0) { $0 + abs($1 - t0) } / (span * Double(rows))
+                progress(Progress(fraction: doneFrac, step: iterations, steps: nil, state: y))
             }
         }
         return (y, nfe)

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import ScoreEngine
 import Testing
 
@@ -83,6 +84,23 @@ import Testing
                                    variances: [0.25, 0.04].map { $0 * $0 / ($0 + s2) }, perturbation: nil)
         expectMoments(out.x, mean: [1, -0.5], covariance: shrunk.covariance(at: 0), "denoised")
         #expect(out.nfe == 501)
+    }
+
+    /// The probability-flow ODE publishes previews of its state, fixed steps every k of them, adaptive steps every k
+    /// iterations with `total` estimated until the last, which is the samples returned.
+    @Test(arguments: [ODESolver(), ODESolver(tableau: .heun, method: .fixed(steps: 40))])
+    func odePreviews(solver: ODESolver) throws {
+        let sde = VPSDE()
+        final class Frames: Sendable { let list = Mutex<[SamplingPreview]>([]) }
+        let frames = Frames()
+        let control = SamplingControl(totalRows: 20, previewEvery: 5, onPreview: { p in frames.list.withLock { $0.append(p) } })
+        let out = try SamplingRun(sampler: ProbabilityFlowODESampler(sde: sde, solver: solver), count: 20, seed: 4, chunkSize: 20, threads: 1)
+            .run(Self.gaussian(sde), shape: [2], control: control)
+        let seen = frames.list.withLock { $0 }
+        let last = try #require(seen.last)
+        #expect(seen.count >= 3 && seen.dropLast().allSatisfy { $0.step % 5 == 0 && $0.step < $0.total })
+        #expect(last.step == last.total && last.x.maxAbsDifference(out.x) == 0 && last.denoised == nil)
+        if case .fixed(let n) = solver.method { #expect(last.total == n && seen.count == n / 5) }
     }
 
     /// Sample i depends only on (seed, i): drawing 7 rows in one chunk or 3 + 4 gives the same rows, and the
