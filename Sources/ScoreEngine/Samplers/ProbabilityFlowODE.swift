@@ -38,7 +38,7 @@ public struct ProbabilityFlowODESampler: Sampler {
             control?.report(first: first, rows: count, fraction: p.fraction)
             // Previews show the state (each row at its own time with adaptive steps, whose number is known only at
             // the end: until then `total` is the estimate from the fraction covered so far).
-            let total = p.steps ?? (p.fraction >= 1 ? p.step : max(p.step + 1, Int((Double(p.step) / max(p.fraction, 1e-6)).rounded())))
+            let total = p.steps ?? (p.finished ? p.step : max(p.step + 1, Int((Double(p.step) / max(p.fraction, 1e-6)).rounded())))
             control?.preview(first: first, step: p.step, total: total) { (x: p.state, denoised: nil) }
         }) { x, t, rows in
             try control?.check()

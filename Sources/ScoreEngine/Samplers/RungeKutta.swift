@@ -65,11 +65,13 @@ public struct ODESolver: Sendable {
     public typealias RHS = (Tensor, [Double], [Int]) throws -> Tensor
 
     /// The solver after a step: the fraction of the span covered (averaged over rows), the steps taken, the
-    /// steps in all when they are fixed (nil for adaptive stepping), and the state (each row at its own time).
+    /// steps in all when they are fixed (nil for adaptive stepping), whether every row has arrived, and the state
+    /// (each row at its own time).
     public struct Progress {
         public let fraction: Double
         public let step: Int
         public let steps: Int?
+        public let finished: Bool
         public let state: Tensor
     }
     public typealias ProgressHandler = (Progress) -> Void
@@ -105,7 +107,7 @@ public struct ODESolver: Sendable {
                 nfe += 1
             }
             y = combine(y, ks, tableau.b, hs)
-            progress?(Progress(fraction: Double(step + 1) / Double(n), step: step + 1, steps: n, state: y))
+            progress?(Progress(fraction: Double(step + 1) / Double(n), step: step + 1, steps: n, finished: step + 1 == n, state: y))
         }
         return (y, nfe)
     }
@@ -198,8 +200,8 @@ public struct ODESolver: Sendable {
             active = stillActive
             iterations += 1
             if let progress {
-                let doneFrac = active.isEmpty ? 1 : t.reduce(0.0) { $0 + abs($1 - t0) } / (span * Double(rows))
-                progress(Progress(fraction: doneFrac, step: iterations, steps: nil, state: y))
+                let doneFrac = active.isEmpty ? 1 : min(t.reduce(0.0) { $0 + abs($1 - t0) } / (span * Double(rows)), 1)
+                progress(Progress(fraction: doneFrac, step: iterations, steps: nil, finished: active.isEmpty, state: y))
             }
         }
         return (y, nfe)

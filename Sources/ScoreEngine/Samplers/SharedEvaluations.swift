@@ -1,12 +1,13 @@
 import Foundation
 
 /// Network evaluations of concurrent sampling runs, batched where their networks are the same: a bounded set of
-/// compute slots (as many as the cores the runs are given) shared by every run, and per network a queue of the
-/// evaluations waiting for a slot. A caller that finds a slot free evaluates the queue's head at once, its own
-/// request and whatever other requests for the same network are waiting, up to `maxRows` rows, as one batch;
-/// otherwise it waits, and its request joins the next batch. So a run alone is never delayed (a free slot is
-/// taken at once), and while the slots are busy the requests of other runs accumulate into larger batches,
-/// which the network evaluates at a fraction of the per-row cost of small ones, with no timer anywhere.
+/// compute slots (as many as the cores the runs are given) shared by every run, and one queue, oldest first, of
+/// the evaluations waiting for a slot. A caller that finds a slot free takes it at once; otherwise it waits. A
+/// slot that comes free passes straight to the oldest waiting request (whatever its network), whose caller then
+/// evaluates its own rows together with every other waiting request for the same network, up to `maxRows`
+/// rows, as one batch. So a run alone is never delayed, runs on different networks take turns in the order they
+/// asked, and while the slots are busy the requests of runs on the same network accumulate into larger
+/// batches, with no timer anywhere.
 ///
 /// A row's result does not depend on the batch it is evaluated in (the networks act on each row alone), up to
 /// the ordering of floating-point sums in the matrix products: the same tolerance as splitting a run's rows
@@ -15,8 +16,10 @@ public final class SharedEvaluations: @unchecked Sendable {
     /// Evaluations that may run at once.
     public let slots: Int
     private let lock = NSLock()
+    /// Slots held. Requests wait only while all are held: a slot freed with requests waiting passes to the
+    /// oldest without being released.
     private var busy = 0
-    private var queues: [String: [Request]] = [:]
+    private var waiting: [Request] = []
     private var done = Counts()
 
     /// What the pool has done since it was made.
@@ -32,17 +35,21 @@ public final class SharedEvaluations: @unchecked Sendable {
         }
     }
 
-    /// A waiting evaluation. Its caller sleeps on its own semaphore, signalled when its result is in or when a
-    /// slot comes free while it heads its queue (so one completion wakes the callers it served and one more,
-    /// not every waiting thread).
+    /// A caller's request: an evaluation for a network (batched with others for it), or work of its own (`network`
+    /// nil: a slot for the caller alone). Its caller sleeps on its own semaphore, signalled when its result is in
+    /// or when a slot is passed to it.
     final class Request {
+        let network: String?
         let x: Tensor
         let t: [Double]
-        let run: ObjectIdentifier
+        let run: ObjectIdentifier?
         let wake = DispatchSemaphore(value: 0)
+        var granted = false
         var result: Tensor?
         var shared = false
-        init(x: Tensor, t: [Double], run: ObjectIdentifier) { self.x = x; self.t = t; self.run = run }
+        init(network: String?, x: Tensor, t: [Double], run: ObjectIdentifier?) {
+            self.network = network; self.x = x; self.t = t; self.run = run
+        }
     }
 
     public init(slots: Int) {
@@ -53,57 +60,94 @@ public final class SharedEvaluations: @unchecked Sendable {
     public var counts: Counts { lock.withLock { done } }
 
     /// Requests waiting for a slot, for `network` (tests see batches forming through it).
-    public func waiting(_ network: String) -> Int { lock.withLock { queues[network]?.count ?? 0 } }
+    public func waiting(_ network: String) -> Int { lock.withLock { waiting.filter { $0.network == network }.count } }
+
+    /// With the lock held: returns once the request holds a slot (`granted`) or was served in another caller's
+    /// batch (`result`), or with false once `isCancelled` says so while it still waits (checked every 20 ms).
+    private func obtain(_ r: Request, isCancelled: () -> Bool) -> Bool {
+        if busy < slots {
+            busy += 1
+            r.granted = true
+            return true
+        }
+        waiting.append(r)
+        while r.result == nil && !r.granted {
+            lock.unlock()
+            _ = r.wake.wait(timeout: .now() + .milliseconds(20))
+            lock.lock()
+            if r.result == nil && !r.granted && isCancelled() {
+                waiting.removeAll { $0 === r }
+                return false
+            }
+        }
+        return true
+    }
+
+    /// With the lock held: the slot passes to the oldest waiting request, or is freed.
+    private func release() {
+        if waiting.isEmpty {
+            busy -= 1
+        } else {
+            let next = waiting.removeFirst()
+            next.granted = true
+            next.wake.signal()
+        }
+    }
+
+    /// Runs `body` holding a slot of its own (work that is not batched, such as a run's first evaluation); nil,
+    /// without running it, when `isCancelled` says so while it waits.
+    public func withSlot<T>(isCancelled: () -> Bool = { false }, _ body: () throws -> T) rethrows -> T? {
+        let r = Request(network: nil, x: Tensor.zeros([1]), t: [], run: nil)
+        lock.lock()
+        guard obtain(r, isCancelled: isCancelled) else { lock.unlock(); return nil }
+        lock.unlock()
+        defer { lock.withLock { release() } }
+        return try body()
+    }
 
     /// f(x, t) for the network named `network`, evaluated alone or in a batch with the waiting requests of other
     /// runs for the same network (rows of x and entries of t concatenated, the result split back). `evaluate`
     /// must act on each row alone and be the same function for every caller naming the network. Returns the
-    /// result and whether it was evaluated with another run's rows.
+    /// result and whether it was evaluated with another run's rows; nil when `isCancelled` says so while the
+    /// request waits.
     public func evaluate(_ network: String, x: Tensor, t: [Double], run: ObjectIdentifier, maxRows: Int,
-                         _ evaluate: (Tensor, [Double]) -> Tensor) -> (Tensor, shared: Bool) {
+                         isCancelled: () -> Bool = { false },
+                         _ evaluate: (Tensor, [Double]) -> Tensor) -> (Tensor, shared: Bool)? {
         precondition(x.rank >= 1 && x.shape[0] == t.count)
-        let request = Request(x: x, t: t, run: run)
+        let request = Request(network: network, x: x, t: t, run: run)
         lock.lock()
-        queues[network, default: []].append(request)
-        while request.result == nil {
-            guard busy < slots, let queue = queues[network], !queue.isEmpty else {
-                lock.unlock()
-                request.wake.wait()
-                lock.lock()
-                continue
-            }
-            // Take the head of the queue (this request or older ones) up to maxRows rows, at least one request.
-            var taken = 1, rows = queue[0].t.count
-            while taken < queue.count, rows + queue[taken].t.count <= maxRows {
-                rows += queue[taken].t.count
-                taken += 1
-            }
-            let batch = Array(queue[0..<taken])
-            queues[network] = queue.count == taken ? nil : Array(queue[taken...])
-            busy += 1
+        guard obtain(request, isCancelled: isCancelled) else { lock.unlock(); return nil }
+        if let result = request.result {
             lock.unlock()
-            let out: Tensor
-            if batch.count == 1 {
-                out = evaluate(batch[0].x, batch[0].t)
-            } else {
-                out = evaluate(Tensor.concatenateRows(batch.map(\.x)), batch.flatMap(\.t))
-            }
-            lock.lock()
-            let shared = Set(batch.map(\.run)).count > 1
-            var first = 0
-            for r in batch {
-                r.result = batch.count == 1 ? out : out.rows(first ..< first + r.t.count)
-                r.shared = shared
-                first += r.t.count
-                if r !== request { r.wake.signal() }
-            }
-            busy -= 1
-            done.batches += 1
-            done.requests += batch.count
-            if shared { done.sharedBatches += 1 }
-            // The freed slot goes to the head of a queue (this network's first), unless this caller takes it.
-            if request.result != nil, let head = queues[network]?.first ?? queues.values.first?.first { head.wake.signal() }
+            return (result, request.shared)
         }
+        // Holding a slot: this request, then the waiting ones for the same network, oldest first, as they fit.
+        var batch = [request], rows = t.count, k = 0
+        while k < waiting.count {
+            let w = waiting[k]
+            if w.network == network && rows + w.t.count <= maxRows {
+                batch.append(w)
+                rows += w.t.count
+                waiting.remove(at: k)
+            } else {
+                k += 1
+            }
+        }
+        lock.unlock()
+        let out = batch.count == 1 ? evaluate(x, t) : evaluate(Tensor.concatenateRows(batch.map(\.x)), batch.flatMap(\.t))
+        lock.lock()
+        let shared = Set(batch.map(\.run)).count > 1
+        var first = 0
+        for r in batch {
+            r.result = batch.count == 1 ? out : out.rows(first ..< first + r.t.count)
+            r.shared = shared
+            first += r.t.count
+            if r !== request { r.wake.signal() }
+        }
+        done.batches += 1
+        done.requests += batch.count
+        if shared { done.sharedBatches += 1 }
+        release()
         lock.unlock()
         return (request.result!, request.shared)
     }
@@ -111,42 +155,56 @@ public final class SharedEvaluations: @unchecked Sendable {
 
 /// A network's score evaluated through `SharedEvaluations`, so that the runs sampling the same network at the
 /// same time share its evaluations. One per run (it counts the run's evaluations and those shared with other
-/// runs). Evaluations that need gradients with respect to x go to the network directly, and so do all of a
-/// run's evaluations when its first took less than `directBelow` seconds: handing an evaluation to another
-/// thread and back costs tens of microseconds, more than a small MLP's evaluation of a few rows, and batching
-/// such evaluations made concurrent jobs slower (`bench/shared_sampling.py`).
+/// runs). Its first three evaluations hold a slot of their own and are timed: when the quickest took less than
+/// `directBelow` seconds, the run's evaluations go to the network directly from then on, since handing an
+/// evaluation to another thread and back costs tens of microseconds, more than a small MLP's evaluation of a
+/// few rows (batching such evaluations made concurrent jobs slower: `bench/shared_sampling.py`). Evaluations
+/// that need gradients with respect to x go to the network directly. A cancelled run's evaluation that is still
+/// waiting for a slot returns zeros at once: the sampler stops at its next check of the run's control.
 public final class SharedScore: ScoreFunction, @unchecked Sendable {
     public let base: any ScoreFunction
     public let network: String
     public let pool: SharedEvaluations
     public let maxRows: Int
     public let directBelow: Double
+    private let isCancelled: @Sendable () -> Bool
     private let tally = NSLock()
     private var evaluations = 0, shared = 0
-    /// Whether the run evaluates directly, decided by its first evaluation.
+    /// The first evaluations' times, until the run has decided.
+    private var timings: [Double] = []
+    /// Whether the run evaluates directly, once decided.
     private var direct: Bool?
+    static let timedEvaluations = 3
 
     /// `network` names the function `base` computes (a stored model's id): runs naming the same one are batched.
-    public init(_ base: any ScoreFunction, network: String, pool: SharedEvaluations, itemShape: [Int], directBelow: Double = 0.0002) {
+    public init(_ base: any ScoreFunction, network: String, pool: SharedEvaluations, itemShape: [Int], directBelow: Double = 0.0002,
+                isCancelled: @escaping @Sendable () -> Bool = { false }) {
         self.base = base
         self.network = network
         self.pool = pool
         self.maxRows = RowParallel.batchRows(itemShape: itemShape)
         self.directBelow = directBelow
+        self.isCancelled = isCancelled
     }
 
-    /// The run's evaluations, and how many of them were batched with another run's rows.
+    /// The run's evaluation requests (one per chunk and evaluation), and how many of them were batched with
+    /// another run's rows.
     public var tallies: (evaluations: Int, shared: Int) { tally.withLock { (evaluations, shared) } }
 
     public func score(_ x: Var, t: [Double]) -> Var {
         if x.requiresGrad { return base.score(x, t: t) }
+        let base = self.base
         switch tally.withLock({ direct }) {
         case nil:
-            let start = DispatchTime.now().uptimeNanoseconds
-            let out = evaluateScore(base, x.value, t, tape: Tape(recording: false))
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let timed = pool.withSlot(isCancelled: isCancelled) { () -> (Tensor, Double) in
+                let start = DispatchTime.now().uptimeNanoseconds
+                let out = evaluateScore(base, x.value, t, tape: Tape(recording: false))
+                return (out, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+            guard let (out, seconds) = timed else { return x.tape.constant(.zeros(x.shape)) }
             tally.withLock {
-                if direct == nil { direct = seconds < directBelow }
+                timings.append(seconds)
+                if direct == nil && timings.count >= Self.timedEvaluations { direct = timings.min()! < directBelow }
                 evaluations += 1
             }
             return x.tape.constant(out)
@@ -154,10 +212,10 @@ public final class SharedScore: ScoreFunction, @unchecked Sendable {
             tally.withLock { evaluations += 1 }
             return base.score(x, t: t)
         case false?:
-            let base = self.base
-            let (out, wasShared) = pool.evaluate(network, x: x.value, t: t, run: ObjectIdentifier(self), maxRows: maxRows) { x, t in
+            let result = pool.evaluate(network, x: x.value, t: t, run: ObjectIdentifier(self), maxRows: maxRows, isCancelled: isCancelled) { x, t in
                 evaluateScore(base, x, t, tape: Tape(recording: false))
             }
+            guard let (out, wasShared) = result else { return x.tape.constant(.zeros(x.shape)) }
             tally.withLock {
                 evaluations += 1
                 if wasShared { shared += 1 }

@@ -25,12 +25,13 @@ public struct ServiceConfig: Sendable {
     public var leaseSeconds: Double = 30
     /// Times a job is started before a lapsed lease fails it instead of requeuing it.
     public var maxAttempts = 5
-    /// Jobs a lane runs at once. Sampling jobs running together share the lane's compute slots (`threads`) and
-    /// batch their evaluations of the same model (`SharedEvaluations`), so four of them cost about what one
-    /// does when they are small, and a small one is not queued behind a large one.
+    /// Jobs a lane runs at once. Sampling jobs running together take turns at the lane's compute slots
+    /// (`threads`) and batch their waiting evaluations of the same model (`SharedEvaluations`), and a small one
+    /// is not queued behind a large one.
     public var workers: [Lane: Int] = [.train: 1, .sample: 4]
-    /// Threads each job of a lane computes on (training shards, sampling chunks); for sampling, also the
-    /// network evaluations the lane's jobs run at once.
+    /// Threads each job of a lane computes on (training shards, sampling chunks); for sampling, also the slots
+    /// of the shared evaluations (a stored model's evaluations by sampling jobs; likelihood jobs and a guided
+    /// job's classifier compute on their own threads).
     public var threads: [Lane: Int] = [.train: 2, .sample: 2]
     /// Queued jobs per lane before POSTs are refused with 429.
     public var maxQueuedJobs = 64

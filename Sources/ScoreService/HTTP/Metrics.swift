@@ -97,10 +97,10 @@ final class Metrics: Sendable {
         }
         out += "# HELP scored_training_steps_per_second Training steps per second of the running jobs.\n# TYPE scored_training_steps_per_second gauge\n"
         out += "scored_training_steps_per_second \(trainingStepsPerSecond)\n"
-        out += "# HELP scored_sample_evaluations_total Network evaluations of the sampling lane's models (batches), and the requests they served.\n"
+        out += "# HELP scored_sample_evaluations_total Batches evaluated by the sampling lane's shared evaluations (a job's first evaluations, and those of jobs whose evaluations take under 0.2 ms, go direct).\n"
         out += "# TYPE scored_sample_evaluations_total counter\n"
         out += "scored_sample_evaluations_total \(evaluations.batches)\n"
-        out += "# HELP scored_sample_evaluation_requests_total Evaluations requested by sampling jobs (more than the batches when jobs shared them).\n"
+        out += "# HELP scored_sample_evaluation_requests_total Evaluation requests (one per chunk and evaluation) served by those batches (more than the batches when requests were batched).\n"
         out += "# TYPE scored_sample_evaluation_requests_total counter\n"
         out += "scored_sample_evaluation_requests_total \(evaluations.requests)\n"
         out += "# HELP scored_sample_shared_evaluations_total Evaluations batched from the requests of more than one job.\n"

@@ -24,7 +24,7 @@ struct JobContext: Sendable {
 
     /// Publishes progress (kept in memory; the store gets it at checkpoints and at the end). It is announced to
     /// the job's watchers (event streams, waiting requests, each of which reads the job again) at most every
-    /// 0.1 s: a sampler reports after every step, thousands of times a second for a small model.
+    /// 0.1 s, and at its end: a sampler reports after every step, thousands of times a second for a small model.
     func report(_ p: JobProgress) {
         live.progress.withLock { $0 = p }
         let now = DispatchTime.now().uptimeNanoseconds
@@ -34,7 +34,7 @@ struct JobContext: Sendable {
             last = now
             return true
         }
-        if due { hub.changed(live.id) }
+        if due || p.step >= p.total { hub.changed(live.id) }
     }
 }
 

@@ -128,7 +128,9 @@ struct SamplingJob: JobExecutor {
         if let stream { onChunk = { rows, batch in stream.push(rows, batch.x) } }
         // A stored model's evaluations go through the lane's shared evaluations, batched with those of other jobs
         // sampling the same model at the same time.
-        let shared = p.model.map { SharedScore(prepared.source, network: $0, pool: context.evaluations, itemShape: shape) }
+        let shared = p.model.map {
+            SharedScore(prepared.source, network: $0, pool: context.evaluations, itemShape: shape, isCancelled: { control.isCancelled })
+        }
         let out = try run.run(prepared.score(over: shared ?? prepared.source), shape: shape, control: control, onChunk: onChunk)
         let seconds = Date().timeIntervalSince(started)
         var header = SampleEncoding.header(sampler: p.sampler, parameters: p.parameters, n: p.rows, seed: p.seed, nfe: out.nfe,

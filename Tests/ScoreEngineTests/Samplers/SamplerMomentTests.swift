@@ -87,7 +87,8 @@ import Testing
     }
 
     /// The probability-flow ODE publishes previews of its state, fixed steps every k of them, adaptive steps every k
-    /// iterations with `total` estimated until the last, which is the samples returned.
+    /// iterations with `total` estimated until the last, which is the state it ends with (here, without a
+    /// denoising step, the samples returned).
     @Test(arguments: [ODESolver(), ODESolver(tableau: .heun, method: .fixed(steps: 40))])
     func odePreviews(solver: ODESolver) throws {
         let sde = VPSDE()

@@ -72,12 +72,35 @@ import Testing
     }
 
     /// A caller that finds a slot free is evaluated at once, alone.
-    @Test func aRunAloneIsNotDelayed() {
+    @Test func aRunAloneIsNotDelayed() throws {
         let pool = SharedEvaluations(slots: 2)
         let x = Tensor(shape: [3, 2], scalars: [1, 2, 3, 4, 5, 6])
-        let (out, shared) = pool.evaluate("g", x: x, t: [0, 0, 0], run: ObjectIdentifier(Run()), maxRows: 1) { x, _ in x.scaled(by: 2) }
+        let (out, shared) = try #require(pool.evaluate("g", x: x, t: [0, 0, 0], run: ObjectIdentifier(Run()), maxRows: 1) { x, _ in x.scaled(by: 2) })
         #expect(out.scalars == [2, 4, 6, 8, 10, 12] && !shared)
         #expect(pool.counts == .init(batches: 1, requests: 1, sharedBatches: 0))
+    }
+
+    /// A request waiting for the one slot while its run is cancelled leaves the queue without being evaluated;
+    /// once the holder lets the slot go, the next request takes it.
+    @Test func aCancelledWaiterLeaves() throws {
+        let pool = SharedEvaluations(slots: 1)
+        let holding = DispatchSemaphore(value: 0), letGo = DispatchSemaphore(value: 0), finished = DispatchSemaphore(value: 0)
+        Thread {
+            _ = pool.withSlot { holding.signal(); letGo.wait() }
+            finished.signal()
+        }.start()
+        holding.wait()
+        let x = Tensor(shape: [1, 2], scalars: [1, 2])
+        let evaluated = Calls()
+        let cancelled = pool.evaluate("g", x: x, t: [0], run: ObjectIdentifier(Run()), maxRows: 8, isCancelled: { true }) { x, _ in
+            evaluated.n.add(1, ordering: .relaxed)
+            return x
+        }
+        #expect(cancelled == nil && pool.waiting("g") == 0 && evaluated.n.load(ordering: .relaxed) == 0)
+        letGo.signal()
+        finished.wait()
+        let next = pool.evaluate("g", x: x, t: [0], run: ObjectIdentifier(Run()), maxRows: 8) { x, _ in x.scaled(by: 3) }
+        #expect(next?.0.scalars == [3, 6])
     }
 
     /// Four DPM-Solver runs of an MLP score model through one pool with one slot, at the same time: each draws
@@ -106,7 +129,7 @@ import Testing
             #expect(shared[k].tallies.evaluations == 1000)
         }
         let counts = pool.counts
-        #expect(counts.requests == 4 * 999, "every evaluation but the first of each run went through the pool")
+        #expect(counts.requests == 4 * 997, "every evaluation but the three timed ones of each run went through the pool")
         // The runs overlapped for hundreds of evaluations on one slot: while one held it, others' requests queued.
         #expect(counts.sharedBatches > 0 && counts.batches < 4000)
         #expect(shared.map(\.tallies.shared).reduce(0, +) > 0)
