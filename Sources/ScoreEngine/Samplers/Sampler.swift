@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Synchronization
 
 /// A way of drawing samples given a score. `sample` draws rows [first, first + count) of a request; row i
@@ -156,16 +157,20 @@ public enum RowParallel {
         let parts = chunks(count: count, chunkSize: chunkSize, threads: threads)
         let results = Mutex<[Int: Result<T, Error>]>([:])
         let next = Atomic<Int>(0)
-        DispatchQueue.concurrentPerform(iterations: min(threads, parts.count)) { _ in
-            while true {
-                let k = next.add(1, ordering: .relaxed).oldValue
-                if k >= parts.count { return }
-                let r = Result { try body(parts[k]) }
-                switch r {
-                case .failure: control?.cancel()
-                case .success(let value): onResult?(parts[k], value)
+        // The caller and threads of its own, which inherit its scheduling (a job's worker runs at the lowest
+        // priority, and so do its chunks); Dispatch's threads would run them at the default one.
+        withoutActuallyEscaping(body) { body in
+            withThreads(min(threads, parts.count)) {
+                while true {
+                    let k = next.add(1, ordering: .relaxed).oldValue
+                    if k >= parts.count { return }
+                    let r = Result { try body(parts[k]) }
+                    switch r {
+                    case .failure: control?.cancel()
+                    case .success(let value): onResult?(parts[k], value)
+                    }
+                    results.withLock { $0[k] = r }
                 }
-                results.withLock { $0[k] = r }
             }
         }
         let all = results.withLock { r in (0..<parts.count).map { r[$0]! } }
@@ -173,6 +178,20 @@ public enum RowParallel {
         for case .failure(let e) in all where !(e is CancelledError) { throw e }
         return try all.map { try $0.get() }
     }
+}
+
+/// Runs `body` on the calling thread and on n − 1 new threads at once, and returns when all have returned. The
+/// new threads inherit the caller's scheduling policy and nice value.
+func withThreads(_ n: Int, _ body: @escaping @Sendable () -> Void) {
+    let group = DispatchGroup()
+    for _ in 1..<max(n, 1) {
+        group.enter()
+        let t = Thread { body(); group.leave() }
+        t.stackSize = 8 << 20
+        t.start()
+    }
+    body()
+    group.wait()
 }
 
 /// Evaluates a score on plain tensors with a non-recording tape.
