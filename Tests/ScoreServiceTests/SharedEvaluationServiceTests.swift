@@ -45,4 +45,26 @@ import Testing
         #expect(requests == 8 * 397, "every evaluation but the three timed ones of the eight jobs went through the lane's pool")
         #expect(batches < requests && (value("scored_sample_shared_evaluations_total") ?? 0) > 0)
     }
+
+    /// Likelihood jobs run one at a time on a node (each holds gradient tapes of the whole network), while
+    /// sampling jobs go on beside them on the lane's other workers.
+    @Test func likelihoodJobsRunOneAtATime() throws {
+        let h = try Harness()
+        let base = h.base
+        let model = try StreamingTests.train(base, #"{"steps": 50, "model": {"hidden": [64, 64]}}"#)
+        let ids = try (0..<3).map { _ in
+            try #require(http("POST", "\(base)/likelihood", body: #"{"model": "\#(model)", "n": 400}"#).json["id"]?.string)
+        }
+        let sample = try #require(http("GET", "\(base)/samples?model=\(model)&n=10&wait=false").json["id"]?.string)
+        let jobs = ids.map { waitForJob(base, $0) }
+        #expect(jobs.allSatisfy { $0["status"] == "succeeded" })
+        #expect(waitForJob(base, sample)["status"] == "succeeded")
+        // (ISO 8601 times to the millisecond, in one format: their order is the strings'.)
+        let spans = try jobs.map { j -> (String, String) in
+            (try #require(j["started_at"]?.string), try #require(j["finished_at"]?.string))
+        }.sorted { $0.0 < $1.0 }
+        for (a, b) in zip(spans, spans.dropFirst()) {
+            #expect(b.0 >= a.1, "a likelihood job started before the one before it ended: \(spans)")
+        }
+    }
 }

@@ -153,24 +153,22 @@ public enum RowParallel {
     /// chunks (through `control`) and is rethrown.
     public static func map<T: Sendable>(count: Int, chunkSize: Int, threads: Int, control: SamplingControl?,
                                         onResult: (@Sendable (Range<Int>, T) -> Void)? = nil,
-                                        _ body: @Sendable (Range<Int>) throws -> T) throws -> [T] {
+                                        _ body: @escaping @Sendable (Range<Int>) throws -> T) throws -> [T] {
         let parts = chunks(count: count, chunkSize: chunkSize, threads: threads)
         let results = Mutex<[Int: Result<T, Error>]>([:])
         let next = Atomic<Int>(0)
         // The caller and threads of its own, which inherit its scheduling (a job's worker runs at the lowest
         // priority, and so do its chunks); Dispatch's threads would run them at the default one.
-        withoutActuallyEscaping(body) { body in
-            withThreads(min(threads, parts.count)) {
-                while true {
-                    let k = next.add(1, ordering: .relaxed).oldValue
-                    if k >= parts.count { return }
-                    let r = Result { try body(parts[k]) }
-                    switch r {
-                    case .failure: control?.cancel()
-                    case .success(let value): onResult?(parts[k], value)
-                    }
-                    results.withLock { $0[k] = r }
+        withThreads(min(threads, parts.count)) {
+            while true {
+                let k = next.add(1, ordering: .relaxed).oldValue
+                if k >= parts.count { return }
+                let r = Result { try body(parts[k]) }
+                switch r {
+                case .failure: control?.cancel()
+                case .success(let value): onResult?(parts[k], value)
                 }
+                results.withLock { $0[k] = r }
             }
         }
         let all = results.withLock { r in (0..<parts.count).map { r[$0]! } }

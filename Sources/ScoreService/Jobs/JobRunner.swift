@@ -31,6 +31,8 @@ final class JobRunner: @unchecked Sendable {
     let executors: [JobKind: any JobExecutor] = [.train: TrainingJob(), .sample: SamplingJob(), .likelihood: LikelihoodJob()]
 
     private let running = Mutex<[String: RunningJob]>([:])
+    /// Jobs running here by kind; its lock also makes a claim and its count one step, for `maxRunningPerNode`.
+    private let runningKinds = Mutex<[JobKind: Int]>([:])
     /// What requests prepared for the jobs they queued, by job id (taken when the job starts).
     private let prepared = Mutex<[String: any Sendable]>([:])
     private let wakeups: [Lane: NSCondition] = [.train: NSCondition(), .sample: NSCondition()]
@@ -209,7 +211,13 @@ final class JobRunner: @unchecked Sendable {
         while !stopping.load(ordering: .relaxed) {
             let job: JobRecord?
             do {
-                job = try deps.store.claimNext(kinds: kinds, now: Date().timeIntervalSince1970, worker: worker, leaseSeconds: config.leaseSeconds)
+                job = try runningKinds.withLock { counts -> JobRecord? in
+                    let open = kinds.filter { k in k.maxRunningPerNode.map { (counts[k] ?? 0) < $0 } ?? true }
+                    guard !open.isEmpty, let j = try deps.store.claimNext(kinds: open, now: Date().timeIntervalSince1970, worker: worker,
+                                                                           leaseSeconds: config.leaseSeconds) else { return nil }
+                    counts[j.kind, default: 0] += 1
+                    return j
+                }
             } catch {
                 deps.logger.error("cannot claim a job", metadata: ["error": "\(error)"])
                 Thread.sleep(forTimeInterval: 1)
@@ -222,6 +230,9 @@ final class JobRunner: @unchecked Sendable {
                 continue
             }
             execute(job, worker: worker)
+            runningKinds.withLock { $0[job.kind, default: 1] -= 1 }
+            // A worker that passed over a kind at its limit may be waiting: another may now take it.
+            if job.kind.maxRunningPerNode != nil { wake(lane) }
         }
     }
 

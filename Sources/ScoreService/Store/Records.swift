@@ -6,6 +6,11 @@ public enum JobKind: String, Sendable, CaseIterable {
 
     /// The queue lane a job runs in: training apart, so that sampling is answered during long runs.
     public var lane: Lane { self == .train ? .train : .sample }
+
+    /// Jobs of the kind one node runs at once, when fewer than its lane's workers: a likelihood job keeps every
+    /// chunk's gradient tape of the whole network and its threads for the whole run, so one at a time (the
+    /// sampling lane's other workers go on with sampling jobs).
+    public var maxRunningPerNode: Int? { self == .likelihood ? 1 : nil }
 }
 
 public enum Lane: String, Sendable, CaseIterable { case train, sample }
