@@ -163,7 +163,13 @@ public enum RowParallel {
             while true {
                 let k = next.add(1, ordering: .relaxed).oldValue
                 if k >= parts.count { return }
-                let r = Result { try body(parts[k]) }
+                // A chunk that ends after its run was cancelled counts as cancelled: an evaluation cut short by the
+                // cancel (a shared one waiting for its slot) may have given it wrong rows.
+                let r = Result { () throws -> T in
+                    let value = try body(parts[k])
+                    try control?.check()
+                    return value
+                }
                 switch r {
                 case .failure: control?.cancel()
                 case .success(let value): onResult?(parts[k], value)

@@ -70,6 +70,7 @@ public final class SharedEvaluations: @unchecked Sendable {
             r.granted = true
             return true
         }
+        if isCancelled() { return false }
         waiting.append(r)
         while r.result == nil && !r.granted {
             lock.unlock()
@@ -155,7 +156,8 @@ public final class SharedEvaluations: @unchecked Sendable {
 
 /// A network's score evaluated through `SharedEvaluations`, so that the runs sampling the same network at the
 /// same time share its evaluations. One per run (it counts the run's evaluations and those shared with other
-/// runs). Its first three evaluations hold a slot of their own and are timed: when the quickest took less than
+/// runs). Its first evaluations (three at least; more when several chunks start at once) hold a slot of their
+/// own and are timed: when the quickest of the first three took less than
 /// `directBelow` seconds, the run's evaluations go to the network directly from then on, since handing an
 /// evaluation to another thread and back costs tens of microseconds, more than a small MLP's evaluation of a
 /// few rows (batching such evaluations made concurrent jobs slower: `bench/shared_sampling.py`). Evaluations

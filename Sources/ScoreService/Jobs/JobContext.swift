@@ -26,7 +26,13 @@ struct JobContext: Sendable {
     /// the job's watchers (event streams, waiting requests, each of which reads the job again) at most every
     /// 0.1 s, and at its end: a sampler reports after every step, thousands of times a second for a small model.
     func report(_ p: JobProgress) {
-        live.progress.withLock { $0 = p }
+        // Chunks report from several threads, an older fraction sometimes after a newer one: progress only advances.
+        let advanced = live.progress.withLock { old -> Bool in
+            guard old.map({ p.step >= $0.step }) ?? true else { return false }
+            old = p
+            return true
+        }
+        guard advanced else { return }
         let now = DispatchTime.now().uptimeNanoseconds
         let due = live.announced.withLock { last in
             // (Chunks report from several threads: `now` may be older than the last announcement.)

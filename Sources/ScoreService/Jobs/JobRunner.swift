@@ -89,19 +89,15 @@ final class JobRunner: @unchecked Sendable {
         threads.append(t)
     }
 
-    /// Worker threads run under SCHED_IDLE: they take the CPU time the HTTP threads leave, and a request's thread
-    /// preempts them as soon as it wakes, so that the API stays prompt while jobs keep every core busy (threads
-    /// they start, the training's `WorkerPool`, inherit it). A nice value (tried at 5, 10 and 19) only shares
-    /// the cores out by weight: with wrk at 32 connections the p99 stayed at 2–3.7 ms while training, against
-    /// 1.6–1.9 ms here, and the API served 25–34k requests/s against 39–43k (training then gets what is left:
-    /// 150 steps/s of the 500 it makes alone).
+    /// Worker threads run at a lower priority (nice 5) than the HTTP threads, so that the API stays prompt
+    /// while jobs keep every core busy; the threads a job starts (a run's chunks, the training's `WorkerPool`)
+    /// inherit it. SCHED_IDLE was tried: a lower p99 while training (2.25 ms against 2.90 at 32 connections), but
+    /// a job thread holding a lock the HTTP threads take (the SQLite store's, the job hub's) then runs at a
+    /// weight of 3 against their 1024, and under load a request could wait behind it for long.
     private func lowerPriority() {
         #if os(Linux)
-        var param = sched_param(sched_priority: 0)
-        if sched_setscheduler(0, 5 /* SCHED_IDLE; 0: this thread */, &param) != 0 {
-            // On Linux a nice value set for a thread id applies to that thread only.
-            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(linuxThreadID()), 19)
-        }
+        // On Linux a nice value set for a thread id applies to that thread only.
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(linuxThreadID()), 5)
         #endif
     }
 
@@ -211,12 +207,18 @@ final class JobRunner: @unchecked Sendable {
         while !stopping.load(ordering: .relaxed) {
             let job: JobRecord?
             do {
-                job = try runningKinds.withLock { counts -> JobRecord? in
-                    let open = kinds.filter { k in k.maxRunningPerNode.map { (counts[k] ?? 0) < $0 } ?? true }
-                    guard !open.isEmpty, let j = try deps.store.claimNext(kinds: open, now: Date().timeIntervalSince1970, worker: worker,
-                                                                           leaseSeconds: config.leaseSeconds) else { return nil }
-                    counts[j.kind, default: 0] += 1
-                    return j
+                let now = Date().timeIntervalSince1970
+                if kinds.contains(where: { $0.maxRunningPerNode != nil }) {
+                    job = try runningKinds.withLock { counts -> JobRecord? in
+                        let open = kinds.filter { k in k.maxRunningPerNode.map { (counts[k] ?? 0) < $0 } ?? true }
+                        guard !open.isEmpty, let j = try deps.store.claimNext(kinds: open, now: now, worker: worker,
+                                                                               leaseSeconds: config.leaseSeconds) else { return nil }
+                        counts[j.kind, default: 0] += 1
+                        return j
+                    }
+                } else {
+                    job = try deps.store.claimNext(kinds: kinds, now: now, worker: worker, leaseSeconds: config.leaseSeconds)
+                    if let job { runningKinds.withLock { $0[job.kind, default: 0] += 1 } }
                 }
             } catch {
                 deps.logger.error("cannot claim a job", metadata: ["error": "\(error)"])
