@@ -91,9 +91,9 @@ final class JobRunner: @unchecked Sendable {
 
     /// Worker threads run at a lower priority (nice 5) than the HTTP threads, so that the API stays prompt
     /// while jobs keep every core busy; the threads a job starts (a run's chunks, the training's `WorkerPool`)
-    /// inherit it. SCHED_IDLE was tried: a lower p99 while training (2.25 ms against 2.90 at 32 connections), but
-    /// a job thread holding a lock the HTTP threads take (the SQLite store's, the job hub's) then runs at a
-    /// weight of 3 against their 1024, and under load a request could wait behind it for long.
+    /// inherit it. Not SCHED_IDLE: a job thread holding a lock the HTTP threads take (the SQLite store's, the
+    /// job hub's) would then run at a weight of 3 against their 1024, and under load a request could wait
+    /// behind it for long.
     private func lowerPriority() {
         #if os(Linux)
         // On Linux a nice value set for a thread id applies to that thread only.

@@ -132,9 +132,6 @@ struct SamplingJob: JobExecutor {
             SharedScore(prepared.source, network: $0, pool: context.evaluations, itemShape: shape, isCancelled: { control.isCancelled })
         }
         let out = try run.run(prepared.score(over: shared ?? prepared.source), shape: shape, control: control, onChunk: onChunk)
-        // A cancel that came while an evaluation waited for a slot gave that evaluation zeros (SharedScore), after
-        // the sampler's last check perhaps: such rows are never kept.
-        try control.check()
         let seconds = Date().timeIntervalSince(started)
         var header = SampleEncoding.header(sampler: p.sampler, parameters: p.parameters, n: p.rows, seed: p.seed, nfe: out.nfe,
                                            seconds: seconds, shape: shape)

@@ -134,4 +134,31 @@ import Testing
         #expect(counts.sharedBatches > 0 && counts.batches < 4000)
         #expect(shared.map(\.tallies.shared).reduce(0, +) > 0)
     }
+
+    /// A run cancelled while its only evaluation waits for a slot (held elsewhere) gets zeros for it, after the
+    /// sampler's own check: the run ends cancelled, never with those rows.
+    @Test func aRunCancelledWhileWaitingIsCancelled() throws {
+        let sde = VPSDE()
+        let model = ScoreModel(architecture: .mlp(.init(hidden: [8])), schedule: .sde(sde), seed: 3)
+        let space = DescribedSpace(schedule: .sde(sde), sampleShape: [2])
+        let entry = try #require(SamplerRegistry.entry("euler"))
+        let sampler = entry.make(try entry.resolve(["steps": .text("1")], for: space), space)
+        let pool = SharedEvaluations(slots: 1)
+        let control = SamplingControl(totalRows: 4)
+        let score = SharedScore(model, network: "m", pool: pool, itemShape: [2], directBelow: 0, isCancelled: { control.isCancelled })
+        let holding = DispatchSemaphore(value: 0), finished = DispatchSemaphore(value: 0)
+        Thread {
+            _ = pool.withSlot {
+                holding.signal()
+                while !control.isCancelled { Thread.sleep(forTimeInterval: 0.001) }
+            }
+            finished.signal()
+        }.start()
+        holding.wait()
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.05) { control.cancel() }
+        #expect(throws: CancelledError.self) {
+            _ = try SamplingRun(sampler: sampler, count: 4, seed: 0, chunkSize: 4, threads: 1).run(score, shape: [2], control: control)
+        }
+        finished.wait()
+    }
 }
