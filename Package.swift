@@ -34,9 +34,10 @@ let package = Package(
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "COpenSSL", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CPostgres", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CEpoll"),
         .target(name: "CSIMD"),
         .target(name: "ScoreEngine", dependencies: ["CBLAS", "CZlib", "CSIMD"], swiftSettings: engineSettings),
-        .target(name: "HTTPServer", dependencies: ["COpenSSL", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "HTTPServer", dependencies: ["COpenSSL", "CEpoll", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "ScoreService",
             dependencies: [

@@ -1,31 +1,31 @@
+import CEpoll
 import Dispatch
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// One client connection, driven by its loop: Dispatch read and write sources on a non-blocking socket (epoll
-/// underneath), the parser fed as bytes arrive, each complete request answered by a task on the responder, the
-/// answer written as the socket accepts it. Requests on a connection are answered one at a time and in order
-/// (pipelined ones wait in the buffer until the answer before them has been sent), until the client closes, asks
-/// to close, falls idle past the idle timeout, or sends something malformed (answered with a 4xx/5xx and
-/// `Connection: close`, then a lingering close). With TLS, the bytes pass through a `TLSSession` on the way in and
-/// out; the handshake has its own deadline.
+/// One client connection, driven by its loop: a non-blocking socket in the loop's epoll set, the parser fed as
+/// bytes arrive, each complete request answered by a task on the responder, the answer written as the socket
+/// accepts it. Requests on a connection are answered one at a time and in order (pipelined ones wait in the buffer
+/// until the answer before them has been sent), until the client closes, asks to close, falls idle past the idle
+/// timeout, or sends something malformed (answered with a 4xx/5xx and `Connection: close`, then a lingering
+/// close). With TLS, the bytes pass through a `TLSSession` on the way in and out; the handshake has its own
+/// deadline.
 ///
-/// Sources are made when wanted and cancelled when not, never suspended: a write source exists only while
-/// the socket's buffer is full; the read source stops only when the client has sent more than `inputCap` ahead of
-/// the answers (and at its end of stream). (Suspending an armed source from its own handler and resuming it
-/// later is fragile on Linux's libdispatch, which emulates one-shot kqueue events over epoll.)
+/// The loop waits for writability only while the socket's buffer is full, and for readability except when the
+/// client has sent more than `inputCap` ahead of the answers (and after its end of stream).
 final class Connection: @unchecked Sendable {
     let fd: Int32
     let peer: String
     let loop: EventLoop
     let server: HTTPServer
     private let tls: TLSSession?
-    private var readSource: DispatchSourceRead?
-    private var writeSource: DispatchSourceWrite?
-    /// Sources not yet through their cancellation: the descriptor is closed when none is left.
-    private var liveSources = 0
+    /// The connection's key in its loop (0 until `start`).
+    private var token: UInt64 = 0
+    private var wantRead = false, wantWrite = false
+    /// What the loop's epoll set holds for the socket now.
+    private var watched: UInt32 = 0
 
     /// `sending`: a keep-alive answer going out (the next request may be read ahead); `closing`: the last answer
     /// going out, the connection closes after it.
@@ -91,69 +91,74 @@ final class Connection: @unchecked Sendable {
         SocketIO.setNoDelay(fd)
     }
 
-    // MARK: sources
+    // MARK: readiness
 
-    /// Registers with the loop and starts reading (on the loop's queue).
+    /// Registers with the loop and starts reading (on the loop's thread).
     func start() {
         readDeadline = Clock.now() + (tls == nil ? server.configuration.idleTimeout : server.configuration.tls?.handshakeTimeout ?? 10)
-        loop.connections[ObjectIdentifier(self)] = self
+        token = loop.register(self)
         startReading()
     }
 
+    /// What the loop saw on the socket (on the loop's thread): an error or hang-up goes to whichever side is
+    /// watched, where the failing call closes the connection.
+    func handle(events: UInt32) {
+        let trouble = EPOLLERR.rawValue | EPOLLHUP.rawValue
+        if wantRead && events & (EPOLLIN.rawValue | trouble) != 0 { onReadable() }
+        if wantWrite && !isClosed && events & (EPOLLOUT.rawValue | trouble) != 0 { flush() }
+    }
+
+    private func updateInterest() {
+        guard token != 0, !isClosed else { return }
+        let events = (wantRead ? EPOLLIN.rawValue : 0) | (wantWrite ? EPOLLOUT.rawValue : 0)
+        loop.watch(fd, token: token, from: watched, to: events)
+        watched = events
+    }
+
     private func startReading() {
-        guard readSource == nil, !endOfInput, phase != .closed else { return }
-        let r = DispatchSource.makeReadSource(fileDescriptor: fd, queue: loop.queue)
-        r.setEventHandler { [unowned self] in onReadable() }
-        r.setCancelHandler { [self] in sourceCancelled() }
-        liveSources += 1
-        readSource = r
-        r.resume()
+        guard !wantRead, !endOfInput, phase != .closed else { return }
+        wantRead = true
+        updateInterest()
     }
 
     private func stopReading() {
-        guard let r = readSource else { return }
-        readSource = nil
-        r.cancel()
+        guard wantRead else { return }
+        wantRead = false
+        updateInterest()
     }
 
     private func startWriting() {
-        guard writeSource == nil, phase != .closed else { return }
-        let w = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: loop.queue)
-        w.setEventHandler { [unowned self] in flush() }
-        w.setCancelHandler { [self] in sourceCancelled() }
-        liveSources += 1
-        writeSource = w
-        w.resume()
+        guard !wantWrite, phase != .closed else { return }
+        wantWrite = true
+        updateInterest()
     }
 
     private func stopWriting() {
-        guard let w = writeSource else { return }
-        writeSource = nil
-        w.cancel()
+        guard wantWrite else { return }
+        wantWrite = false
+        updateInterest()
     }
 
-    private func sourceCancelled() {
-        liveSources -= 1
-        if liveSources == 0 && phase == .closed { _ = Glibc.close(fd) }
-    }
-
-    /// Closes now (the descriptor once no source holds it any more).
+    /// Closes now: out of the loop, and the descriptor closed.
     func close() {
         guard !isClosed else { return }
+        wantRead = false
+        wantWrite = false
+        updateInterest()
         isClosed = true
         phase = .closed
-        stateLock.lock()
-        closedFlag = true
-        stateLock.unlock()
+        if token != 0 { loop.unregister(token) }
         let waiting = writers
         writers.removeAll()
         for w in waiting { w(false) }
-        loop.connections[ObjectIdentifier(self)] = nil
-        stopReading()
-        stopWriting()
         if spool >= 0 { _ = Glibc.close(spool); spool = -1; server.spoolClosed() }
-        if liveSources == 0 { _ = Glibc.close(fd) }
+        // Counted as closed before the client can see it closed.
         server.connectionClosed()
+        // Under the lock, so that a thread asking `isClientConnected` never polls the number once reused.
+        stateLock.lock()
+        closedFlag = true
+        _ = Glibc.close(fd)
+        stateLock.unlock()
     }
 
     /// Whether the client still holds the connection (from any thread).
@@ -429,11 +434,11 @@ final class Connection: @unchecked Sendable {
             Task(executorPreference: server.handlers) {
                 do {
                     try await produce(writer)
-                    self.loop.queue.async { self.endStream(chunked: !http10, closeAfter: closeAfter) }
+                    self.loop.execute { self.endStream(chunked: !http10, closeAfter: closeAfter) }
                 } catch {
                     // The stream broke off (the client left, or the producer failed): what was written is sent,
                     // then the connection closes without the stream's end.
-                    self.loop.queue.async { self.abortStream() }
+                    self.loop.execute { self.abortStream() }
                 }
             }
         }

@@ -5,8 +5,8 @@ import Logging
 import Glibc
 #endif
 
-/// A small HTTP/1.1 server, event-driven on Dispatch: non-blocking sockets watched by read and write sources
-/// (epoll underneath), spread over event loops (one per two cores); handlers run as tasks on a bounded pool of threads
+/// A small HTTP/1.1 server, event-driven: non-blocking sockets spread over event loops (one per two cores), each a
+/// thread waiting in epoll (`EventLoop`); handlers run as tasks on a bounded pool of threads
 /// sized to the cores (`HandlerPool`). An open connection costs a descriptor and a few kilobytes, not a thread. HTTPS through
 /// OpenSSL when a certificate is configured, with plain-HTTP listeners beside it if asked. `shutdown` stops
 /// accepting, lets the responses in flight finish and closes idle connections.
@@ -149,7 +149,7 @@ public final class HTTPServer: @unchecked Sendable {
             logger.warning("the descriptor limit (\(descriptors)) allows \(connectionLimit) connections, fewer than the \(configuration.maxConnections) configured")
         }
         let n = configuration.loops > 0 ? configuration.loops : max(1, ProcessInfo.processInfo.activeProcessorCount / 2)
-        loops = (0..<n).map { EventLoop(index: $0) }
+        loops = try (0..<n).map { try EventLoop(index: $0) }
         let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
         handlers = HandlerPool(threads: configuration.handlerThreads > 0 ? configuration.handlerThreads : max(4, 2 * cores))
         for l in loops { l.start() }
@@ -238,7 +238,7 @@ public final class HTTPServer: @unchecked Sendable {
         nextLoop = (nextLoop + 1) % loops.count
         do {
             let c = try Connection(fd: fd, peer: peer, loop: loop, server: self, tls: secure ? currentTLS() : nil)
-            loop.queue.async { c.start() }
+            loop.execute { c.start() }
         } catch {
             logger.error("cannot set up a connection: \(error)")
             _ = Glibc.close(fd)
@@ -292,7 +292,7 @@ public final class HTTPServer: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(grace)
         while true {
             // Connections that went idle since the last pass are closed too.
-            for loop in loops { loop.queue.async { for c in Array(loop.connections.values) { c.drain() } } }
+            for loop in loops { loop.execute { for c in Array(loop.connections.values) { c.drain() } } }
             lock.lock()
             if open > 0 { _ = lock.wait(until: min(deadline, Date().addingTimeInterval(0.1))) }
             let remaining = open
@@ -302,7 +302,7 @@ public final class HTTPServer: @unchecked Sendable {
         let clean = connectionCount == 0
         if !clean {
             // Past the grace period: what is left is closed.
-            for loop in loops { loop.queue.sync { for c in Array(loop.connections.values) { c.close() } } }
+            for loop in loops { loop.executeAndWait { for c in Array(loop.connections.values) { c.close() } } }
         }
         if !already {
             for loop in loops { loop.stop() }

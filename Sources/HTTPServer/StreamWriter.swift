@@ -18,7 +18,7 @@ final class StreamWriter: ResponseStream, @unchecked Sendable {
     func write(_ bytes: [UInt8]) async throws {
         if bytes.isEmpty { return }
         let ok = await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
-            connection.loop.queue.async { [connection, chunked] in
+            connection.loop.execute { [connection, chunked] in
                 connection.streamWrite(bytes, chunked: chunked) { c.resume(returning: $0) }
             }
         }
@@ -29,7 +29,7 @@ final class StreamWriter: ResponseStream, @unchecked Sendable {
         if bytes.isEmpty { return }
         let done = DispatchSemaphore(value: 0)
         let result = LockedBox(false)
-        connection.loop.queue.async { [connection, chunked] in
+        connection.loop.execute { [connection, chunked] in
             connection.streamWrite(bytes, chunked: chunked) { result.value = $0; done.signal() }
         }
         done.wait()

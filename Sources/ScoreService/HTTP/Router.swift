@@ -89,10 +89,17 @@ final class Router: HTTPResponder, @unchecked Sendable {
     func respond(to request: HTTPRequest) async -> HTTPResponse {
         let parts = request.path.split(separator: "/")
         let method = request.method == "HEAD" ? "GET" : request.method
-        let candidates = routes.compactMap { r in Router.match(r, parts).map { (r, $0) } }
+        // The first route of the method whose pattern matches (without copying the others).
+        var found: (index: Int, params: [String: String])? = nil
+        for i in routes.indices where routes[i].method == method {
+            if let p = Router.match(routes[i], parts) { found = (i, p); break }
+        }
         let pattern: String
         let run: @Sendable () async -> HTTPResponse
-        if let (route, params) = candidates.first(where: { $0.0.method == method }) {
+        // Without one: the routes of other methods on that path (405), if any.
+        let candidates = found == nil ? routes.filter { Router.match($0, parts) != nil } : []
+        if let (index, params) = found {
+            let route = routes[index]
             pattern = route.pattern
             if route.quick || request.handlerExecutor == nil {
                 run = { await Router.answer(request) { try await route.handler(request, params) } }
@@ -111,8 +118,8 @@ final class Router: HTTPResponder, @unchecked Sendable {
                 }
             }
         } else if !candidates.isEmpty {
-            pattern = candidates[0].0.pattern
-            var allowed = Set(candidates.map(\.0.method))
+            pattern = candidates[0].pattern
+            var allowed = Set(candidates.map(\.method))
             if allowed.contains("GET") { allowed.insert("HEAD") }
             var e = APIError(status: 405, code: "method_not_allowed", message: "\(request.method) is not allowed on \(request.path)")
             e.headers = [("Allow", allowed.sorted().joined(separator: ", "))]
