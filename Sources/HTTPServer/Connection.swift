@@ -54,6 +54,8 @@ final class Connection: @unchecked Sendable {
     /// The file a large body is being written to (-1: none), and how much of it is there.
     private var spool: Int32 = -1
     private var spooledBytes = 0
+    /// A large body of known length, handed to the responder with its head and still arriving (it owns `spool`).
+    private var arriving: RequestBody?
 
     /// When reading must have made progress (idle, request, handshake or linger deadline), monotonic seconds.
     private var readDeadline = Double.infinity
@@ -151,7 +153,7 @@ final class Connection: @unchecked Sendable {
         let waiting = writers
         writers.removeAll()
         for w in waiting { w(false) }
-        if spool >= 0 { _ = Glibc.close(spool); spool = -1; server.spoolClosed() }
+        dropBody("the connection closed")
         // Counted as closed before the client can see it closed.
         server.connectionClosed()
         // Under the lock, so that a thread asking `isClientConnected` never polls the number once reused.
@@ -296,13 +298,27 @@ final class Connection: @unchecked Sendable {
                 switch h.framing {
                 case .length(let n):
                     if n > server.configuration.spoolThreshold {
-                        // A large body goes to a file as it arrives.
+                        // A large body goes to a file as it arrives, and the request to the responder at once.
+                        if arriving == nil {
+                            guard openSpool() else { return }
+                            let body = RequestBody(arriving: spool, count: n, release: { [server] in server.spoolClosed() })
+                            arriving = body
+                            startResponder(h, body: body)
+                        }
                         let take = min(input.count, n - spooledBytes)
                         guard take > 0 else { return }
                         guard spoolWrite(input[0..<take]) else { return }
                         input.removeFirst(take)
+                        arriving?.advance(to: spooledBytes)
                         guard spooledBytes == n else { return }
-                        dispatch(h, body: takeSpool())
+                        // All there: the handler goes on, and the connection waits for its answer.
+                        arriving = nil
+                        spool = -1
+                        spooledBytes = 0
+                        head = nil
+                        phase = .handling
+                        readDeadline = .infinity
+                        readDeadlineStatus = nil
                         return
                     }
                     guard input.count >= n else { return }
@@ -340,14 +356,7 @@ final class Connection: @unchecked Sendable {
     /// Appends body bytes to the spool file (made on first use); answers 503 when too many uploads are being
     /// spooled at once, 500 if the file cannot be written, and returns false then.
     private func spoolWrite(_ bytes: ArraySlice<UInt8>) -> Bool {
-        if spool < 0 {
-            spool = server.openSpoolFile()
-            if spool == -2 {
-                spool = -1
-                fail(HTTPParser.Failure(503, "too many large uploads in progress; try again shortly"))
-                return false
-            }
-        }
+        guard openSpool() else { return false }
         var off = 0
         let ok = spool >= 0 && bytes.withUnsafeBytes { b -> Bool in
             while off < b.count {
@@ -364,6 +373,38 @@ final class Connection: @unchecked Sendable {
         return true
     }
 
+    /// Makes the spool file if there is none yet; answers 503 when too many uploads are being spooled at once,
+    /// 500 if no file can be made, and returns false then.
+    private func openSpool() -> Bool {
+        guard spool < 0 else { return true }
+        spool = server.openSpoolFile()
+        if spool == -2 {
+            spool = -1
+            fail(HTTPParser.Failure(503, "too many large uploads in progress; try again shortly"))
+            return false
+        }
+        if spool < 0 {
+            fail(HTTPParser.Failure(500, "the request body could not be stored"))
+            return false
+        }
+        return true
+    }
+
+    /// Drops the body being read: an arriving one is told it will not come whole (its handler stops), a spool file
+    /// of the connection's own is closed.
+    private func dropBody(_ why: String) {
+        if let a = arriving {
+            a.fail(why)
+            arriving = nil
+            spool = -1  // the body's to close
+        } else if spool >= 0 {
+            _ = Glibc.close(spool)
+            spool = -1
+            server.spoolClosed()
+        }
+        spooledBytes = 0
+    }
+
     private func takeSpool() -> RequestBody {
         let body = RequestBody(spooled: spool, count: spooledBytes, release: { [server] in server.spoolClosed() })
         spool = -1
@@ -371,12 +412,17 @@ final class Connection: @unchecked Sendable {
         return body
     }
 
-    /// Hands a complete request to the responder (a task started on the loop).
+    /// Hands a complete request to the responder.
     private func dispatch(_ h: HTTPParser.Head, body: RequestBody) {
         head = nil
         phase = .handling
         readDeadline = .infinity
         readDeadlineStatus = nil
+        startResponder(h, body: body)
+    }
+
+    /// Starts the responder on a request (a task started on the loop), its body complete or still arriving.
+    private func startResponder(_ h: HTTPParser.Head, body: RequestBody) {
         var request = HTTPRequest(method: h.method, target: h.target, version: h.version, headers: h.headers, body: [],
                                   remoteAddress: peer)
         request.bodyStorage = body
@@ -394,8 +440,18 @@ final class Connection: @unchecked Sendable {
 
     /// Writes the answer's head and body (or starts its stream).
     private func answer(_ response: HTTPResponse, _ request: HTTPRequest) {
-        guard phase == .handling else { return }
-        let keepAlive = request.keepAlive && !draining && !server.isDraining
+        // An answer before the body has arrived (a refusal): the rest of the body is read and discarded in a
+        // lingering close.
+        let early = phase == .body && arriving != nil
+        guard phase == .handling || early else { return }
+        if early {
+            dropBody("answered before it arrived")
+            head = nil
+            input.removeAll()
+            readDeadline = .infinity
+            readDeadlineStatus = nil
+        }
+        let keepAlive = request.keepAlive && !draining && !server.isDraining && !early
         let isHead = request.method == "HEAD"
         let http10 = request.version.minor == 0
         let noBody = response.status < 200 || response.status == 204 || response.status == 304
@@ -420,11 +476,11 @@ final class Connection: @unchecked Sendable {
             var out = Array(text.utf8)
             if !isHead && !noBody { out.append(contentsOf: b) }
             emit(out)
-            finishResponse(closeAfter: closeAfter)
+            finishResponse(closeAfter: closeAfter, linger: early)
         case .stream(let produce):
             emit(Array(text.utf8))
             if isHead || noBody {
-                finishResponse(closeAfter: closeAfter)
+                finishResponse(closeAfter: closeAfter, linger: early)
                 return
             }
             phase = .responding
@@ -459,10 +515,10 @@ final class Connection: @unchecked Sendable {
 
     /// After an answer: once it is sent, the next request, or the close (lingering when request bytes are left
     /// that will not be answered).
-    private func finishResponse(closeAfter: Bool) {
+    private func finishResponse(closeAfter: Bool, linger: Bool = false) {
         guard !isClosed else { return }
         phase = closeAfter ? .closing : .sending
-        afterFlush = closeAfter ? (input.isEmpty ? .close : .linger) : .nextRequest
+        afterFlush = closeAfter ? (input.isEmpty && !linger ? .close : .linger) : .nextRequest
         flush()
     }
 
@@ -483,7 +539,7 @@ final class Connection: @unchecked Sendable {
         guard !isClosed else { return }
         head = nil
         chunked = nil
-        if spool >= 0 { _ = Glibc.close(spool); spool = -1; spooledBytes = 0; server.spoolClosed() }
+        dropBody(f.message)
         input.removeAll()
         phase = .closing
         afterFlush = .linger

@@ -46,29 +46,110 @@ public struct HTTPHeaders: Sendable, Sequence {
     public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> { fields.makeIterator() }
 }
 
-/// A request body: in memory, or spooled to an unlinked temporary file while it arrived (a large upload, so that
-/// a slow client holds disk rather than memory), then read in when the handler first asks for it.
+/// A request body: in memory, or spooled to an unlinked temporary file as it arrives (a large upload, so that a
+/// slow client holds disk rather than memory). A large body with a known length is handed to the responder as soon
+/// as its head has been read, while it is still arriving: a handler that streams (`read(at:upTo:)`) works on it as
+/// it comes in, and one that answers early (a refusal) saves the client the rest of the upload. `whole()` waits for
+/// all of it; `data` then reads it in.
 public final class RequestBody: @unchecked Sendable {
     private let lock = NSLock()
     private var bytes: [UInt8]?
     private var fd: Int32
     /// Its length in bytes.
     public let count: Int
+    private let release: (@Sendable () -> Void)?
+    /// How much of it is there so far (all of it, except while a spooled body arrives).
+    private var arrived: Int
+    /// Why it stopped arriving short of `count`.
+    private var failure: String?
+    private var waiters: [CheckedContinuation<Void, Never>] = []
 
     public init(_ bytes: [UInt8]) {
         self.bytes = bytes
         fd = -1
         count = bytes.count
+        arrived = bytes.count
         release = nil
     }
-
-    private let release: (@Sendable () -> Void)?
 
     /// Takes over `fd`, a file holding `count` bytes from offset 0; `release` is called when it is closed.
     init(spooled fd: Int32, count: Int, release: (@Sendable () -> Void)? = nil) {
         self.fd = fd
         self.count = count
         self.release = release
+        arrived = count
+    }
+
+    /// Takes over `fd`, a file the connection is still writing `count` bytes to (`advance`, `fail`).
+    init(arriving fd: Int32, count: Int, release: (@Sendable () -> Void)? = nil) {
+        self.fd = fd
+        self.count = count
+        self.release = release
+        arrived = 0
+    }
+
+    /// The connection wrote the file up to `n` bytes.
+    func advance(to n: Int) {
+        let woken: [CheckedContinuation<Void, Never>] = lock.withLock {
+            arrived = n
+            defer { waiters.removeAll() }
+            return waiters
+        }
+        for w in woken { w.resume() }
+    }
+
+    /// The rest will not come (the client left, broke off, or took too long; or the answer went without it).
+    func fail(_ why: String) {
+        let woken: [CheckedContinuation<Void, Never>] = lock.withLock {
+            if arrived < count && failure == nil { failure = why }
+            defer { waiters.removeAll() }
+            return waiters
+        }
+        for w in woken { w.resume() }
+    }
+
+    /// Whether all of it is there.
+    public var isComplete: Bool { lock.withLock { arrived == count } }
+
+    /// How many bytes are there once more than `offset` are (or all of them); throws `RequestBodyIncomplete` if
+    /// the body stopped arriving before.
+    public func available(beyond offset: Int) async throws -> Int {
+        while true {
+            let state: (Int, String?, Bool) = lock.withLock { (arrived, failure, arrived > offset || arrived == count) }
+            if state.2 { return state.0 }
+            if let why = state.1 { throw RequestBodyIncomplete(reason: why) }
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let ready = lock.withLock { () -> Bool in
+                    if arrived > offset || arrived == count || failure != nil { return true }
+                    waiters.append(c)
+                    return false
+                }
+                if ready { c.resume() }
+            }
+        }
+    }
+
+    /// Waits until all of it has arrived.
+    public func whole() async throws {
+        if count > 0 { _ = try await available(beyond: count - 1) }
+    }
+
+    /// Up to `limit` bytes from `offset`, as soon as at least one is there; empty at the end.
+    public func read(at offset: Int, upTo limit: Int = 1 << 16) async throws -> [UInt8] {
+        guard offset < count, limit > 0 else { return [] }
+        let there = try await available(beyond: offset)
+        let n = min(limit, there - offset)
+        if let bytes = lock.withLock({ self.bytes }) { return Array(bytes[offset..<offset + n]) }
+        var out = [UInt8](repeating: 0, count: n)
+        var got = 0
+        out.withUnsafeMutableBytes { b in
+            while got < n {
+                let r = pread(fd, b.baseAddress! + got, n - got, off_t(offset + got))
+                if r > 0 { got += r } else if r < 0 && errno == EINTR { continue } else { break }
+            }
+        }
+        guard got == n else { throw RequestBodyIncomplete(reason: "the body could not be read back from its spool file") }
+        return out
     }
 
     /// False when its spool file could not be read back whole (`data` is then short).
@@ -77,21 +158,23 @@ public final class RequestBody: @unchecked Sendable {
     /// Whether it arrived in a file.
     public var isSpooled: Bool { lock.lock(); defer { lock.unlock() }; return fd >= 0 || bytes == nil }
 
-    /// The bytes (read from the file the first time).
+    /// The bytes (read from the file the first time). Of a body still arriving, only what is there (so: after
+    /// `whole()`).
     public var data: [UInt8] {
         lock.lock()
         defer { lock.unlock() }
         if let bytes { return bytes }
-        var out = [UInt8](repeating: 0, count: count)
+        let total = arrived
+        var out = [UInt8](repeating: 0, count: total)
         var off = 0
         out.withUnsafeMutableBytes { b in
-            while off < count {
-                let n = pread(fd, b.baseAddress! + off, count - off, off_t(off))
+            while off < total {
+                let n = pread(fd, b.baseAddress! + off, total - off, off_t(off))
                 if n > 0 { off += n } else if n < 0 && errno == EINTR { continue } else { break }
             }
         }
-        if off < count { out.removeSubrange(off...) }
-        bytes = out
+        if off < total { out.removeSubrange(off...) }
+        if arrived == count { bytes = out }
         return out
     }
 
@@ -103,6 +186,12 @@ public final class RequestBody: @unchecked Sendable {
     }
 }
 
+/// A request body that stopped arriving before its end.
+public struct RequestBodyIncomplete: Error, CustomStringConvertible {
+    public let reason: String
+    public var description: String { "the request body did not arrive whole: \(reason)" }
+}
+
 /// A parsed request: method, target, version, headers and the whole body.
 public struct HTTPRequest: Sendable {
     public var method: String
@@ -111,7 +200,8 @@ public struct HTTPRequest: Sendable {
     /// (1, 1) or (1, 0).
     public var version: (major: Int, minor: Int)
     public var headers: HTTPHeaders
-    /// The body (read in from its spool file on first use; see `RequestBody`).
+    /// The body (read in from its spool file on first use; see `RequestBody`; of a body still arriving, only what
+    /// is there).
     public var body: [UInt8] {
         get { bodyStorage.data }
         set { bodyStorage = RequestBody(newValue) }

@@ -10,6 +10,9 @@ import Testing
 struct BulkResponder: HTTPResponder {
     static let big: [UInt8] = (0..<(8 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 11) }
 
+    /// What `/stream` has seen of its body.
+    static let progress = LockedText()
+
     func respond(to r: HTTPRequest) async -> HTTPResponse {
         switch r.path {
         case "/big":
@@ -22,11 +25,41 @@ struct BulkResponder: HTTPResponder {
                 }
             })
         case "/sum":
+            do { try await r.bodyStorage.whole() } catch { return .text(400, "\(error)") }
             let body = r.body
             return .text(200, "n=\(body.count) sum=\(body.reduce(0) { $0 &+ Int($1) }) spooled=\(r.bodyStorage.isSpooled)")
+        case "/stream":
+            // Reads the body as it arrives, noting how far it had got when the first bytes came.
+            var offset = 0, sum = 0
+            do {
+                while true {
+                    let chunk = try await r.bodyStorage.read(at: offset, upTo: 1 << 16)
+                    if chunk.isEmpty { break }
+                    if offset == 0 { BulkResponder.progress.value = "first bytes" }
+                    offset += chunk.count
+                    sum = chunk.reduce(sum) { $0 &+ Int($1) }
+                }
+            } catch {
+                BulkResponder.progress.value = "broke off after \(offset): \(error)"
+                return .text(400, "\(error)")
+            }
+            BulkResponder.progress.value = "done"
+            return .text(200, "n=\(offset) sum=\(sum)")
+        case "/refuse":
+            // Answers before reading any of the body.
+            return .text(403, "refused")
         default:
             return .text(200, "ok \(r.path) secure=\(r.isSecure)")
         }
+    }
+}
+
+final class LockedText: @unchecked Sendable {
+    private let lock = NSLock()
+    private var text = ""
+    var value: String {
+        get { lock.withLock { text } }
+        set { lock.withLock { text = newValue } }
     }
 }
 
@@ -183,6 +216,63 @@ func raiseDescriptorLimit() -> Int {
         over.send(chunked)
         for _ in 0..<30 { over.send(Array((String(100_000, radix: 16) + "\r\n").utf8) + [UInt8](repeating: 1, count: 100_000) + Array("\r\n".utf8)) }
         #expect(over.read(until: "\r\n\r\n", timeout: 5).hasPrefix("HTTP/1.1 413 "))
+    }
+
+    /// A large body reaches the handler while it arrives: the handler has read the first bytes before the client
+    /// sends the rest; a client that leaves mid-body stops the handler's reading with an error.
+    @Test func largeBodiesStreamToTheHandler() throws {
+        let s = try Self.server {
+            $0.spoolThreshold = 64 << 10
+            $0.limits.maxBodyBytes = 8 << 20
+        }
+        defer { s.shutdown(grace: 1) }
+        let big = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) }
+        let sum = big.reduce(0) { $0 &+ Int($1) }
+        BulkResponder.progress.value = ""
+        let c = try RawClient(port: s.port)
+        c.send("POST /stream HTTP/1.1\r\nHost: h\r\nContent-Length: \(big.count)\r\n\r\n")
+        c.send(Array(big[0..<(1 << 20)]))
+        let t0 = Date()
+        while BulkResponder.progress.value.isEmpty && Date().timeIntervalSince(t0) < 5 { Thread.sleep(forTimeInterval: 0.005) }
+        #expect(BulkResponder.progress.value == "first bytes", "the handler read before the rest of the body was sent")
+        c.send(Array(big[(1 << 20)...]))
+        #expect(c.read(until: "sum=\(sum)", timeout: 5).contains("n=\(big.count) sum=\(sum)"))
+        #expect(BulkResponder.progress.value == "done")
+        // The same connection goes on.
+        c.send("GET /x HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(c.read(until: "secure=").contains("ok /x"))
+
+        // A client that leaves half-way.
+        BulkResponder.progress.value = ""
+        let gone = try RawClient(port: s.port)
+        gone.send("POST /stream HTTP/1.1\r\nHost: h\r\nContent-Length: \(big.count)\r\n\r\n")
+        gone.send(Array(big[0..<(1 << 20)]))
+        while BulkResponder.progress.value.isEmpty && Date().timeIntervalSince(t0) < 10 { Thread.sleep(forTimeInterval: 0.005) }
+        gone.close()
+        let t1 = Date()
+        while !BulkResponder.progress.value.hasPrefix("broke off") && Date().timeIntervalSince(t1) < 5 { Thread.sleep(forTimeInterval: 0.005) }
+        #expect(BulkResponder.progress.value.hasPrefix("broke off after "), "\(BulkResponder.progress.value)")
+    }
+
+    /// An answer that comes before the body (a refusal) arrives whole while the client is still sending, and the
+    /// connection then closes cleanly: the rest of the body is read and discarded, not answered with a reset.
+    @Test func earlyAnswerToALargeBody() throws {
+        let s = try Self.server {
+            $0.spoolThreshold = 64 << 10
+            $0.limits.maxBodyBytes = 8 << 20
+        }
+        defer { s.shutdown(grace: 1) }
+        let c = try RawClient(port: s.port)
+        c.send("POST /refuse HTTP/1.1\r\nHost: h\r\nContent-Length: \(2 << 20)\r\n\r\n")
+        c.send([UInt8](repeating: 7, count: 200_000))
+        let answer = c.read(until: "refused")
+        #expect(answer.hasPrefix("HTTP/1.1 403 ") && answer.contains("Connection: close") && answer.hasSuffix("refused"))
+        // The client sends the rest regardless; the server reads it away and closes with a FIN.
+        c.send([UInt8](repeating: 7, count: (2 << 20) - 200_000))
+        #expect(c.isClosedByPeer(timeout: 3))
+        let t0 = Date()
+        while s.connectionCount > 0 && Date().timeIntervalSince(t0) < 3 { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(s.connectionCount == 0)
     }
 
     /// Past the connection limit new connections get 503 at once while the open ones go on.

@@ -1,6 +1,7 @@
 import Foundation
 import ScoreEngine
 import ScoreService
+import TestSupport
 import Testing
 
 /// Colour images through the API: the built-in coloured MNIST, a colour model's samples as PNG and PPM,
@@ -58,5 +59,17 @@ import Testing
         let bomb = Gzip.compress([UInt8](repeating: 0, count: 48 << 20), level: 9)
         let big = http("POST", "\(base)/inpaint?model=\(model)&rect=0,0,5,5", data: Data(bomb), headers: ["Content-Type": "application/gzip"])
         #expect(big.status == 413, "\(big.text)")
+        // A large upload (the MNIST test images, 1.6 MB of gzip, past the 1 MiB spool threshold) is read and
+        // inflated as it arrives.
+        let idx = try Data(contentsOf: Harness.repository.appendingPathComponent("datasets/mnist/t10k-images-idx3-ubyte.gz"))
+        let large = http("POST", "\(base)/datasets?name=t10k", data: idx, headers: ["Content-Type": "application/gzip"])
+        #expect(large.status == 201 && large.json["shape"] == [1, 28, 28] && large.json["count"] == 10000, "\(large.text)")
+        // A refusal comes before the body: a large body of a media type not taken is answered 415 while its client
+        // is still sending (8 MiB announced, 100 kB sent).
+        let raw = try RawClient(port: URL(string: base)!.port!)
+        raw.send("POST /datasets HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: \(8 << 20)\r\n\r\n")
+        raw.send([UInt8](repeating: 65, count: 100_000))
+        let early = raw.read(until: "unsupported_media_type")
+        #expect(early.hasPrefix("HTTP/1.1 415 ") && early.contains("Connection: close"), "\(early.prefix(300))")
     }
 }

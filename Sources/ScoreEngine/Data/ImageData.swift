@@ -36,39 +36,78 @@ public enum Gzip {
     /// The decompressed contents of one or more gzip members (or a zlib stream); refuses output beyond
     /// `limit` bytes.
     public static func decompress(_ bytes: [UInt8], limit: Int = 1 << 30) throws -> [UInt8] {
-        var result: [UInt8] = []
-        var offset = 0
-        var chunk = [UInt8](repeating: 0, count: 1 << 18)
-        var input = bytes
-        while offset < input.count {
-            var s = z_stream()
-            guard inflateInit2_(&s, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-                throw Failure(description: "zlib could not start")
-            }
-            defer { inflateEnd(&s) }
-            var status: Int32 = Z_OK
-            try input.withUnsafeMutableBufferPointer { inp in
-                s.next_in = inp.baseAddress! + offset
-                s.avail_in = uInt(inp.count - offset)
-                while status != Z_STREAM_END {
-                    let got: Int = chunk.withUnsafeMutableBufferPointer { c in
-                        s.next_out = c.baseAddress
-                        s.avail_out = uInt(c.count)
-                        status = inflate(&s, Z_NO_FLUSH)
-                        return c.count - Int(s.avail_out)
-                    }
-                    if status != Z_OK && status != Z_STREAM_END {
-                        throw Failure(description: status == Z_BUF_ERROR ? "the compressed data ends early" : "the compressed data is corrupt")
-                    }
-                    if result.count + got > limit { throw TooLarge(description: "decompresses to more than \(limit) bytes") }
-                    result.append(contentsOf: chunk[0..<got])
+        let inflater = Inflater(limit: limit)
+        try bytes.withUnsafeBytes { try inflater.feed($0) }
+        return try inflater.finish()
+    }
+
+    /// Decompresses as the compressed bytes come (an upload read as it arrives): one or more gzip members (or
+    /// zlib streams) back to back, then possibly zero padding; refuses output beyond `limit` bytes.
+    public final class Inflater {
+        private var stream = z_stream()
+        /// Inside a member (zlib started on it).
+        private var inMember = false
+        private var members = 0
+        /// After the last member: only zero bytes may follow.
+        private var padding = false
+        private let limit: Int
+        private var chunk = [UInt8](repeating: 0, count: 1 << 18)
+        /// What has come out so far.
+        public private(set) var output: [UInt8] = []
+
+        public init(limit: Int = 1 << 30) { self.limit = limit }
+
+        deinit { if inMember { inflateEnd(&stream) } }
+
+        /// Decompresses the next compressed bytes.
+        public func feed(_ bytes: UnsafeRawBufferPointer) throws {
+            guard let base = bytes.bindMemory(to: UInt8.self).baseAddress else { return }
+            var offset = 0
+            while offset < bytes.count {
+                if padding {
+                    guard bytes[offset...].allSatisfy({ $0 == 0 }) else { throw Failure(description: "the compressed data is corrupt") }
+                    return
                 }
-                offset = inp.count - Int(s.avail_in)
+                if !inMember {
+                    // Trailing zero padding after the last member is allowed.
+                    if members > 0 && bytes[offset] == 0 { padding = true; continue }
+                    stream = z_stream()
+                    guard inflateInit2_(&stream, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+                        throw Failure(description: "zlib could not start")
+                    }
+                    inMember = true
+                    members += 1
+                }
+                stream.next_in = UnsafeMutablePointer(mutating: base + offset)
+                stream.avail_in = uInt(bytes.count - offset)
+                var status: Int32 = Z_OK
+                repeat {
+                    let got: Int = chunk.withUnsafeMutableBufferPointer { c in
+                        stream.next_out = c.baseAddress
+                        stream.avail_out = uInt(c.count)
+                        status = inflate(&stream, Z_NO_FLUSH)
+                        return c.count - Int(stream.avail_out)
+                    }
+                    if status != Z_OK && status != Z_STREAM_END && !(status == Z_BUF_ERROR && stream.avail_in == 0) {
+                        throw Failure(description: "the compressed data is corrupt")
+                    }
+                    if output.count + got > limit { throw TooLarge(description: "decompresses to more than \(limit) bytes") }
+                    output.append(contentsOf: chunk[0..<got])
+                    // More output may be pending while the chunk came back full.
+                } while status == Z_OK && (stream.avail_in > 0 || stream.avail_out == 0)
+                offset = bytes.count - Int(stream.avail_in)
+                if status == Z_STREAM_END {
+                    inflateEnd(&stream)
+                    inMember = false
+                }
             }
-            // Trailing zero padding after the last member is allowed.
-            if input[offset...].allSatisfy({ $0 == 0 }) { break }
         }
-        return result
+
+        /// Everything decompressed; throws if a member was cut short.
+        public func finish() throws -> [UInt8] {
+            if inMember { throw Failure(description: "the compressed data ends early") }
+            return output
+        }
     }
 }
 

@@ -22,7 +22,7 @@ struct DatasetsController: RouteCollection {
 
     func register(on r: Router) {
         r.add("GET", "/datasets") { _, _ in try list() }
-        r.add("POST", "/datasets", query: { DatasetsController.uploadParameters }) { req, _ in try upload(req) }
+        r.add("POST", "/datasets", query: { DatasetsController.uploadParameters }, streamsBody: true) { req, _ in try await upload(req) }
         r.add("GET", "/datasets/{id}") { _, p in try get(p["id"]!) }
         r.add("DELETE", "/datasets/{id}") { _, p in try remove(p["id"]!) }
         r.add("PUT", "/datasets/{id}/labels") { req, p in try setLabels(p["id"]!, req) }
@@ -66,18 +66,31 @@ struct DatasetsController: RouteCollection {
     /// several images back to back), either possibly gzip-compressed (`application/octet-stream`,
     /// `image/x-portable-graymap`, `application/gzip`); an image set's labels come separately
     /// (`PUT /datasets/{id}/labels`).
-    func upload(_ req: HTTPRequest) throws -> HTTPResponse {
+    ///
+    /// A large body is read as it arrives: the query and the media type are checked before any of it (a refusal
+    /// comes at once, and the connection then discards the rest), and a gzip-compressed image set is inflated on
+    /// the way, so that its compressed bytes are never held whole.
+    func upload(_ req: HTTPRequest) async throws -> HTTPResponse {
         var q = try req.fields()
         let name = try q.take(DatasetsController.uploadParameters).string("name")
         try q.finish()
         let ct = req.headers["Content-Type"] ?? "application/json"
-        guard !req.body.isEmpty else { throw InvalidParameter("body", "is empty") }
+        guard req.bodyStorage.count > 0 else { throw InvalidParameter("body", "is empty") }
         guard let format = DataFormat(mediaType: ct) else {
             throw APIError(status: 415, code: "unsupported_media_type",
                            message: "send points as application/json or text/csv, images as \(DataFormat.imageMediaTypes.joined(separator: ", "))")
         }
+        let imageLimits = ImageCodec.Limits(maxImages: 100_000, maxSide: 128)
         let data: Tensor, labels: [Int]?, classNames: [String]?
-        do { (data, labels, classNames) = try format.readWithClasses(req.body, imageLimits: .init(maxImages: 100_000, maxSide: 128)) } catch let e as PointCloud.Invalid {
+        do {
+            let bytes = try await DatasetsController.receive(req.bodyStorage, inflating: format == .images,
+                                                             limit: imageLimits.maxDecompressedBytes)
+            (data, labels, classNames) = try format.readWithClasses(bytes, imageLimits: imageLimits)
+        } catch let e as Gzip.Failure {
+            throw InvalidParameter("body", "gzip: \(e)")
+        } catch let e as Gzip.TooLarge {
+            throw APIError(status: 413, code: "payload_too_large", message: "body: gzip: \(e)", field: "body")
+        } catch let e as PointCloud.Invalid {
             throw InvalidParameter("body", e.description)
         } catch let e as ImageCodec.Invalid {
             throw InvalidParameter("body", e.description)
@@ -103,6 +116,21 @@ struct DatasetsController: RouteCollection {
         var body = DatasetsController.json(rec).object ?? [:]
         if let classNames { body["class_names"] = .array(classNames.map { .string($0) }) }
         return jsonResponse(201, .object(body), headers: [("Location", "/datasets/\(rec.id)")])
+    }
+
+    /// A body's bytes as they arrive, inflated on the way when `inflating` and they are gzip-compressed.
+    static func receive(_ body: RequestBody, inflating: Bool, limit: Int) async throws -> [UInt8] {
+        var offset = 0
+        var inflater: Gzip.Inflater? = nil
+        var raw: [UInt8] = []
+        while true {
+            let chunk = try await body.read(at: offset, upTo: 1 << 18)
+            if chunk.isEmpty { break }
+            if offset == 0 && inflating && Gzip.isCompressed(chunk) { inflater = Gzip.Inflater(limit: limit) }
+            offset += chunk.count
+            if let inflater { try chunk.withUnsafeBytes { try inflater.feed($0) } } else { raw.append(contentsOf: chunk) }
+        }
+        return try inflater?.finish() ?? raw
     }
 
     static func overLimit(used: Int, limit: Int, stored: Int) -> APIError {

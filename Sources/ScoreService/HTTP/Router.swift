@@ -24,6 +24,9 @@ final class Router: HTTPResponder, @unchecked Sendable {
         /// A POST that queues a job and takes an `Idempotency-Key` header: retried with the same key, it
         /// answers with the job it made the first time instead of queuing another (`HTTPRequest.idempotencyKey`).
         let idempotent: Bool
+        /// Reads its body as it arrives (`RequestBody.read(at:upTo:)`); the others are called once the body is all
+        /// there.
+        let streamsBody: Bool
         let handler: Handler
     }
 
@@ -40,7 +43,7 @@ final class Router: HTTPResponder, @unchecked Sendable {
 
     /// Adds a route; `query` declares its query parameters for the OpenAPI description, `access` who may call it.
     func add(_ method: String, _ pattern: String, access: Access = .byMethod, query: (@Sendable () -> [Parameter])? = nil,
-             quick: Bool = false, idempotent: Bool = false, _ handler: @escaping Handler) {
+             quick: Bool = false, idempotent: Bool = false, streamsBody: Bool = false, _ handler: @escaping Handler) {
         let scope: Scope?
         switch access {
         case .anyone: scope = nil
@@ -48,7 +51,7 @@ final class Router: HTTPResponder, @unchecked Sendable {
         case .byMethod: scope = method == "GET" ? .read : .submit
         }
         routes.append(Route(method: method, pattern: pattern, segments: pattern.split(separator: "/"), query: query, scope: scope,
-                            quick: quick, idempotent: idempotent, handler: handler))
+                            quick: quick, idempotent: idempotent, streamsBody: streamsBody, handler: handler))
     }
 
     /// The route answering `method` on `pattern` (HEAD as GET).
@@ -101,16 +104,27 @@ final class Router: HTTPResponder, @unchecked Sendable {
         if let (index, params) = found {
             let route = routes[index]
             pattern = route.pattern
+            // A large body may still be arriving: the handler waits for it (awaiting: no thread is held) unless it
+            // reads it as it comes.
+            let body = request.bodyStorage, whole = !route.streamsBody
             if route.quick || request.handlerExecutor == nil {
-                run = { await Router.answer(request) { try await route.handler(request, params) } }
+                run = {
+                    await Router.answer(request) {
+                        if whole { try await Router.awaitBody(body) }
+                        return try await route.handler(request, params)
+                    }
+                }
             } else {
                 let pool = request.handlerExecutor!
                 run = {
                     await withTaskExecutorPreference(pool) {
                         await Router.answer(request) {
-                            // A spooled upload is read in here, off the loop; one that cannot be read whole is refused.
-                            guard request.bodyStorage.data.count == request.bodyStorage.count else {
-                                throw APIError(status: 500, code: "internal", message: "the request body could not be read back from its spool file")
+                            if whole {
+                                try await Router.awaitBody(body)
+                                // A spooled upload is read in here, off the loop; one that cannot be read whole is refused.
+                                guard body.data.count == body.count else {
+                                    throw APIError(status: 500, code: "internal", message: "the request body could not be read back from its spool file")
+                                }
                             }
                             return try await route.handler(request, params)
                         }
@@ -137,6 +151,13 @@ final class Router: HTTPResponder, @unchecked Sendable {
         return await next()
     }
 
+    /// Waits until the whole body has arrived.
+    static func awaitBody(_ body: RequestBody) async throws {
+        do { try await body.whole() } catch let e as RequestBodyIncomplete {
+            throw APIError(status: 400, code: "bad_request", message: e.description)
+        }
+    }
+
     /// A handler's answer, or its error as JSON.
     static func answer(_ request: HTTPRequest, _ body: () async throws -> HTTPResponse) async -> HTTPResponse {
         do {
@@ -145,6 +166,8 @@ final class Router: HTTPResponder, @unchecked Sendable {
             return e.response
         } catch let e as InvalidParameter {
             return APIError.invalid(e.field, e.message).response
+        } catch let e as RequestBodyIncomplete {
+            return APIError(status: 400, code: "bad_request", message: e.description).response
         } catch {
             return APIError(status: 500, code: "internal", message: "\(error)").response
         }

@@ -63,4 +63,45 @@ import Testing
         #expect(abs(w - 0.5 * 2 / Double.pi) < 0.01)
         #expect(SampleQuality.energyDistance(shifted, x) > 0.05)
     }
+
+    /// gzip fed in pieces of any size decompresses to the original: two members made by the `gzip` command, then
+    /// zero padding; cut short, it is refused as ending early; past the limit, as too large.
+    @Test func inflaterTakesBytesInAnyPieces() throws {
+        var rng = SystemRandomNumberGenerator()
+        let a = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 / 7 &* 31) }
+        let b = Array("a second member\n".utf8)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("inflate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var gz: [UInt8] = []
+        for (name, bytes) in [("a", a), ("b", b)] {
+            let url = dir.appendingPathComponent(name)
+            try Data(bytes).write(to: url)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", "gzip -9 '\(url.path)'"]
+            try p.run()
+            p.waitUntilExit()
+            gz += [UInt8](try Data(contentsOf: url.appendingPathExtension("gz")))
+        }
+        gz += [0, 0, 0, 0]
+        for _ in 0..<20 {
+            let inflater = Gzip.Inflater()
+            var i = 0
+            while i < gz.count {
+                let n = min(gz.count - i, Int.random(in: 1...40_000, using: &rng))
+                try gz[i..<(i + n)].withUnsafeBytes { try inflater.feed($0) }
+                i += n
+            }
+            #expect(try inflater.finish() == a + b)
+        }
+        #expect(try Gzip.decompress(gz) == a + b)
+        let cut = Gzip.Inflater()
+        try gz[0..<1000].withUnsafeBytes { try cut.feed($0) }
+        #expect(throws: Gzip.Failure.self) { try cut.finish() }
+        let small = Gzip.Inflater(limit: 100_000)
+        #expect(throws: Gzip.TooLarge.self) { try gz.withUnsafeBytes { try small.feed($0) } }
+        let trailing = Gzip.Inflater()
+        #expect(throws: Gzip.Failure.self) { try (gz + [0, 9]).withUnsafeBytes { try trailing.feed($0) } }
+    }
 }
