@@ -56,6 +56,11 @@ final class Connection: @unchecked Sendable {
     private var spooledBytes = 0
     /// A large body of known length, handed to the responder with its head and still arriving (it owns `spool`).
     private var arriving: RequestBody?
+    /// The client expects `100 Continue` before sending that body: sent once its handler first waits for it (an
+    /// answer before then, such as a refusal, goes without it, and the client need not send the body at all).
+    private var continuePending = false
+    /// The answer came before the body: whatever more of it arrives is read and discarded until the close.
+    private var discardInput = false
 
     /// When reading must have made progress (idle, request, handshake or linger deadline), monotonic seconds.
     private var readDeadline = Double.infinity
@@ -175,7 +180,7 @@ final class Connection: @unchecked Sendable {
     private func onReadable() {
         var end = false
         var received = 0
-        let discard = phase == .closing || phase == .lingering
+        let discard = phase == .closing || phase == .lingering || discardInput
         // Reads what is there (at most 1 MiB per wake-up, so that one fast sender does not starve the loop).
         while received < 1 << 20 {
             let n = recv(fd, loop.scratch, EventLoop.scratchSize, 0)
@@ -288,7 +293,9 @@ final class Connection: @unchecked Sendable {
                     chunkedPosition = 0
                 }
                 phase = .body
-                if h.expectContinue && input.isEmpty {
+                if h.expectContinue && input.isEmpty && handsOverArriving(h) {
+                    continuePending = true
+                } else if h.expectContinue && input.isEmpty {
                     emit(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
                     flush()
                     if phase == .closed { return }
@@ -298,10 +305,12 @@ final class Connection: @unchecked Sendable {
                 switch h.framing {
                 case .length(let n):
                     if n > server.configuration.spoolThreshold {
-                        // A large body goes to a file as it arrives, and the request to the responder at once.
-                        if arriving == nil {
+                        // A large body goes to a file as it arrives (and with `streamBodies`, the request to the
+                        // responder at once).
+                        if arriving == nil && handsOverArriving(h) {
                             guard openSpool() else { return }
-                            let body = RequestBody(arriving: spool, count: n, release: { [server] in server.spoolClosed() })
+                            let body = RequestBody(arriving: spool, count: n, release: { [server] in server.spoolClosed() },
+                                                   firstWait: { [weak self] in self?.loop.execute { self?.sendContinue() } })
                             arriving = body
                             startResponder(h, body: body)
                         }
@@ -309,7 +318,13 @@ final class Connection: @unchecked Sendable {
                         guard take > 0 else { return }
                         guard spoolWrite(input[0..<take]) else { return }
                         input.removeFirst(take)
-                        arriving?.advance(to: spooledBytes)
+                        continuePending = false
+                        guard let body = arriving else {
+                            guard spooledBytes == n else { return }
+                            dispatch(h, body: takeSpool())
+                            return
+                        }
+                        body.advance(to: spooledBytes)
                         guard spooledBytes == n else { return }
                         // All there: the handler goes on, and the connection waits for its answer.
                         arriving = nil
@@ -371,6 +386,21 @@ final class Connection: @unchecked Sendable {
         }
         spooledBytes += bytes.count
         return true
+    }
+
+    /// Whether a request's body is handed to the responder while it arrives: one past the spool threshold, of
+    /// known length, on a server whose responder awaits bodies (`streamBodies`).
+    private func handsOverArriving(_ h: HTTPParser.Head) -> Bool {
+        guard server.configuration.streamBodies, case .length(let n) = h.framing else { return false }
+        return n > server.configuration.spoolThreshold
+    }
+
+    /// The handler waits for a body the client holds back for `100 Continue`: sends it.
+    private func sendContinue() {
+        guard continuePending, phase == .body, arriving != nil else { return }
+        continuePending = false
+        emit(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+        flush()
     }
 
     /// Makes the spool file if there is none yet; answers 503 when too many uploads are being spooled at once,
@@ -448,6 +478,8 @@ final class Connection: @unchecked Sendable {
             dropBody("answered before it arrived")
             head = nil
             input.removeAll()
+            continuePending = false
+            discardInput = true
             readDeadline = .infinity
             readDeadlineStatus = nil
         }
@@ -476,11 +508,11 @@ final class Connection: @unchecked Sendable {
             var out = Array(text.utf8)
             if !isHead && !noBody { out.append(contentsOf: b) }
             emit(out)
-            finishResponse(closeAfter: closeAfter, linger: early)
+            finishResponse(closeAfter: closeAfter)
         case .stream(let produce):
             emit(Array(text.utf8))
             if isHead || noBody {
-                finishResponse(closeAfter: closeAfter, linger: early)
+                finishResponse(closeAfter: closeAfter)
                 return
             }
             phase = .responding
@@ -503,7 +535,7 @@ final class Connection: @unchecked Sendable {
     private func abortStream() {
         guard phase == .responding else { return }
         phase = .closing
-        afterFlush = .close
+        afterFlush = discardInput ? .linger : .close
         flush()
     }
 
@@ -515,10 +547,10 @@ final class Connection: @unchecked Sendable {
 
     /// After an answer: once it is sent, the next request, or the close (lingering when request bytes are left
     /// that will not be answered).
-    private func finishResponse(closeAfter: Bool, linger: Bool = false) {
+    private func finishResponse(closeAfter: Bool) {
         guard !isClosed else { return }
         phase = closeAfter ? .closing : .sending
-        afterFlush = closeAfter ? (input.isEmpty && !linger ? .close : .linger) : .nextRequest
+        afterFlush = closeAfter ? (input.isEmpty && !discardInput ? .close : .linger) : .nextRequest
         flush()
     }
 

@@ -36,9 +36,11 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
     /// The loop is in (or about to enter) `epoll_wait` with nothing pending, and nobody has woken it yet.
     private var sleeping = false
     private var woken = false
-    /// Set once `stop` has been asked; later work runs on `afterStop` (serially).
+    /// Set once `stop` has been asked: the thread ends once no work is pending, and sets `exited`; work handed
+    /// over after that runs on `afterStop` (serially), so that no two threads ever run a loop's work at once.
     private var stopped = false
-    private var afterStop: DispatchQueue?
+    private var exited = false
+    private let afterStop: DispatchQueue
     private let ended = DispatchSemaphore(value: 0)
 
     /// The deadline sweep's period, seconds.
@@ -46,6 +48,7 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
 
     init(index: Int) throws {
         name = "http.loop.\(index)"
+        afterStop = DispatchQueue(label: name + ".stopped")
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
         guard epoll >= 0 else { throw SocketError("epoll_create1") }
         wakeFD = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
@@ -78,11 +81,10 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
     /// Runs `work` on the loop's thread, after what it is doing now.
     func execute(_ work: @escaping () -> Void) {
         lock.lock()
-        if stopped {
-            let q = afterStop!
+        if exited {
             lock.unlock()
             let box = UncheckedWork(work)
-            q.async { box.work() }
+            afterStop.async { box.work() }
             return
         }
         pending.append(work)
@@ -112,13 +114,11 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
     func stop() {
         lock.lock()
         guard !stopped, thread != nil else { lock.unlock(); return }
+        stopped = true
+        let wake = sleeping && !woken
+        if wake { woken = true }
         lock.unlock()
-        execute { [self] in
-            lock.lock()
-            stopped = true
-            afterStop = DispatchQueue(label: name + ".stopped")
-            lock.unlock()
-        }
+        if wake { signalWake() }
         ended.wait()
     }
 
@@ -165,10 +165,13 @@ final class EventLoop: TaskExecutor, @unchecked Sendable {
             lock.lock()
             var work = pending
             pending.removeAll(keepingCapacity: true)
-            let done = stopped
-            if work.isEmpty && !done { sleeping = true }
+            if work.isEmpty && stopped {
+                exited = true
+                lock.unlock()
+                break
+            }
+            if work.isEmpty { sleeping = true }
             lock.unlock()
-            if done && work.isEmpty { break }
             for w in work { w() }
             work.removeAll()
 

@@ -47,10 +47,10 @@ public struct HTTPHeaders: Sendable, Sequence {
 }
 
 /// A request body: in memory, or spooled to an unlinked temporary file as it arrives (a large upload, so that a
-/// slow client holds disk rather than memory). A large body with a known length is handed to the responder as soon
-/// as its head has been read, while it is still arriving: a handler that streams (`read(at:upTo:)`) works on it as
-/// it comes in, and one that answers early (a refusal) saves the client the rest of the upload. `whole()` waits for
-/// all of it; `data` then reads it in.
+/// slow client holds disk rather than memory). On a server with `streamBodies`, a large body with a known length is
+/// handed to the responder as soon as its head has been read, while it is still arriving: a handler that streams
+/// (`read(at:upTo:)`) works on it as it comes in, and one that answers early (a refusal) saves the client the rest
+/// of the upload. `whole()` waits for all of it; `data` then reads it in.
 public final class RequestBody: @unchecked Sendable {
     private let lock = NSLock()
     private var bytes: [UInt8]?
@@ -63,6 +63,8 @@ public final class RequestBody: @unchecked Sendable {
     /// Why it stopped arriving short of `count`.
     private var failure: String?
     private var waiters: [CheckedContinuation<Void, Never>] = []
+    /// Called the first time a reader waits for bytes not there yet (the connection then sends `100 Continue`).
+    private var firstWait: (@Sendable () -> Void)?
 
     public init(_ bytes: [UInt8]) {
         self.bytes = bytes
@@ -81,10 +83,11 @@ public final class RequestBody: @unchecked Sendable {
     }
 
     /// Takes over `fd`, a file the connection is still writing `count` bytes to (`advance`, `fail`).
-    init(arriving fd: Int32, count: Int, release: (@Sendable () -> Void)? = nil) {
+    init(arriving fd: Int32, count: Int, release: (@Sendable () -> Void)? = nil, firstWait: (@Sendable () -> Void)? = nil) {
         self.fd = fd
         self.count = count
         self.release = release
+        self.firstWait = firstWait
         arrived = 0
     }
 
@@ -119,12 +122,14 @@ public final class RequestBody: @unchecked Sendable {
             if state.2 { return state.0 }
             if let why = state.1 { throw RequestBodyIncomplete(reason: why) }
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                let ready = lock.withLock { () -> Bool in
-                    if arrived > offset || arrived == count || failure != nil { return true }
+                let (ready, hook) = lock.withLock { () -> (Bool, (@Sendable () -> Void)?) in
+                    if arrived > offset || arrived == count || failure != nil { return (true, nil) }
                     waiters.append(c)
-                    return false
+                    defer { firstWait = nil }
+                    return (false, firstWait)
                 }
                 if ready { c.resume() }
+                hook?()
             }
         }
     }
@@ -161,10 +166,9 @@ public final class RequestBody: @unchecked Sendable {
     /// The bytes (read from the file the first time). Of a body still arriving, only what is there (so: after
     /// `whole()`).
     public var data: [UInt8] {
-        lock.lock()
-        defer { lock.unlock() }
-        if let bytes { return bytes }
-        let total = arrived
+        // The file is read outside the lock, so that the connection recording more arrivals is not held up.
+        let (cached, total) = lock.withLock { (bytes, arrived) }
+        if let cached { return cached }
         var out = [UInt8](repeating: 0, count: total)
         var off = 0
         out.withUnsafeMutableBytes { b in
@@ -174,7 +178,7 @@ public final class RequestBody: @unchecked Sendable {
             }
         }
         if off < total { out.removeSubrange(off...) }
-        if arrived == count { bytes = out }
+        if total == count { lock.withLock { bytes = out } }
         return out
     }
 

@@ -41,9 +41,12 @@ public final class HTTPServer: @unchecked Sendable {
         public var spoolThreshold = 1 << 20
         /// Where spooled bodies go (unlinked at once; nil: the system's temporary directory).
         public var spoolDirectory: String? = nil
-        /// Event loops (0: one per two cores, at least one: libdispatch's own thread waits in epoll and hands each
-        /// event to a loop's thread, and the handlers, jobs and clients need the rest; on two cores one loop gave
-        /// lower latency and more requests per second than two).
+        /// Hands a request whose body is past `spoolThreshold` (and of known length) to the responder with its head,
+        /// the body still arriving (`RequestBody`): for a responder that awaits `whole()` before it reads `body`, or
+        /// reads the body as it arrives. Off: the responder gets the request once the body is all there.
+        public var streamBodies = false
+        /// Event loops, each a thread (0: one per two cores, at least one: the handlers, jobs and clients need the
+        /// rest).
         public var loops = 0
         /// Threads handlers run on (0: twice the cores, at least 4: handlers may block briefly on the store or a
         /// file; waiting for jobs and events holds none).

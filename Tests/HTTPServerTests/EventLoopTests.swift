@@ -224,6 +224,7 @@ func raiseDescriptorLimit() -> Int {
         let s = try Self.server {
             $0.spoolThreshold = 64 << 10
             $0.limits.maxBodyBytes = 8 << 20
+            $0.streamBodies = true
         }
         defer { s.shutdown(grace: 1) }
         let big = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) }
@@ -260,6 +261,7 @@ func raiseDescriptorLimit() -> Int {
         let s = try Self.server {
             $0.spoolThreshold = 64 << 10
             $0.limits.maxBodyBytes = 8 << 20
+            $0.streamBodies = true
         }
         defer { s.shutdown(grace: 1) }
         let c = try RawClient(port: s.port)
@@ -270,6 +272,19 @@ func raiseDescriptorLimit() -> Int {
         // The client sends the rest regardless; the server reads it away and closes with a FIN.
         c.send([UInt8](repeating: 7, count: (2 << 20) - 200_000))
         #expect(c.isClosedByPeer(timeout: 3))
+        // With `Expect: 100-continue`, the refusal comes instead of the 100 (the client need send nothing); a
+        // handler that reads gets its 100 when it first waits for the body.
+        let asks = try RawClient(port: s.port)
+        asks.send("POST /refuse HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: \(2 << 20)\r\n\r\n")
+        let refused = asks.read(until: "refused")
+        #expect(refused.hasPrefix("HTTP/1.1 403 ") && !refused.contains("100 Continue"), "\(refused.prefix(200))")
+        let reads = try RawClient(port: s.port)
+        reads.send("POST /stream HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: \(2 << 20)\r\n\r\n")
+        #expect(reads.read(until: "\r\n\r\n") == "HTTP/1.1 100 Continue\r\n\r\n")
+        reads.send([UInt8](repeating: 1, count: 2 << 20))
+        #expect(reads.read(until: "sum=\(2 << 20)", timeout: 5).contains("n=\(2 << 20) sum=\(2 << 20)"))
+        asks.close()
+        reads.close()
         let t0 = Date()
         while s.connectionCount > 0 && Date().timeIntervalSince(t0) < 3 { Thread.sleep(forTimeInterval: 0.01) }
         #expect(s.connectionCount == 0)

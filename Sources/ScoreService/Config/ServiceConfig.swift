@@ -327,6 +327,7 @@ public struct ServiceConfig: Sendable {
             h.plainListeners = tlsPlainListen
         }
         h.limits.maxBodyBytes = maxBodyBytes
+        h.streamBodies = true  // the router awaits a body unless its route reads it as it arrives
         h.limits.maxHeaderBytes = maxHeaderBytes
         return h
     }
