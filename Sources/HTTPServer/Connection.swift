@@ -54,7 +54,7 @@ final class Connection: @unchecked Sendable {
     /// The file a large body is being written to (-1: none), and how much of it is there.
     private var spool: Int32 = -1
     private var spooledBytes = 0
-    /// A large body of known length, handed to the responder with its head and still arriving (it owns `spool`).
+    /// A large body handed to the responder while still arriving (it owns `spool`).
     private var arriving: RequestBody?
     /// The client expects `100 Continue` before sending that body: sent once its handler first waits for it (an
     /// answer before then, such as a refusal, goes without it, and the client need not send the body at all).
@@ -326,14 +326,7 @@ final class Connection: @unchecked Sendable {
                         }
                         body.advance(to: spooledBytes)
                         guard spooledBytes == n else { return }
-                        // All there: the handler goes on, and the connection waits for its answer.
-                        arriving = nil
-                        spool = -1
-                        spooledBytes = 0
-                        head = nil
-                        phase = .handling
-                        readDeadline = .infinity
-                        readDeadlineStatus = nil
+                        bodyArrived()
                         return
                     }
                     guard input.count >= n else { return }
@@ -349,12 +342,26 @@ final class Connection: @unchecked Sendable {
                     input.removeFirst(chunkedPosition)
                     chunkedPosition = 0
                     if (chunked!.total > server.configuration.spoolThreshold || spool >= 0) && !chunked!.body.isEmpty {
+                        // Past the threshold: to a file from here on (and with `streamBodies`, the request to the
+                        // responder now, its length known at its end).
+                        if spool < 0 && server.configuration.streamBodies {
+                            guard openSpool() else { return }
+                            let body = RequestBody(arriving: spool, count: nil, release: { [server] in server.spoolClosed() })
+                            arriving = body
+                            startResponder(h, body: body)
+                        }
                         guard spoolWrite(chunked!.takeBody()[...]) else { return }
+                        arriving?.advance(to: spooledBytes)
                     }
                     guard chunked!.isDone else { return }
-                    let body = spool >= 0 ? takeSpool() : RequestBody(chunked!.body)
+                    let whole = chunked!.body
                     chunked = nil
-                    dispatch(h, body: body)
+                    if let body = arriving {
+                        body.finish()
+                        bodyArrived()
+                        return
+                    }
+                    dispatch(h, body: spool >= 0 ? takeSpool() : RequestBody(whole))
                     return
                 case .none:
                     dispatch(h, body: RequestBody([]))
@@ -386,6 +393,17 @@ final class Connection: @unchecked Sendable {
         }
         spooledBytes += bytes.count
         return true
+    }
+
+    /// A body handed over while arriving is all there: its handler goes on, and the connection waits for the answer.
+    private func bodyArrived() {
+        arriving = nil
+        spool = -1  // the body's to close
+        spooledBytes = 0
+        head = nil
+        phase = .handling
+        readDeadline = .infinity
+        readDeadlineStatus = nil
     }
 
     /// Whether a request's body is handed to the responder while it arrives: one past the spool threshold, of
@@ -477,6 +495,7 @@ final class Connection: @unchecked Sendable {
         if early {
             dropBody("answered before it arrived")
             head = nil
+            chunked = nil
             input.removeAll()
             continuePending = false
             discardInput = true

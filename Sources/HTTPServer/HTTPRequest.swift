@@ -47,20 +47,21 @@ public struct HTTPHeaders: Sendable, Sequence {
 }
 
 /// A request body: in memory, or spooled to an unlinked temporary file as it arrives (a large upload, so that a
-/// slow client holds disk rather than memory). On a server with `streamBodies`, a large body with a known length is
-/// handed to the responder as soon as its head has been read, while it is still arriving: a handler that streams
-/// (`read(at:upTo:)`) works on it as it comes in, and one that answers early (a refusal) saves the client the rest
-/// of the upload. `whole()` waits for all of it; `data` then reads it in.
+/// slow client holds disk rather than memory). On a server with `streamBodies`, a large body is handed to the
+/// responder while it is still arriving: with a known length as soon as its head has been read, in chunked encoding
+/// once it has passed the spool threshold. A handler that streams (`read(at:upTo:)`) works on it as it comes in,
+/// and one that answers early (a refusal) saves the client the rest of the upload. `whole()` waits for all of it;
+/// `data` then reads it in.
 public final class RequestBody: @unchecked Sendable {
     private let lock = NSLock()
     private var bytes: [UInt8]?
     private var fd: Int32
-    /// Its length in bytes.
-    public let count: Int
+    /// Its length, once known (a chunked body's at its end).
+    private var total: Int?
     private let release: (@Sendable () -> Void)?
     /// How much of it is there so far (all of it, except while a spooled body arrives).
     private var arrived: Int
-    /// Why it stopped arriving short of `count`.
+    /// Why it stopped arriving short of its end.
     private var failure: String?
     private var waiters: [CheckedContinuation<Void, Never>] = []
     /// Called the first time a reader waits for bytes not there yet (the connection then sends `100 Continue`).
@@ -69,7 +70,7 @@ public final class RequestBody: @unchecked Sendable {
     public init(_ bytes: [UInt8]) {
         self.bytes = bytes
         fd = -1
-        count = bytes.count
+        total = bytes.count
         arrived = bytes.count
         release = nil
     }
@@ -77,72 +78,90 @@ public final class RequestBody: @unchecked Sendable {
     /// Takes over `fd`, a file holding `count` bytes from offset 0; `release` is called when it is closed.
     init(spooled fd: Int32, count: Int, release: (@Sendable () -> Void)? = nil) {
         self.fd = fd
-        self.count = count
+        total = count
         self.release = release
         arrived = count
     }
 
-    /// Takes over `fd`, a file the connection is still writing `count` bytes to (`advance`, `fail`).
-    init(arriving fd: Int32, count: Int, release: (@Sendable () -> Void)? = nil, firstWait: (@Sendable () -> Void)? = nil) {
+    /// Takes over `fd`, a file the connection is still writing to (`advance`, then `finish` or `fail`): `count`
+    /// bytes, or as many as a chunked body turns out to have (nil).
+    init(arriving fd: Int32, count: Int?, release: (@Sendable () -> Void)? = nil, firstWait: (@Sendable () -> Void)? = nil) {
         self.fd = fd
-        self.count = count
+        total = count
         self.release = release
         self.firstWait = firstWait
         arrived = 0
     }
 
+    /// Its length in bytes (of a chunked body still arriving: what has arrived so far).
+    public var count: Int { lock.withLock { total ?? arrived } }
+
     /// The connection wrote the file up to `n` bytes.
     func advance(to n: Int) {
-        let woken: [CheckedContinuation<Void, Never>] = lock.withLock {
-            arrived = n
-            defer { waiters.removeAll() }
-            return waiters
-        }
-        for w in woken { w.resume() }
+        update { arrived = n }
+    }
+
+    /// A chunked body ended: what has arrived is all of it.
+    func finish() {
+        update { total = arrived }
     }
 
     /// The rest will not come (the client left, broke off, or took too long; or the answer went without it).
     func fail(_ why: String) {
+        update { if !complete && failure == nil { failure = why } }
+    }
+
+    private func update(_ change: () -> Void) {
         let woken: [CheckedContinuation<Void, Never>] = lock.withLock {
-            if arrived < count && failure == nil { failure = why }
+            change()
             defer { waiters.removeAll() }
             return waiters
         }
         for w in woken { w.resume() }
     }
 
-    /// Whether all of it is there.
-    public var isComplete: Bool { lock.withLock { arrived == count } }
+    /// Under the lock.
+    private var complete: Bool { total == arrived }
 
-    /// How many bytes are there once more than `offset` are (or all of them); throws `RequestBodyIncomplete` if
-    /// the body stopped arriving before.
-    public func available(beyond offset: Int) async throws -> Int {
+    /// Whether all of it is there.
+    public var isComplete: Bool { lock.withLock { complete } }
+
+    /// Waits until `ready` holds (checked under the lock) or the body stopped arriving (then throws
+    /// `RequestBodyIncomplete`); returns how many bytes are there.
+    private func wait(until ready: @escaping () -> Bool) async throws -> Int {
         while true {
-            let state: (Int, String?, Bool) = lock.withLock { (arrived, failure, arrived > offset || arrived == count) }
+            let state: (Int, String?, Bool) = lock.withLock { (arrived, failure, ready()) }
             if state.2 { return state.0 }
             if let why = state.1 { throw RequestBodyIncomplete(reason: why) }
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                let (ready, hook) = lock.withLock { () -> (Bool, (@Sendable () -> Void)?) in
-                    if arrived > offset || arrived == count || failure != nil { return (true, nil) }
+                let (now, hook) = lock.withLock { () -> (Bool, (@Sendable () -> Void)?) in
+                    if ready() || failure != nil { return (true, nil) }
                     waiters.append(c)
                     defer { firstWait = nil }
                     return (false, firstWait)
                 }
-                if ready { c.resume() }
+                if now { c.resume() }
                 hook?()
             }
         }
     }
 
+    /// How many bytes are there once more than `offset` are (or all of them); throws `RequestBodyIncomplete` if
+    /// the body stopped arriving before.
+    public func available(beyond offset: Int) async throws -> Int {
+        try await wait { [unowned self] in arrived > offset || complete }
+    }
+
     /// Waits until all of it has arrived.
     public func whole() async throws {
-        if count > 0 { _ = try await available(beyond: count - 1) }
+        _ = try await wait { [unowned self] in complete }
     }
 
     /// Up to `limit` bytes from `offset`, as soon as at least one is there; empty at the end.
     public func read(at offset: Int, upTo limit: Int = 1 << 16) async throws -> [UInt8] {
-        guard offset < count, limit > 0 else { return [] }
+        guard limit > 0 else { return [] }
         let there = try await available(beyond: offset)
+        guard there > offset else { return [] }  // the end
         let n = min(limit, there - offset)
         if let bytes = lock.withLock({ self.bytes }) { return Array(bytes[offset..<offset + n]) }
         var out = [UInt8](repeating: 0, count: n)
@@ -158,7 +177,7 @@ public final class RequestBody: @unchecked Sendable {
     }
 
     /// False when its spool file could not be read back whole (`data` is then short).
-    public var isIntact: Bool { lock.lock(); defer { lock.unlock() }; return bytes.map { $0.count == count } ?? true }
+    public var isIntact: Bool { lock.withLock { bytes.map { $0.count == total } ?? true } }
 
     /// Whether it arrived in a file.
     public var isSpooled: Bool { lock.lock(); defer { lock.unlock() }; return fd >= 0 || bytes == nil }
@@ -167,7 +186,7 @@ public final class RequestBody: @unchecked Sendable {
     /// `whole()`).
     public var data: [UInt8] {
         // The file is read outside the lock, so that the connection recording more arrivals is not held up.
-        let (cached, total) = lock.withLock { (bytes, arrived) }
+        let (cached, total, whole) = lock.withLock { (bytes, arrived, complete) }
         if let cached { return cached }
         var out = [UInt8](repeating: 0, count: total)
         var off = 0
@@ -178,7 +197,7 @@ public final class RequestBody: @unchecked Sendable {
             }
         }
         if off < total { out.removeSubrange(off...) }
-        if total == count { lock.withLock { bytes = out } }
+        if whole { lock.withLock { bytes = out } }
         return out
     }
 

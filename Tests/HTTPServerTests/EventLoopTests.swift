@@ -242,6 +242,24 @@ func raiseDescriptorLimit() -> Int {
         // The same connection goes on.
         c.send("GET /x HTTP/1.1\r\nHost: h\r\n\r\n")
         #expect(c.read(until: "secure=").contains("ok /x"))
+        // In chunked encoding: handed over once past the threshold, its end known at the last chunk.
+        BulkResponder.progress.value = ""
+        c.send("POST /stream HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n")
+        func chunks(_ r: Range<Int>) -> [UInt8] {
+            stride(from: r.lowerBound, to: r.upperBound, by: 100_000).flatMap { i -> [UInt8] in
+                let part = big[i..<min(r.upperBound, i + 100_000)]
+                return Array((String(part.count, radix: 16) + "\r\n").utf8) + part + Array("\r\n".utf8)
+            }
+        }
+        c.send(chunks(0..<(1 << 20)))
+        let t2 = Date()
+        while BulkResponder.progress.value.isEmpty && Date().timeIntervalSince(t2) < 5 { Thread.sleep(forTimeInterval: 0.005) }
+        #expect(BulkResponder.progress.value == "first bytes", "the handler read a chunked body before its end was sent")
+        c.send(chunks((1 << 20)..<big.count) + Array("0\r\n\r\n".utf8))
+        #expect(c.read(until: "sum=\(sum)", timeout: 5).contains("n=\(big.count) sum=\(sum)"))
+        #expect(BulkResponder.progress.value == "done")
+        c.send("GET /y HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(c.read(until: "secure=").contains("ok /y"))
 
         // A client that leaves half-way.
         BulkResponder.progress.value = ""
