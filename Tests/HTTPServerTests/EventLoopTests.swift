@@ -85,6 +85,15 @@ func raiseDescriptorLimit() -> Int {
         return s
     }
 
+    /// A server that hands bodies past 64 KiB to the responder while they arrive.
+    static func streamingServer() throws -> HTTPServer {
+        try server {
+            $0.spoolThreshold = 64 << 10
+            $0.limits.maxBodyBytes = 8 << 20
+            $0.streamBodies = true
+        }
+    }
+
     /// 5000 keep-alive connections (each has had an answer and stays open), and a new client is still answered
     /// at once. Client and server share this process, so each connection takes two descriptors; the test scales
     /// down if the hard limit does not allow 5000.
@@ -221,11 +230,7 @@ func raiseDescriptorLimit() -> Int {
     /// A large body reaches the handler while it arrives: the handler has read the first bytes before the client
     /// sends the rest; a client that leaves mid-body stops the handler's reading with an error.
     @Test func largeBodiesStreamToTheHandler() throws {
-        let s = try Self.server {
-            $0.spoolThreshold = 64 << 10
-            $0.limits.maxBodyBytes = 8 << 20
-            $0.streamBodies = true
-        }
+        let s = try Self.streamingServer()
         defer { s.shutdown(grace: 1) }
         let big = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) }
         let sum = big.reduce(0) { $0 &+ Int($1) }
@@ -276,11 +281,7 @@ func raiseDescriptorLimit() -> Int {
     /// An answer that comes before the body (a refusal) arrives whole while the client is still sending, and the
     /// connection then closes cleanly: the rest of the body is read and discarded, not answered with a reset.
     @Test func earlyAnswerToALargeBody() throws {
-        let s = try Self.server {
-            $0.spoolThreshold = 64 << 10
-            $0.limits.maxBodyBytes = 8 << 20
-            $0.streamBodies = true
-        }
+        let s = try Self.streamingServer()
         defer { s.shutdown(grace: 1) }
         let c = try RawClient(port: s.port)
         c.send("POST /refuse HTTP/1.1\r\nHost: h\r\nContent-Length: \(2 << 20)\r\n\r\n")
