@@ -293,7 +293,7 @@ final class Connection: @unchecked Sendable {
                     chunkedPosition = 0
                 }
                 phase = .body
-                if h.expectContinue && input.isEmpty && handsOverArriving(h) {
+                if h.expectContinue && input.isEmpty && handsOverAtHead(h) {
                     continuePending = true
                 } else if h.expectContinue && input.isEmpty {
                     emit(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
@@ -307,7 +307,7 @@ final class Connection: @unchecked Sendable {
                     if n > server.configuration.spoolThreshold {
                         // A large body goes to a file as it arrives (and with `streamBodies`, the request to the
                         // responder at once).
-                        if arriving == nil && handsOverArriving(h) {
+                        if arriving == nil && handsOverAtHead(h) {
                             guard openSpool() else { return }
                             let body = RequestBody(arriving: spool, count: n, release: { [server] in server.spoolClosed() },
                                                    firstWait: { [weak self] in self?.loop.execute { self?.sendContinue() } })
@@ -406,9 +406,10 @@ final class Connection: @unchecked Sendable {
         readDeadlineStatus = nil
     }
 
-    /// Whether a request's body is handed to the responder while it arrives: one past the spool threshold, of
-    /// known length, on a server whose responder awaits bodies (`streamBodies`).
-    private func handsOverArriving(_ h: HTTPParser.Head) -> Bool {
+    /// Whether a request's body is handed to the responder with its head, before any of it arrives: one of known
+    /// length past the spool threshold, on a server whose responder awaits bodies (`streamBodies`). (A chunked
+    /// body is handed over later, once past the threshold; its `100 Continue` goes at once.)
+    private func handsOverAtHead(_ h: HTTPParser.Head) -> Bool {
         guard server.configuration.streamBodies, case .length(let n) = h.framing else { return false }
         return n > server.configuration.spoolThreshold
     }

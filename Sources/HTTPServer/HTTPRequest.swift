@@ -93,7 +93,8 @@ public final class RequestBody: @unchecked Sendable {
         arrived = 0
     }
 
-    /// Its length in bytes (of a chunked body still arriving: what has arrived so far).
+    /// Its length in bytes. Of a chunked body still arriving, only what has arrived so far: a handler reading as
+    /// it arrives reads until `read(at:upTo:)` comes back empty, not up to `count`.
     public var count: Int { lock.withLock { total ?? arrived } }
 
     /// The connection wrote the file up to `n` bytes.
@@ -157,8 +158,11 @@ public final class RequestBody: @unchecked Sendable {
         _ = try await wait { [unowned self] in complete }
     }
 
-    /// Up to `limit` bytes from `offset`, as soon as at least one is there; empty at the end.
+    /// Up to `limit` bytes from `offset`, as soon as at least one is there; empty at the end (once the body is
+    /// known to end there: at or past the end of a body still arriving, it waits for the rest, and throws
+    /// `RequestBodyIncomplete` if that breaks off).
     public func read(at offset: Int, upTo limit: Int = 1 << 16) async throws -> [UInt8] {
+        precondition(offset >= 0, "a negative offset")
         guard limit > 0 else { return [] }
         let there = try await available(beyond: offset)
         guard there > offset else { return [] }  // the end
@@ -197,7 +201,7 @@ public final class RequestBody: @unchecked Sendable {
             }
         }
         if off < total { out.removeSubrange(off...) }
-        if whole { lock.withLock { bytes = out } }
+        if whole && off == total { lock.withLock { bytes = out } }
         return out
     }
 

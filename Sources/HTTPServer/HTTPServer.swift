@@ -41,9 +41,10 @@ public final class HTTPServer: @unchecked Sendable {
         public var spoolThreshold = 1 << 20
         /// Where spooled bodies go (unlinked at once; nil: the system's temporary directory).
         public var spoolDirectory: String? = nil
-        /// Hands a request whose body is past `spoolThreshold` (and of known length) to the responder with its head,
-        /// the body still arriving (`RequestBody`): for a responder that awaits `whole()` before it reads `body`, or
-        /// reads the body as it arrives. Off: the responder gets the request once the body is all there.
+        /// Hands a request whose body is past `spoolThreshold` to the responder while the body still arrives
+        /// (`RequestBody`): with a known length as soon as its head is read, in chunked encoding once past the
+        /// threshold. For a responder that awaits `whole()` before it reads `body`, or reads the body as it
+        /// arrives. Off: the responder gets the request once the body is all there.
         public var streamBodies = false
         /// Event loops, each a thread (0: one per two cores, at least one: the handlers, jobs and clients need the
         /// rest).

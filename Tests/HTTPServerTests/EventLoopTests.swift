@@ -265,6 +265,16 @@ func raiseDescriptorLimit() -> Int {
         #expect(BulkResponder.progress.value == "done")
         c.send("GET /y HTTP/1.1\r\nHost: h\r\n\r\n")
         #expect(c.read(until: "secure=").contains("ok /y"))
+        // A chunked body that goes past the body limit after it was handed over: 413, and the handler's reading
+        // breaks off.
+        BulkResponder.progress.value = ""
+        let over = try RawClient(port: s.port)
+        over.send("POST /stream HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for _ in 0..<90 { over.send(Array((String(100_000, radix: 16) + "\r\n").utf8) + [UInt8](repeating: 1, count: 100_000) + Array("\r\n".utf8)) }
+        #expect(over.read(until: "\r\n\r\n", timeout: 5).hasPrefix("HTTP/1.1 413 "))
+        let t3 = Date()
+        while !BulkResponder.progress.value.hasPrefix("broke off") && Date().timeIntervalSince(t3) < 5 { Thread.sleep(forTimeInterval: 0.005) }
+        #expect(BulkResponder.progress.value.hasPrefix("broke off after "), "\(BulkResponder.progress.value)")
 
         // A client that leaves half-way.
         BulkResponder.progress.value = ""
@@ -291,6 +301,14 @@ func raiseDescriptorLimit() -> Int {
         // The client sends the rest regardless; the server reads it away and closes with a FIN.
         c.send([UInt8](repeating: 7, count: (2 << 20) - 200_000))
         #expect(c.isClosedByPeer(timeout: 3))
+        // A chunked body refused once it was handed over (past 64 KiB): the same.
+        let chunkedClient = try RawClient(port: s.port)
+        chunkedClient.send("POST /refuse HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunkedClient.send(Array((String(200_000, radix: 16) + "\r\n").utf8) + [UInt8](repeating: 7, count: 200_000) + Array("\r\n".utf8))
+        let chunkedAnswer = chunkedClient.read(until: "refused")
+        #expect(chunkedAnswer.hasPrefix("HTTP/1.1 403 ") && chunkedAnswer.contains("Connection: close"))
+        chunkedClient.send(Array((String(200_000, radix: 16) + "\r\n").utf8) + [UInt8](repeating: 7, count: 200_000) + Array("\r\n0\r\n\r\n".utf8))
+        #expect(chunkedClient.isClosedByPeer(timeout: 3))
         // With `Expect: 100-continue`, the refusal comes instead of the 100 (the client need send nothing); a
         // handler that reads gets its 100 when it first waits for the body.
         let asks = try RawClient(port: s.port)

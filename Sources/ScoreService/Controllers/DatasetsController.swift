@@ -123,8 +123,8 @@ struct DatasetsController: RouteCollection {
         var offset = 0
         var inflater: Gzip.Inflater? = nil
         var raw: [UInt8] = []
-        // The first read has the two bytes that say whether it is gzip.
-        if body.count >= 2 { _ = try await body.available(beyond: 1) }
+        // The first read has the two bytes that say whether it is gzip (or the whole body, if shorter).
+        _ = try await body.available(beyond: 1)
         while true {
             let chunk = try await body.read(at: offset, upTo: 1 << 18)
             if chunk.isEmpty { break }
