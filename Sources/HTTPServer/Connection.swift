@@ -51,11 +51,8 @@ final class Connection: @unchecked Sendable {
     private var head: HTTPParser.Head?
     private var chunked: HTTPParser.ChunkedDecoder?
     private var chunkedPosition = 0
-    /// The file a large body is being written to (-1: none), and how much of it is there.
-    private var spool: Int32 = -1
-    private var spooledBytes = 0
-    /// A large body handed to the responder while still arriving (it owns `spool`).
-    private var arriving: RequestBody?
+    /// Where a large body is being written as it arrives (and the body, if handed over before its end).
+    private var spool = BodySpool()
     /// The client expects `100 Continue` before sending that body: sent once its handler first waits for it (an
     /// answer before then, such as a refusal, goes without it, and the client need not send the body at all).
     private var continuePending = false
@@ -158,7 +155,7 @@ final class Connection: @unchecked Sendable {
         let waiting = writers
         writers.removeAll()
         for w in waiting { w(false) }
-        dropBody("the connection closed")
+        spool.drop("the connection closed", server)
         // Counted as closed before the client can see it closed.
         server.connectionClosed()
         // Under the lock, so that a thread asking `isClientConnected` never polls the number once reused.
@@ -307,26 +304,19 @@ final class Connection: @unchecked Sendable {
                     if n > server.configuration.spoolThreshold {
                         // A large body goes to a file as it arrives (and with `streamBodies`, the request to the
                         // responder at once).
-                        if arriving == nil && handsOverAtHead(h) {
-                            guard openSpool() else { return }
-                            let body = RequestBody(arriving: spool, count: n, release: { [server] in server.spoolClosed() },
-                                                   firstWait: { [weak self] in self?.loop.execute { self?.sendContinue() } })
-                            arriving = body
-                            startResponder(h, body: body)
+                        if spool.arriving == nil && handsOverAtHead(h) {
+                            if let f = spool.open(server) { fail(f); return }
+                            startResponder(h, body: spool.handOver(count: n, server, firstWait: { [weak self] in
+                                self?.loop.execute { self?.sendContinue() }
+                            }))
                         }
-                        let take = min(input.count, n - spooledBytes)
+                        let take = min(input.count, n - spool.written)
                         guard take > 0 else { return }
-                        guard spoolWrite(input[0..<take]) else { return }
+                        if let f = spool.write(input[0..<take], server) { fail(f); return }
                         input.removeFirst(take)
                         continuePending = false
-                        guard let body = arriving else {
-                            guard spooledBytes == n else { return }
-                            dispatch(h, body: takeSpool())
-                            return
-                        }
-                        body.advance(to: spooledBytes)
-                        guard spooledBytes == n else { return }
-                        bodyArrived()
+                        guard spool.written == n else { return }
+                        if spool.arriving != nil { bodyArrived() } else { dispatch(h, body: spool.take(server)) }
                         return
                     }
                     guard input.count >= n else { return }
@@ -341,27 +331,23 @@ final class Connection: @unchecked Sendable {
                     } catch { close(); return }
                     input.removeFirst(chunkedPosition)
                     chunkedPosition = 0
-                    if (chunked!.total > server.configuration.spoolThreshold || spool >= 0) && !chunked!.body.isEmpty {
+                    if (chunked!.total > server.configuration.spoolThreshold || spool.isOpen) && !chunked!.body.isEmpty {
                         // Past the threshold: to a file from here on (and with `streamBodies`, the request to the
                         // responder now, its length known at its end).
-                        if spool < 0 && server.configuration.streamBodies {
-                            guard openSpool() else { return }
-                            let body = RequestBody(arriving: spool, count: nil, release: { [server] in server.spoolClosed() })
-                            arriving = body
-                            startResponder(h, body: body)
+                        if !spool.isOpen && server.configuration.streamBodies {
+                            if let f = spool.open(server) { fail(f); return }
+                            startResponder(h, body: spool.handOver(count: nil, server))
                         }
-                        guard spoolWrite(chunked!.takeBody()[...]) else { return }
-                        arriving?.advance(to: spooledBytes)
+                        if let f = spool.write(chunked!.takeBody()[...], server) { fail(f); return }
                     }
                     guard chunked!.isDone else { return }
                     let whole = chunked!.body
                     chunked = nil
-                    if let body = arriving {
-                        body.finish()
+                    if spool.arriving != nil {
                         bodyArrived()
-                        return
+                    } else {
+                        dispatch(h, body: spool.isOpen ? spool.take(server) : RequestBody(whole))
                     }
-                    dispatch(h, body: spool >= 0 ? takeSpool() : RequestBody(whole))
                     return
                 case .none:
                     dispatch(h, body: RequestBody([]))
@@ -373,33 +359,11 @@ final class Connection: @unchecked Sendable {
         }
     }
 
-    // MARK: answering
-
-    /// Appends body bytes to the spool file (made on first use); answers 503 when too many uploads are being
-    /// spooled at once, 500 if the file cannot be written, and returns false then.
-    private func spoolWrite(_ bytes: ArraySlice<UInt8>) -> Bool {
-        guard openSpool() else { return false }
-        var off = 0
-        let ok = spool >= 0 && bytes.withUnsafeBytes { b -> Bool in
-            while off < b.count {
-                let n = Glibc.write(spool, b.baseAddress! + off, b.count - off)
-                if n > 0 { off += n } else if n < 0 && errno == EINTR { continue } else { return false }
-            }
-            return true
-        }
-        guard ok else {
-            fail(HTTPParser.Failure(500, "the request body could not be stored"))
-            return false
-        }
-        spooledBytes += bytes.count
-        return true
-    }
+    // MARK: bodies handed over while they arrive
 
     /// A body handed over while arriving is all there: its handler goes on, and the connection waits for the answer.
     private func bodyArrived() {
-        arriving = nil
-        spool = -1  // the body's to close
-        spooledBytes = 0
+        spool.arrived()
         head = nil
         phase = .handling
         readDeadline = .infinity
@@ -416,50 +380,13 @@ final class Connection: @unchecked Sendable {
 
     /// The handler waits for a body the client holds back for `100 Continue`: sends it.
     private func sendContinue() {
-        guard continuePending, phase == .body, arriving != nil else { return }
+        guard continuePending, phase == .body, spool.arriving != nil else { return }
         continuePending = false
         emit(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
         flush()
     }
 
-    /// Makes the spool file if there is none yet; answers 503 when too many uploads are being spooled at once,
-    /// 500 if no file can be made, and returns false then.
-    private func openSpool() -> Bool {
-        guard spool < 0 else { return true }
-        spool = server.openSpoolFile()
-        if spool == -2 {
-            spool = -1
-            fail(HTTPParser.Failure(503, "too many large uploads in progress; try again shortly"))
-            return false
-        }
-        if spool < 0 {
-            fail(HTTPParser.Failure(500, "the request body could not be stored"))
-            return false
-        }
-        return true
-    }
-
-    /// Drops the body being read: an arriving one is told it will not come whole (its handler stops), a spool file
-    /// of the connection's own is closed.
-    private func dropBody(_ why: String) {
-        if let a = arriving {
-            a.fail(why)
-            arriving = nil
-            spool = -1  // the body's to close
-        } else if spool >= 0 {
-            _ = Glibc.close(spool)
-            spool = -1
-            server.spoolClosed()
-        }
-        spooledBytes = 0
-    }
-
-    private func takeSpool() -> RequestBody {
-        let body = RequestBody(spooled: spool, count: spooledBytes, release: { [server] in server.spoolClosed() })
-        spool = -1
-        spooledBytes = 0
-        return body
-    }
+    // MARK: answering
 
     /// Hands a complete request to the responder.
     private func dispatch(_ h: HTTPParser.Head, body: RequestBody) {
@@ -491,10 +418,10 @@ final class Connection: @unchecked Sendable {
     private func answer(_ response: HTTPResponse, _ request: HTTPRequest) {
         // An answer before the body has arrived (a refusal): the rest of the body is read and discarded in a
         // lingering close.
-        let early = phase == .body && arriving != nil
+        let early = phase == .body && spool.arriving != nil
         guard phase == .handling || early else { return }
         if early {
-            dropBody("answered before it arrived")
+            spool.drop("answered before it arrived", server)
             head = nil
             chunked = nil
             input.removeAll()
@@ -591,7 +518,7 @@ final class Connection: @unchecked Sendable {
         guard !isClosed else { return }
         head = nil
         chunked = nil
-        dropBody(f.message)
+        spool.drop(f.message, server)
         input.removeAll()
         phase = .closing
         afterFlush = .linger

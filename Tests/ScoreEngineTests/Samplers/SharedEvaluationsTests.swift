@@ -56,13 +56,18 @@ import Testing
         #expect(results.withLock { $0.values.filter(\.1).count } == sharedCallers, "callers evaluated with another run's rows")
     }
 
-    /// A run whose first evaluation is quicker than a hand-off evaluates directly, and its samples are the same.
-    @Test func quickEvaluationsGoDirect() throws {
+    /// A small VP model of 2-D points and Euler's method over `steps` steps.
+    static func smallEuler(steps: Int) throws -> (ScoreModel, any Sampler) {
         let sde = VPSDE()
         let model = ScoreModel(architecture: .mlp(.init(hidden: [8])), schedule: .sde(sde), seed: 3)
         let space = DescribedSpace(schedule: .sde(sde), sampleShape: [2])
         let entry = try #require(SamplerRegistry.entry("euler"))
-        let sampler = entry.make(try entry.resolve(["steps": .text("30")], for: space), space)
+        return (model, entry.make(try entry.resolve(["steps": .text("\(steps)")], for: space), space))
+    }
+
+    /// A run whose first evaluation is quicker than a hand-off evaluates directly, and its samples are the same.
+    @Test func quickEvaluationsGoDirect() throws {
+        let (model, sampler) = try Self.smallEuler(steps: 30)
         let pool = SharedEvaluations(slots: 1)
         let quick = SharedScore(model, network: "m", pool: pool, itemShape: [2], directBelow: 10)
         let a = try SamplingRun(sampler: sampler, count: 5, seed: 1, chunkSize: 5, threads: 1).run(quick, shape: [2]).x
@@ -138,11 +143,7 @@ import Testing
     /// A run cancelled while its only evaluation waits for a slot (held elsewhere) gets zeros for it, after the
     /// sampler's own check: the run ends cancelled, never with those rows.
     @Test func aRunCancelledWhileWaitingIsCancelled() throws {
-        let sde = VPSDE()
-        let model = ScoreModel(architecture: .mlp(.init(hidden: [8])), schedule: .sde(sde), seed: 3)
-        let space = DescribedSpace(schedule: .sde(sde), sampleShape: [2])
-        let entry = try #require(SamplerRegistry.entry("euler"))
-        let sampler = entry.make(try entry.resolve(["steps": .text("1")], for: space), space)
+        let (model, sampler) = try Self.smallEuler(steps: 1)
         let pool = SharedEvaluations(slots: 1)
         let control = SamplingControl(totalRows: 4)
         let score = SharedScore(model, network: "m", pool: pool, itemShape: [2], directBelow: 0, isCancelled: { control.isCancelled })
