@@ -106,6 +106,8 @@ public protocol NoiseConditionalClassifier: Sendable {
     var classes: Int { get }
     /// Logits [n, K] of x [n, …] at per-row times t, on x's tape.
     func logits(_ x: Var, t: [Double]) -> Var
+    /// ∇ₓ log p_t(y | x) for each row's label (below, from the logits; `SharedClassifier` batches it).
+    func logProbabilityGradient(_ x: Tensor, t: [Double], labels: [Int]) -> Tensor
 }
 
 extension NoiseConditionalClassifier {

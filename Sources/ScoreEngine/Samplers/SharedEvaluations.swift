@@ -42,13 +42,14 @@ public final class SharedEvaluations: @unchecked Sendable {
         let network: String?
         let x: Tensor
         let t: [Double]
+        let labels: [Int]
         let run: ObjectIdentifier?
         let wake = DispatchSemaphore(value: 0)
         var granted = false
         var result: Tensor?
         var shared = false
-        init(network: String?, x: Tensor, t: [Double], run: ObjectIdentifier?) {
-            self.network = network; self.x = x; self.t = t; self.run = run
+        init(network: String?, x: Tensor, t: [Double], labels: [Int] = [], run: ObjectIdentifier?) {
+            self.network = network; self.x = x; self.t = t; self.labels = labels; self.run = run
         }
     }
 
@@ -106,16 +107,17 @@ public final class SharedEvaluations: @unchecked Sendable {
         return try body()
     }
 
-    /// f(x, t) for the network named `network`, evaluated alone or in a batch with the waiting requests of other
-    /// runs for the same network (rows of x and entries of t concatenated, the result split back). `evaluate`
-    /// must act on each row alone and be the same function for every caller naming the network. Returns the
-    /// result and whether it was evaluated with another run's rows; nil when `isCancelled` says so while the
-    /// request waits.
-    public func evaluate(_ network: String, x: Tensor, t: [Double], run: ObjectIdentifier, maxRows: Int,
+    /// f(x, t, labels) for the network named `network`, evaluated alone or in a batch with the waiting requests of
+    /// other runs for the same network (rows of x, entries of t and of the per-row labels concatenated, the result
+    /// split back). `labels` is empty or one per row (a classifier's gradient toward each row's class), the same
+    /// for every caller naming the network. `evaluate` must act on each row alone and be the same function for
+    /// every caller naming the network. Returns the result and whether it was evaluated with another run's rows;
+    /// nil when `isCancelled` says so while the request waits.
+    public func evaluate(_ network: String, x: Tensor, t: [Double], labels: [Int] = [], run: ObjectIdentifier, maxRows: Int,
                          isCancelled: () -> Bool = { false },
-                         _ evaluate: (Tensor, [Double]) -> Tensor) -> (Tensor, shared: Bool)? {
-        precondition(x.rank >= 1 && x.shape[0] == t.count)
-        let request = Request(network: network, x: x, t: t, run: run)
+                         _ evaluate: (Tensor, [Double], [Int]) -> Tensor) -> (Tensor, shared: Bool)? {
+        precondition(x.rank >= 1 && x.shape[0] == t.count && (labels.isEmpty || labels.count == t.count))
+        let request = Request(network: network, x: x, t: t, labels: labels, run: run)
         lock.lock()
         guard obtain(request, isCancelled: isCancelled) else { lock.unlock(); return nil }
         if let result = request.result {
@@ -135,7 +137,8 @@ public final class SharedEvaluations: @unchecked Sendable {
             }
         }
         lock.unlock()
-        let out = batch.count == 1 ? evaluate(x, t) : evaluate(Tensor.concatenateRows(batch.map(\.x)), batch.flatMap(\.t))
+        let out = batch.count == 1 ? evaluate(x, t, labels)
+            : evaluate(Tensor.concatenateRows(batch.map(\.x)), batch.flatMap(\.t), batch.flatMap(\.labels))
         lock.lock()
         let shared = Set(batch.map(\.run)).count > 1
         var first = 0
@@ -154,17 +157,15 @@ public final class SharedEvaluations: @unchecked Sendable {
     }
 }
 
-/// A network's score evaluated through `SharedEvaluations`, so that the runs sampling the same network at the
-/// same time share its evaluations. One per run (it counts the run's evaluations and those shared with other
-/// runs). Its first evaluations (three at least; more when several chunks start at once) hold a slot of their
-/// own and are timed: when the quickest of the first three took less than
-/// `directBelow` seconds, the run's evaluations go to the network directly from then on, since handing an
-/// evaluation to another thread and back costs tens of microseconds, more than a small MLP's evaluation of a
-/// few rows (batching such evaluations made concurrent jobs slower: `bench/shared_sampling.py`). Evaluations
-/// that need gradients with respect to x go to the network directly. A cancelled run's evaluation that is still
-/// waiting for a slot returns zeros at once: the sampler stops at its next check of the run's control.
-public final class SharedScore: ScoreFunction, @unchecked Sendable {
-    public let base: any ScoreFunction
+/// One run's evaluations of one network through `SharedEvaluations`, so that the runs evaluating the same network
+/// at the same time share them. One per run and network (it counts the run's evaluations and those shared with
+/// other runs). Its first evaluations (three at least; more when several chunks start at once) hold a slot of
+/// their own and are timed: when the quickest of the first three took less than `directBelow` seconds, the run's
+/// evaluations go to the network directly from then on, since handing an evaluation to another thread and back
+/// costs tens of microseconds, more than a small MLP's evaluation of a few rows (batching such evaluations made
+/// concurrent jobs slower: `bench/shared_sampling.py`). A cancelled run's evaluation that is still waiting for a
+/// slot gives nil at once: the sampler stops at its next check of the run's control.
+public final class SharedEvaluator: @unchecked Sendable {
     public let network: String
     public let pool: SharedEvaluations
     public let maxRows: Int
@@ -178,10 +179,10 @@ public final class SharedScore: ScoreFunction, @unchecked Sendable {
     private var direct: Bool?
     static let timedEvaluations = 3
 
-    /// `network` names the function `base` computes (a stored model's id): runs naming the same one are batched.
-    public init(_ base: any ScoreFunction, network: String, pool: SharedEvaluations, itemShape: [Int], directBelow: Double = 0.0002,
+    /// `network` names the function evaluated (a stored model's id and what of it): runs naming the same one are
+    /// batched.
+    public init(network: String, pool: SharedEvaluations, itemShape: [Int], directBelow: Double = 0.0002,
                 isCancelled: @escaping @Sendable () -> Bool = { false }) {
-        self.base = base
         self.network = network
         self.pool = pool
         self.maxRows = RowParallel.batchRows(itemShape: itemShape)
@@ -193,36 +194,84 @@ public final class SharedScore: ScoreFunction, @unchecked Sendable {
     /// another run's rows.
     public var tallies: (evaluations: Int, shared: Int) { tally.withLock { (evaluations, shared) } }
 
-    public func score(_ x: Var, t: [Double]) -> Var {
-        if x.requiresGrad { return base.score(x, t: t) }
-        let base = self.base
+    /// f(x, t, labels), evaluated as the run decided; nil when the run was cancelled while it waited.
+    public func evaluate(_ x: Tensor, t: [Double], labels: [Int] = [], _ f: (Tensor, [Double], [Int]) -> Tensor) -> Tensor? {
         switch tally.withLock({ direct }) {
         case nil:
             let timed = pool.withSlot(isCancelled: isCancelled) { () -> (Tensor, Double) in
                 let start = DispatchTime.now().uptimeNanoseconds
-                let out = evaluateScore(base, x.value, t, tape: Tape(recording: false))
+                let out = f(x, t, labels)
                 return (out, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             }
-            guard let (out, seconds) = timed else { return x.tape.constant(.zeros(x.shape)) }
+            guard let (out, seconds) = timed else { return nil }
             tally.withLock {
                 timings.append(seconds)
                 if direct == nil && timings.count >= Self.timedEvaluations { direct = timings.min()! < directBelow }
                 evaluations += 1
             }
-            return x.tape.constant(out)
+            return out
         case true?:
             tally.withLock { evaluations += 1 }
-            return base.score(x, t: t)
+            return f(x, t, labels)
         case false?:
-            let result = pool.evaluate(network, x: x.value, t: t, run: ObjectIdentifier(self), maxRows: maxRows, isCancelled: isCancelled) { x, t in
-                evaluateScore(base, x, t, tape: Tape(recording: false))
-            }
-            guard let (out, wasShared) = result else { return x.tape.constant(.zeros(x.shape)) }
+            let result = pool.evaluate(network, x: x, t: t, labels: labels, run: ObjectIdentifier(self), maxRows: maxRows,
+                                       isCancelled: isCancelled, f)
+            guard let (out, wasShared) = result else { return nil }
             tally.withLock {
                 evaluations += 1
                 if wasShared { shared += 1 }
             }
-            return x.tape.constant(out)
+            return out
         }
+    }
+}
+
+/// A network's score evaluated through `SharedEvaluations` (see `SharedEvaluator`). Evaluations that need
+/// gradients with respect to x go to the network directly; a cancelled run's waiting evaluation gives zeros.
+public final class SharedScore: ScoreFunction, @unchecked Sendable {
+    public let base: any ScoreFunction
+    public let evaluator: SharedEvaluator
+
+    /// `network` names the function `base` computes (a stored model's id): runs naming the same one are batched.
+    public init(_ base: any ScoreFunction, network: String, pool: SharedEvaluations, itemShape: [Int], directBelow: Double = 0.0002,
+                isCancelled: @escaping @Sendable () -> Bool = { false }) {
+        self.base = base
+        evaluator = SharedEvaluator(network: network, pool: pool, itemShape: itemShape, directBelow: directBelow, isCancelled: isCancelled)
+    }
+
+    public var tallies: (evaluations: Int, shared: Int) { evaluator.tallies }
+
+    public func score(_ x: Var, t: [Double]) -> Var {
+        if x.requiresGrad { return base.score(x, t: t) }
+        let base = self.base
+        let out = evaluator.evaluate(x.value, t: t) { x, t, _ in evaluateScore(base, x, t, tape: Tape(recording: false)) }
+        return x.tape.constant(out ?? .zeros(x.shape))
+    }
+}
+
+/// A classifier's gradient ∇ₓ log p_t(y | x) (guided sampling's) evaluated through `SharedEvaluations`, so that
+/// guided runs with the same classifier at the same time share its forward and backward passes, each row with
+/// its own label. Its logits go to the classifier directly.
+public final class SharedClassifier: NoiseConditionalClassifier, @unchecked Sendable {
+    public let base: any NoiseConditionalClassifier
+    public let evaluator: SharedEvaluator
+
+    /// `network` names the classifier (a stored model's id); its gradients are batched under `network` + "/∇log p(y|x)".
+    public init(_ base: any NoiseConditionalClassifier, network: String, pool: SharedEvaluations, itemShape: [Int],
+                directBelow: Double = 0.0002, isCancelled: @escaping @Sendable () -> Bool = { false }) {
+        self.base = base
+        evaluator = SharedEvaluator(network: network + "/∇log p(y|x)", pool: pool, itemShape: itemShape, directBelow: directBelow,
+                                    isCancelled: isCancelled)
+    }
+
+    public var classes: Int { base.classes }
+    public var tallies: (evaluations: Int, shared: Int) { evaluator.tallies }
+
+    public func logits(_ x: Var, t: [Double]) -> Var { base.logits(x, t: t) }
+
+    public func logProbabilityGradient(_ x: Tensor, t: [Double], labels: [Int]) -> Tensor {
+        let base = self.base
+        return evaluator.evaluate(x, t: t, labels: labels) { x, t, labels in base.logProbabilityGradient(x, t: t, labels: labels) }
+            ?? .zeros(x.shape)
     }
 }

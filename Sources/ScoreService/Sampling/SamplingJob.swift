@@ -68,8 +68,8 @@ struct PreparedSampling: Sendable {
 
     /// What the sampler follows: `base` (the source's score, or that score evaluated through the lane's shared
     /// evaluations), guided by the classifier toward each row's label when there are labels.
-    func score(over base: any ScoreFunction) -> any ScoreFunction {
-        guard let labels = parameters.labels, let classifier else { return base }
+    func score(over base: any ScoreFunction, classifier shared: (any NoiseConditionalClassifier)? = nil) -> any ScoreFunction {
+        guard let labels = parameters.labels, let classifier = shared ?? classifier else { return base }
         return GuidedScore.perLabel(base: base, classifier: classifier, labels: labels, perLabel: parameters.n, scale: parameters.guidance ?? 1)
     }
 
@@ -127,11 +127,17 @@ struct SamplingJob: JobExecutor {
         var onChunk: (@Sendable (Range<Int>, SampleBatch) -> Void)? = nil
         if let stream { onChunk = { rows, batch in stream.push(rows, batch.x) } }
         // A stored model's evaluations go through the lane's shared evaluations, batched with those of other jobs
-        // sampling the same model at the same time.
+        // sampling the same model at the same time; so do the classifier's gradients of guided jobs.
         let shared = p.model.map {
             SharedScore(prepared.source, network: $0, pool: context.evaluations, itemShape: shape, isCancelled: { control.isCancelled })
         }
-        let out = try run.run(prepared.score(over: shared ?? prepared.source), shape: shape, control: control, onChunk: onChunk)
+        var sharedClassifier: SharedClassifier? = nil
+        if let id = p.classifier, let classifier = prepared.classifier {
+            sharedClassifier = SharedClassifier(classifier, network: id, pool: context.evaluations, itemShape: shape,
+                                                isCancelled: { control.isCancelled })
+        }
+        let score = prepared.score(over: shared ?? prepared.source, classifier: sharedClassifier)
+        let out = try run.run(score, shape: shape, control: control, onChunk: onChunk)
         let seconds = Date().timeIntervalSince(started)
         var header = SampleEncoding.header(sampler: p.sampler, parameters: p.parameters, n: p.rows, seed: p.seed, nfe: out.nfe,
                                            seconds: seconds, shape: shape)
@@ -142,8 +148,8 @@ struct SamplingJob: JobExecutor {
         header["model"] = p.model.map { .string($0) } ?? .null
         if let target = p.target { header["target"] = .string(target) }
         if let preset = p.preset { header["preset"] = .string(preset) }
-        if let tallies = shared?.tallies {
-            header["shared_evaluations"] = .number(Double(tallies.shared))
+        if shared != nil || sharedClassifier != nil {
+            header["shared_evaluations"] = .number(Double((shared?.tallies.shared ?? 0) + (sharedClassifier?.tallies.shared ?? 0)))
         }
         let bytes: [UInt8]
         if SampleEncoding.isImage(p.format) {

@@ -44,7 +44,7 @@ import Testing
         let results = Mutex<[Int: (Tensor, Bool)]>([:])
         Self.concurrently(4) { k in
             let x = Tensor(shape: [2, 3], scalars: (0..<6).map { Float(10 * k + $0) })
-            let out = pool.evaluate("f", x: x, t: [Double(k), 0.5], run: ObjectIdentifier(runs[k]), maxRows: maxRows) { f($0, $1) }
+            let out = pool.evaluate("f", x: x, t: [Double(k), 0.5], run: ObjectIdentifier(runs[k]), maxRows: maxRows) { x, t, _ in f(x, t) }
             results.withLock { $0[k] = out }
         }
         #expect(pool.counts == .init(batches: batches, requests: 4, sharedBatches: 1))
@@ -80,7 +80,7 @@ import Testing
     @Test func aRunAloneIsNotDelayed() throws {
         let pool = SharedEvaluations(slots: 2)
         let x = Tensor(shape: [3, 2], scalars: [1, 2, 3, 4, 5, 6])
-        let (out, shared) = try #require(pool.evaluate("g", x: x, t: [0, 0, 0], run: ObjectIdentifier(Run()), maxRows: 1) { x, _ in x.scaled(by: 2) })
+        let (out, shared) = try #require(pool.evaluate("g", x: x, t: [0, 0, 0], run: ObjectIdentifier(Run()), maxRows: 1) { x, _, _ in x.scaled(by: 2) })
         #expect(out.scalars == [2, 4, 6, 8, 10, 12] && !shared)
         #expect(pool.counts == .init(batches: 1, requests: 1, sharedBatches: 0))
     }
@@ -97,14 +97,14 @@ import Testing
         holding.wait()
         let x = Tensor(shape: [1, 2], scalars: [1, 2])
         let evaluated = Calls()
-        let cancelled = pool.evaluate("g", x: x, t: [0], run: ObjectIdentifier(Run()), maxRows: 8, isCancelled: { true }) { x, _ in
+        let cancelled = pool.evaluate("g", x: x, t: [0], run: ObjectIdentifier(Run()), maxRows: 8, isCancelled: { true }) { x, _, _ in
             evaluated.n.add(1, ordering: .relaxed)
             return x
         }
         #expect(cancelled == nil && pool.waiting("g") == 0 && evaluated.n.load(ordering: .relaxed) == 0)
         letGo.signal()
         finished.wait()
-        let next = pool.evaluate("g", x: x, t: [0], run: ObjectIdentifier(Run()), maxRows: 8) { x, _ in x.scaled(by: 3) }
+        let next = pool.evaluate("g", x: x, t: [0], run: ObjectIdentifier(Run()), maxRows: 8) { x, _, _ in x.scaled(by: 3) }
         #expect(next?.0.scalars == [3, 6])
     }
 
@@ -138,6 +138,44 @@ import Testing
         // The runs overlapped for hundreds of evaluations on one slot: while one held it, others' requests queued.
         #expect(counts.sharedBatches > 0 && counts.batches < 4000)
         #expect(shared.map(\.tallies.shared).reduce(0, +) > 0)
+    }
+
+    /// Four guided runs (each its own class) through one pool with one slot, at the same time: the classifier's
+    /// gradients of different runs are batched, each row toward its own label, and every run draws the samples it
+    /// draws alone.
+    @Test func guidedRunsShareTheClassifierGradients() throws {
+        let sde = VPSDE()
+        let mixture = GaussianMixture(means: [[-2, 0], [2, 1]], weights: [0.5, 0.5], variance: 0.25, perturbation: sde)
+        let space = DescribedSpace(schedule: .sde(sde), sampleShape: [2])
+        let entry = try #require(SamplerRegistry.entry("euler"))
+        let sampler = entry.make(try entry.resolve(["steps": .text("400")], for: space), space)
+        @Sendable func guided(_ k: Int, _ classifier: any NoiseConditionalClassifier) -> GuidedScore {
+            GuidedScore(base: mixture, classifier: classifier, labels: [Int](repeating: k % 2, count: 40), scale: 2)
+        }
+        let alone = try (0..<4).map { k in
+            try SamplingRun(sampler: sampler, count: 40, seed: UInt64(k), chunkSize: 40, threads: 1).run(guided(k, mixture), shape: [2]).x
+        }
+        let pool = SharedEvaluations(slots: 1)
+        let classifiers = (0..<4).map { _ in SharedClassifier(mixture, network: "c", pool: pool, itemShape: [2], directBelow: 0) }
+        let together = Mutex<[Int: Tensor]>([:])
+        Self.concurrently(4) { k in
+            let x = try? SamplingRun(sampler: sampler, count: 40, seed: UInt64(k), chunkSize: 40, threads: 1)
+                .run(guided(k, classifiers[k]), shape: [2]).x
+            together.withLock { $0[k] = x }
+        }
+        for k in 0..<4 {
+            let x = try #require(together.withLock { $0[k] })
+            #expect(x.maxAbsDifference(alone[k]) < 1e-5, "run \(k)")
+            #expect(classifiers[k].tallies.evaluations == 400)
+        }
+        #expect(pool.counts.sharedBatches > 0 && pool.waiting("c/∇log p(y|x)") == 0)
+        #expect(classifiers.map(\.tallies.shared).reduce(0, +) > 0)
+        // The class means are far apart: the runs of class 0 sit left, those of class 1 right.
+        #expect((0..<4).allSatisfy { k in
+            let x = alone[k]
+            let mean = (0..<40).map { Double(x.scalars[2 * $0]) }.reduce(0, +) / 40
+            return k % 2 == 0 ? mean < -1 : mean > 1
+        })
     }
 
     /// A run cancelled while its only evaluation waits for a slot (held elsewhere) gets zeros for it, after the
