@@ -64,6 +64,11 @@ import Testing
             .compactMap { try? JSONValue(parsing: String($0.dropFirst("event: preview\ndata: ".count))) }
         #expect(!previews.isEmpty && previews.allSatisfy { $0["points"]?.array?.count == 300 && $0["total"] == 20 })
         #expect(previews.last?["step"] == 20)
+        // Opened after the job ended, its event stream still shows the last preview (kept with the job).
+        let after = http("GET", "\(base)/jobs/\(job)/events").text
+        let kept = after.components(separatedBy: "\n\n").filter { $0.hasPrefix("event: preview") }
+            .compactMap { try? JSONValue(parsing: String($0.dropFirst("event: preview\ndata: ".count))) }
+        #expect(kept.count == 1 && kept.first?["step"] == 20 && after.contains("event: end"))
 
         let images = try Self.train(base, #"{"dataset": "mnist", "steps": 2, "batch_size": 4, "model": {"channels": [4, 8, 8, 8], "time_features": 8}}"#)
         let c = try RawClient(port: h.service.port)

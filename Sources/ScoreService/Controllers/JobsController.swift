@@ -100,7 +100,7 @@ struct JobsController: RouteCollection {
                     try await out.write(": keep-alive\n\n")  // also notices a client that left
                 } else {
                     seen = version
-                    if let p = runner.livePreview(id), p.number != previewSeen {
+                    if j.kind == .sample, let p = runner.livePreview(id), p.number != previewSeen {
                         previewSeen = p.number
                         try await out.write("event: preview\ndata: \(p.body.serialized)\n\n")
                     }

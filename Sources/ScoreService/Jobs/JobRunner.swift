@@ -170,10 +170,11 @@ final class JobRunner: @unchecked Sendable {
         running.withLock { $0[id] }?.history.withLock { $0 }
     }
 
-    /// The latest preview of a running job (from the store when another node runs it).
+    /// The latest preview of a job: in memory while it runs here, else from the store (another node runs it, or
+    /// it has ended and its last preview was kept).
     func livePreview(_ id: String) -> (number: Int, body: JSONValue)? {
         if let live = running.withLock({ $0[id] }) { return live.preview.withLock { $0 } }
-        return deps.store.isShared ? (try? deps.store.preview(id)) ?? nil : nil
+        return (try? deps.store.preview(id)) ?? nil
     }
 
     /// The freshest progress of a running job.
@@ -283,6 +284,17 @@ final class JobRunner: @unchecked Sendable {
     /// lease lapses. A finished training job's saved state goes once the outcome is recorded.
     private func record(_ outcome: JobOutcome, of job: JobRecord, live: RunningJob, fence: Fence) {
         let deadline = Date().addingTimeInterval(deps.store.isShared ? config.leaseSeconds : 0)
+        // The last preview outlives the job that ends, so that an event stream opened after the end still shows
+        // it (a short job may end before its watcher connects). Written while the claim still holds.
+        var ends = true
+        if case .interrupted = outcome { ends = false }
+        if ends, let p = live.preview.withLock({ $0 }) {
+            do {
+                try deps.store.setPreview(fence, number: p.number, body: p.body)
+            } catch {
+                deps.logger.warning("cannot keep a job's last preview", metadata: ["job": "\(job.id)", "error": "\(error)"])
+            }
+        }
         var model: ModelRecord? = nil
         while true {
             do {
