@@ -8,7 +8,7 @@ import ScoreEngine
 ///   score-bench scorenet [--repeats N] [--steps S] [--no-reference]   the MNIST ScoreNet: train images/s, forward ms
 ///   score-bench quality [--data NAME …] [--seed S]      default recipe per data set: sample quality vs the floor
 ///   score-bench presets                                  every 2-D preset with its sampler: sample quality vs the floor
-///   score-bench samplers [--data NAME …] [--mnist-model CKPT] [--images N] [--budgets 10,20,50]
+///   score-bench samplers [--data NAME …] [--mnist-model CKPT] [--images N] [--budgets 10,20,50] [--seeds 0,1,2]
 ///                                                        quality against NFE for every sampler (points; MNIST FD)
 ///   score-bench mnist-features [--epochs N] [--lr L]     trains the MNIST feature network of the Fréchet distance
 ///   score-bench guidance --mnist-model CKPT --classifier CKPT [--n 100] [--scales 1,2,4] [--sampler ddim] [--grid PNG]
@@ -74,7 +74,8 @@ case "samplers":
     let names = values("--data")
     try! SamplerTable(datasets: names.isEmpty ? [.swissRoll, .moons, .eightGaussians, .checkerboard] : names.compactMap(Toy2D.init(rawValue:)),
                       mnistModel: option("--mnist-model"), images: Int(option("--images") ?? "1000")!,
-                      budgets: (option("--budgets") ?? "10,20,50").split(separator: ",").map { Int($0)! }).run()
+                      budgets: (option("--budgets") ?? "10,20,50").split(separator: ",").map { Int($0)! },
+                      seeds: (option("--seeds") ?? "0").split(separator: ",").map { UInt64($0)! }).run()
 case "presets":
     PresetTable().run()
 case "colorize":

@@ -136,9 +136,13 @@ public enum SamplerParameters {
 }
 
 extension SamplerRegistry {
-    /// The samplers declared the default for a kind of data, in words ("dpm_solver for points, ddim for images").
+    /// The samplers declared the default for a kind of data, in words ("dpm_solver for points and images", or
+    /// "a for points, b for images").
     public static var declaredDefaults: String {
-        DataKind.allCases.compactMap { k in all.first { $0.defaultFor.contains(k) }.map { "\($0.name) for \(k.rawValue)" } }
+        let pairs = DataKind.allCases.compactMap { k in all.first { $0.defaultFor.contains(k) }.map { ($0.name, k.rawValue) } }
+        var names: [String] = []
+        for (name, _) in pairs where !names.contains(name) { names.append(name) }
+        return names.map { name in "\(name) for " + pairs.filter { $0.0 == name }.map(\.1).joined(separator: " and ") }
             .joined(separator: ", ")
     }
 

@@ -68,15 +68,14 @@ public struct DDIMSampler: Sampler {
 extension DDIMSampler {
     public static let entry = SamplerEntry(
         name: "ddim", summary: "DDIM on uniform times: deterministic (eta 0) to ancestral (eta 1), one evaluation per step",
+        // For images ancestral and stopping at ε = 0.3 (σ ≈ 0.1 for the VE defaults): DDIM's best at about 20
+        // evaluations on MNIST (docs/benchmarks.md), where the deterministic samplers carry the score's errors at
+        // small noise into the images.
         families: [.sde],
-        // The default sampler of image models, ancestral and stopping at ε = 0.3 (σ ≈ 0.1 for the VE
-        // defaults): the best of the fast samplers at about 20 evaluations on MNIST (docs/benchmarks.md), where
-        // the deterministic ones carry the score's errors at small noise into the images.
-        defaultFor: [.images],
         parameters: [
             DenoiserParameters.budget(default: 20),
             Parameter("eta", .number(.closed(0, 1)), default: .byKind(points: .value(0), images: .value(1)),
-                      help: "η: 0 deterministic (DDIM), 1 ancestral (DDPM)"),
+                      help: "η in [0, 1]: 0 deterministic (DDIM), 1 ancestral (DDPM)"),
             SamplerParameters.epsEnd.with(default: .byKind(points: .value(1e-3), images: .value(0.3))),
         ],
         make: { v, space in

@@ -92,7 +92,7 @@ public enum Presets {
         // cosine decay, gradient clipping at 1 and an EMA of 0.999, for 20 000 steps of batch 32 (about 10.7 epochs).
         Preset(name: "default_images", summary: "this project's defaults for MNIST (20 000 steps)",
                source: "this project (docs/benchmarks.md, MNIST)", kind: .images,
-               recipe: ["dataset": "mnist"], sampling: .init(sampler: "ddim", parameters: [:], n: nil)),
+               recipe: ["dataset": "mnist"], sampling: .init(sampler: "dpm_solver", parameters: [:], n: nil)),
     ]
 
     public static func named(_ name: String) -> Preset? { all.first { $0.name == name } }

@@ -10,7 +10,7 @@ import Testing
 /// predictor alone does not (Euler–Maruyama gives a conditional variance of 0.20 for 0.134 on this example), nor
 /// does the probability-flow ODE with the known coordinates held on their perturbation path (0.30), which does
 /// get the conditional mean; so do the fast samplers, whose denoiser gives the known coordinates their value
-/// (variances 0.27 euler, 0.38 heun, 0.28 edm, 0.31 dpm_solver, 0.25 ddim on the defaults).
+/// (variances 0.27 euler, 0.38 heun, 0.28 edm, 0.31 dpm_solver as the ODE solver, 0.25 ddim on the defaults).
 @Suite struct ImputationTests {
     /// Data N(μ, Σ) in 3-D with correlations; coordinate 0 known in every row (at a value of its own), 1 and 2 imputed.
     @Test(arguments: ["pc", "ode", "euler", "heun", "edm", "dpm_solver", "ddim"])

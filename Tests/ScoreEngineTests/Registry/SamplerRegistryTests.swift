@@ -18,7 +18,7 @@ import Testing
         #expect(Self.names(Self.ladder) == ["annealed_langevin", "langevin"])
         #expect(Self.names(Self.none) == ["langevin"])
         #expect(SamplerRegistry.defaultEntry(for: Self.ve)?.name == "dpm_solver")
-        #expect(SamplerRegistry.defaultEntry(for: Self.vpImages)?.name == "ddim")
+        #expect(SamplerRegistry.defaultEntry(for: Self.vpImages)?.name == "dpm_solver")
         #expect(SamplerRegistry.defaultEntry(for: Self.none, preset: Presets.named("tutorial_exact_swiss_roll"))?.name == "langevin")
         #expect(SamplerRegistry.defaultEntry(for: Self.ve, preset: Presets.named("tutorial_exact_swiss_roll"))?.name == "langevin")
         let refused = #expect(throws: InvalidParameter.self) { try SamplerRegistry.entry("pc")!.resolve([:], for: Self.none) }
