@@ -118,11 +118,14 @@ enum ScoreNetProfile {
         let upInputs = [[32, ch[3], s4, s4], [32, 2 * ch[2], s3, s3], [32, 2 * ch[1], s2, s2], [32, 2 * ch[0], s1, s1]].map { r.gaussian($0) }
         let normInputs = (0..<4).map { r.gaussian([32, ch[$0], sizes[$0], sizes[$0]]) }
         let e = r.gaussian([32, ed])
+        let shifts = (0..<4).map { r.gaussian([32, ch[$0]]) }
         var kinds: [(String, Double)] = []
         kinds.append(("convolutions", (0..<4).map { i in alone { pv in _ = convs[i](ft.constant(inputs[i]), pv) } }.reduce(0, +)))
         kinds.append(("transposed convolutions", (0..<4).map { i in alone { pv in _ = ups[i](ft.constant(upInputs[i]), pv) } }.reduce(0, +)))
-        // GroupNorm + SiLU at the four levels, twice each (the down and up paths share the widths).
-        kinds.append(("GroupNorm + SiLU", 2 * (0..<4).map { i in alone { pv in _ = norms[i](ft.constant(normInputs[i]), pv).apply(.silu) } }.reduce(0, +)))
+        // silu(GroupNorm(h + dense(e))) at the four levels, twice each (the down and up paths share the widths).
+        kinds.append(("GroupNorm + SiLU", 2 * (0..<4).map { i in
+            alone { pv in _ = norms[i].silu(ft.constant(normInputs[i]), shift: ft.constant(shifts[i]), pv) }
+        }.reduce(0, +)))
         kinds.append(("time embedding (7 dense)", (0..<7).map { i in alone { pv in _ = dense[i](ft.constant(e), pv) } }.reduce(0, +)))
         let sum = kinds.reduce(0) { $0 + $1.1 }
         print("forward  by layer kind (batch 32, one thread, each layer alone): " + kinds.map {

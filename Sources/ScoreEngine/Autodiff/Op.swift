@@ -33,6 +33,9 @@ enum Op {
     case conv(Int, Int, ConvGeometry)
     case convAdjoint(Int, Int, ConvGeometry)
     case convWeight(Int, Int, ConvGeometry)
+    /// y = silu(GroupNorm(x + shift)) with shift [N, C] per example and channel, weight and bias [C] (see
+    /// `GroupNormGeometry`): the U-Net's block as one node.
+    case groupNormSiLU(Int, shift: Int, weight: Int, bias: Int, groups: Int, epsilon: Float)
 
     /// Whether some input satisfies `p` (without building an array of inputs: the backward pass asks this of
     /// every node). `concatParts` is the tape's table of concatenated parts.
@@ -41,6 +44,7 @@ enum Op {
         switch self {
         case .leaf: return false
         case .affine(let x, let w, let b): return p(x) || p(w) || p(b)
+        case .groupNormSiLU(let x, let s, let w, let b, _, _): return p(x) || p(s) || p(w) || p(b)
         case .binary(_, let a, let b), .matmul(let a, let b, _, _), .conv(let a, let b, _), .convAdjoint(let a, let b, _),
              .convWeight(let a, let b, _):
             return p(a) || p(b)
@@ -126,6 +130,19 @@ extension Tape {
             // ⟨g, convWeight(x, a)⟩ = ⟨conv(x, g), a⟩.
             accumulate(x, v(a).convAdjoint(g, geometry))
             accumulate(a, v(x).conv(g, geometry))
+        case .groupNormSiLU(let x, let s, let w, let b, let groups, let epsilon):
+            guard wants(x) || wants(s) || wants(w) || wants(b) else { return }
+            if isRecording {
+                // Differentiable again: the same gradients written with taped operations.
+                let d = Var.groupNormSiLUGradients(v(x), shift: v(s), weight: v(w), bias: v(b), groups: groups,
+                                                    epsilon: epsilon, g)
+                accumulate(x, d.x); accumulate(s, d.shift); accumulate(w, d.weight); accumulate(b, d.bias)
+            } else {
+                let d = Tensor.groupNormSiLUGradients(values[x], shift: values[s], weight: values[w], bias: values[b],
+                                                      groups: groups, epsilon: epsilon, g.value)
+                accumulate(x, constant(d.x)); accumulate(s, constant(d.shift))
+                accumulate(w, constant(d.weight)); accumulate(b, constant(d.bias))
+            }
         }
     }
 }

@@ -162,4 +162,40 @@ extension Var {
         same(y)
         return tape.record(Tensor.convWeight(value, y.value, geometry), .convWeight(id, y.id, geometry), id, y.id)
     }
+
+    /// silu(GroupNorm(self + shift)) as one node (see `GroupNormGeometry`): self [N, C, …], shift [N, C],
+    /// weight and bias [C].
+    public func groupNormSiLU(shift: Var, weight: Var, bias: Var, groups: Int, epsilon: Float) -> Var {
+        same(shift); same(weight); same(bias)
+        return tape.record(Tensor.groupNormSiLU(value, shift: shift.value, weight: weight.value, bias: bias.value,
+                                                groups: groups, epsilon: epsilon),
+                           .groupNormSiLU(id, shift: shift.id, weight: weight.id, bias: bias.id, groups: groups,
+                                          epsilon: epsilon),
+                           inputs: [id, shift.id, weight.id, bias.id])
+    }
+
+    /// The gradients of ⟨g, silu(GroupNorm(x + shift))⟩ written with taped operations (the formulas of
+    /// `Tensor.groupNormSiLUGradients`), for backward passes that are differentiated again.
+    static func groupNormSiLUGradients(_ x: Var, shift: Var, weight: Var, bias: Var, groups: Int, epsilon: Float,
+                                       _ g: Var) -> (x: Var, shift: Var, weight: Var, bias: Var) {
+        let s = x.shape, n = s[0], channels = s[1]
+        let m = x.value.count / (n * groups)
+        var perChannel = [Int](repeating: 1, count: s.count), perExample = perChannel
+        perChannel[1] = channels
+        perExample[0] = n; perExample[1] = channels
+        let h = (x + shift.reshaped(perExample)).reshaped([n, groups, m])
+        let centred = h - h.sum(to: [n, groups, 1]) * (1 / Float(m))
+        let r = ((centred.squared().sum(to: [n, groups, 1]) * (1 / Float(m))) + epsilon).sqrt().apply(.reciprocal)
+        let xHat = centred * r
+        let w = weight.reshaped(perChannel)
+        let y = xHat.reshaped(s) * w + bias.reshaped(perChannel)
+        let dy = g * y.apply(.silu, order: 1)
+        let dxHat = (dy * w).reshaped([n, groups, m])
+        let a = dxHat.sum(to: [n, groups, 1]) * (1 / Float(m))
+        let b = (dxHat * xHat).sum(to: [n, groups, 1]) * (1 / Float(m))
+        let dx = (r * (dxHat - a - xHat * b)).reshaped(s)
+        return (dx, dx.sum(to: perExample).reshaped([n, channels]),
+                (dy * xHat.reshaped(s)).sum(to: perChannel).reshaped([channels]),
+                dy.sum(to: perChannel).reshaped([channels]))
+    }
 }

@@ -96,6 +96,13 @@ public struct GroupNorm: Sendable {
         return normalised * p[weight].reshaped(affine) + p[bias].reshaped(affine)
     }
 
+    /// silu(self(x + shift)), shift [N, C] added per example and channel: the U-Net's block after each
+    /// convolution, as one fused node (`Var.groupNormSiLU`) rather than the taped composition above.
+    public func silu(_ x: Var, shift: Var, _ p: [Var]) -> Var {
+        precondition(x.shape.count >= 2 && x.shape[1] == channels, "GroupNorm(\(channels)) on \(x.shape)")
+        return x.groupNormSiLU(shift: shift, weight: p[weight], bias: p[bias], groups: groups, epsilon: epsilon)
+    }
+
     /// The largest group count ≤ `preferred` that divides `channels`.
     public static func groups(for channels: Int, preferred: Int) -> Int {
         var g = Swift.min(preferred, channels)

@@ -89,12 +89,11 @@ struct TimeConditionedEncoder: Sendable {
     }
 
     func callAsFunction(_ x: Var, _ t: Var, _ p: [Var]) -> Var {
-        let n = x.shape[0]
         let e = embed(t, p).apply(.silu)
         var h = x
         for i in 0..<4 {
             let c = down[i](h, p)
-            h = norms[i](c + dense[i](e, p).reshaped([n, c.shape[1], 1, 1]), p).apply(.silu)
+            h = norms[i].silu(c, shift: dense[i](e, p), p)
         }
         return h
     }

@@ -97,10 +97,9 @@ public struct UNetScoreNet: ScoreNetwork {
     }
 
     public func callAsFunction(_ x: Var, _ t: Var, _ p: [Var]) -> Var {
-        let n = x.shape[0]
         let e = embed(t, p).apply(.silu)
         func block(_ h: Var, _ i: Int) -> Var {
-            (norms[i](h + dense[i](e, p).reshaped([n, h.shape[1], 1, 1]), p)).apply(.silu)
+            norms[i].silu(h, shift: dense[i](e, p), p)
         }
         var skips: [Var] = []
         var h = x

@@ -97,6 +97,44 @@ import Testing
         #expect(Tape().constant(img).averagePooled(2).value.scalars == [3, 5])
     }
 
+    /// The fused block silu(GroupNorm(x + shift)) against the taped composition it replaces: values and
+    /// first-order gradients (the fused backward kernel) to float rounding, on planes that fill whole vectors,
+    /// leave a tail, or are shorter than one (26×26, 5×5, 2×2, 1×1), with one, several and one-channel groups;
+    /// then finite differences, first order and second (the second goes through the taped form of the
+    /// gradients, whose finite differences go through the fused kernel).
+    @Test mutating func fusedGroupNormSiLUMatchesTheComposition() {
+        let cases: [(shape: [Int], groups: Int)] = [([2, 8, 26, 26], 4), ([3, 6, 5, 5], 2), ([2, 4, 2, 2], 4),
+                                                     ([2, 3, 1, 1], 1), ([1, 4, 7], 2)]
+        for (shape, groups) in cases {
+            let n = shape[0], c = shape[1]
+            var params = ParameterSet()
+            let norm = GroupNorm("n", groups: groups, channels: c, in: &params)
+            let x = g(shape) * 2 + 0.5, shift = g([n, c]), weight = g([c]) + 1, bias = g([c]) * 0.5
+            var broadcast = [Int](repeating: 1, count: shape.count)
+            broadcast[0] = n; broadcast[1] = c
+            func composite(_ v: [Var]) -> Var {
+                norm(v[0] + v[1].reshaped(broadcast), [v[2], v[3]]).apply(.silu)
+            }
+            func fused(_ v: [Var]) -> Var { norm.silu(v[0], shift: v[1], [v[2], v[3]]) }
+            let dz = g(shape)
+            var results: [[Tensor]] = []
+            for f in [composite, fused] {
+                let tape = Tape()
+                let vars = [x, shift, weight, bias].map { tape.variable($0) }
+                let z = f(vars)
+                results.append([z.value] + tape.gradients(of: (z * dz).sum(), wrt: vars).map(\.value))
+            }
+            for (k, what) in ["value", "∂x", "∂shift", "∂weight", "∂bias"].enumerated() {
+                expectRelClose(results[1][k], results[0][k], rtol: 2e-5, atol: 1e-5, "\(shape) \(what)")
+            }
+            if shape[0] * shape[1] * shape.dropFirst(2).reduce(1, *) <= 100 {
+                GradCheck.first([x, shift, weight, bias]) { v in (fused(v) * dz).sum() }
+                GradCheck.second([x, shift, weight, bias], tolerance: 5e-3) { v in (fused(v) * dz).sum() }
+                GradCheck.second([weight, shift, x, bias], tolerance: 5e-3) { v in (fused([v[2], v[1], v[0], v[3]]) * dz).sum() }
+            }
+        }
+    }
+
     /// The notebook's ScoreNet with the fixture's weights reproduces PyTorch's output to 1e-4 relative.
     @Test func scoreNetMatchesPyTorch() throws {
         let f = try Fixtures.load("scorenet_mnist")

@@ -1,0 +1,235 @@
+/// The U-Net's block after each convolution, silu(GroupNorm(x + shift)), as one pass over the data forward and
+/// two backward, instead of the dozen broadcast operations (each a pass, and a tensor) that the taped
+/// composition takes. x is [N, C, …] (C channels of P = ∏… entries each), shift [N, C] (added per example and
+/// channel), weight and bias [C]; the C channels split into `groups` groups of C/G consecutive channels, and
+/// each example's group is normalised by its own mean and biased variance:
+///
+///     x̂ = (x + shift − μ)·r,   r = 1/√(var + ε),   y = weight·x̂ + bias,   z = y·σ(y).
+///
+/// Statistics are taken in two passes over the group (mean, then the centred sum of squares), as the taped
+/// form does; the backward pass takes them again rather than keeping them.
+struct GroupNormGeometry {
+    let n: Int, channels: Int, plane: Int, groups: Int
+    let epsilon: Float
+
+    init(shape: [Int], groups: Int, epsilon: Float) {
+        precondition(shape.count >= 2 && groups > 0 && shape[1] % groups == 0,
+                     "GroupNorm of \(groups) groups on \(shape)")
+        n = shape[0]
+        channels = shape[1]
+        plane = shape.dropFirst(2).reduce(1, *)
+        self.groups = groups
+        self.epsilon = epsilon
+    }
+
+    var perGroup: Int { channels / groups }
+
+    /// Mean and 1/√(var + ε) of example b's group: its channels c0 ..< c0 + C/G, each shifted by its own s[c].
+    @inline(__always)
+    func statistics(_ x: UnsafePointer<Float>, _ s: UnsafePointer<Float>, example b: Int, group: Int) -> (Float, Float) {
+        let c0 = group * perGroup
+        var sum: Float = 0
+        for c in c0..<(c0 + perGroup) {
+            let p = x + (b * channels + c) * plane
+            sum += Kernels.sum(p, plane) + Float(plane) * s[b * channels + c]
+        }
+        let m = Float(perGroup * plane)
+        let mean = sum / m
+        var squares: Float = 0
+        for c in c0..<(c0 + perGroup) {
+            let p = x + (b * channels + c) * plane
+            squares += GroupNormGeometry.centredSquares(p, plane, mean - s[b * channels + c])
+        }
+        return (mean, 1 / (squares / m + epsilon).squareRoot())
+    }
+
+    /// Σ (p[i] − μ)².
+    @inline(__always)
+    static func centredSquares(_ p: UnsafePointer<Float>, _ count: Int, _ mu: Float) -> Float {
+        let m = FastMath.V(repeating: mu)
+        var acc = FastMath.V.zero
+        var i = 0
+        while i + FastMath.V.scalarCount <= count {
+            let d = load(p + i) - m
+            acc.addProduct(d, d)
+            i += FastMath.V.scalarCount
+        }
+        var total = acc.sum()
+        while i < count { let d = p[i] - mu; total += d * d; i += 1 }
+        return total
+    }
+}
+
+@inline(__always) private func load(_ p: UnsafePointer<Float>) -> FastMath.V {
+    UnsafeRawPointer(p).loadUnaligned(as: FastMath.V.self)
+}
+@inline(__always) private func store(_ v: FastMath.V, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: FastMath.V.self)
+}
+/// The first `count` (< 16) lanes from p, the rest `fill`.
+@inline(__always) private func loadPartial(_ p: UnsafePointer<Float>, _ count: Int, fill: Float = 0) -> FastMath.V {
+    var v = FastMath.V(repeating: fill)
+    for j in 0..<count { v[j] = p[j] }
+    return v
+}
+@inline(__always) private func storePartial(_ v: FastMath.V, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
+    for j in 0..<count { p[j] = v[j] }
+}
+
+extension Tensor {
+    /// silu(GroupNorm(x + shift)) (see `GroupNormGeometry`): x [N, C, …], shift [N, C], weight and bias [C].
+    public static func groupNormSiLU(_ x: Tensor, shift: Tensor, weight: Tensor, bias: Tensor, groups: Int,
+                                     epsilon: Float) -> Tensor {
+        let g = GroupNormGeometry(shape: x.shape, groups: groups, epsilon: epsilon)
+        precondition(shift.shape == [g.n, g.channels] && weight.shape == [g.channels] && bias.shape == [g.channels],
+                     "GroupNorm shapes: x \(x.shape), shift \(shift.shape), weight \(weight.shape), bias \(bias.shape)")
+        return Tensor(shape: x.shape) { z, _ in
+            x.scalars.withUnsafeBufferPointer { px in
+                shift.scalars.withUnsafeBufferPointer { ps in
+                    weight.scalars.withUnsafeBufferPointer { pw in
+                        bias.scalars.withUnsafeBufferPointer { pb in
+                            let x = px.baseAddress!, s = ps.baseAddress!, w = pw.baseAddress!, b = pb.baseAddress!
+                            for e in 0..<g.n {
+                                for group in 0..<g.groups {
+                                    let (mean, r) = g.statistics(x, s, example: e, group: group)
+                                    for c in (group * g.perGroup)..<((group + 1) * g.perGroup) {
+                                        // y = a·x + k with a = r·w[c], k = (s − μ)·r·w[c] + b[c].
+                                        let a = r * w[c], k = (s[e * g.channels + c] - mean) * a + b[c]
+                                        let offset = (e * g.channels + c) * g.plane
+                                        silu(affine: a, k, x + offset, z + offset, g.plane)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// z[i] = y·σ(y), y = a·x[i] + k.
+    @inline(__always)
+    private static func silu(affine a: Float, _ k: Float, _ x: UnsafePointer<Float>, _ z: UnsafeMutablePointer<Float>,
+                             _ count: Int) {
+        let va = FastMath.V(repeating: a), vk = FastMath.V(repeating: k)
+        @inline(__always) func f(_ v: FastMath.V) -> FastMath.V {
+            let y = vk.addingProduct(va, v)
+            return y * FastMath.sigmoid(y)
+        }
+        let w = FastMath.V.scalarCount
+        var i = 0
+        while i + w <= count { store(f(load(x + i)), z + i); i += w }
+        if i < count { storePartial(f(loadPartial(x + i, count - i)), z + i, count - i) }
+    }
+
+    /// The gradients of ⟨dz, silu(GroupNorm(x + shift))⟩ with respect to x, shift, weight and bias. With
+    /// dy = dz·silu′(y) and, per example and group of m entries, A = Σ weight·dy and B = Σ weight·dy·x̂:
+    ///
+    ///     ∂x = r·(weight·dy − A/m − x̂·B/m),   ∂shift[n, c] = Σ over the channel's plane of ∂x,
+    ///     ∂weight[c] = Σ dy·x̂,   ∂bias[c] = Σ dy   (over examples and the plane).
+    public static func groupNormSiLUGradients(_ x: Tensor, shift: Tensor, weight: Tensor, bias: Tensor, groups: Int,
+                                              epsilon: Float, _ dz: Tensor)
+        -> (x: Tensor, shift: Tensor, weight: Tensor, bias: Tensor) {
+        let g = GroupNormGeometry(shape: x.shape, groups: groups, epsilon: epsilon)
+        precondition(dz.shape == x.shape && shift.shape == [g.n, g.channels] && weight.shape == [g.channels]
+                     && bias.shape == [g.channels], "GroupNorm gradient shapes")
+        var dShift = Tensor.zeros(shift.shape), dWeight = Tensor.zeros(weight.shape), dBias = Tensor.zeros(bias.shape)
+        // Per channel of one group: Σ dy, Σ dy·x̂, Σ x̂.
+        var sums = [Float](repeating: 0, count: 3 * g.perGroup)
+        let dx = Tensor(shape: x.shape) { out, _ in
+            x.scalars.withUnsafeBufferPointer { px in
+            shift.scalars.withUnsafeBufferPointer { ps in
+            weight.scalars.withUnsafeBufferPointer { pw in
+            bias.scalars.withUnsafeBufferPointer { pb in
+            dz.scalars.withUnsafeBufferPointer { pd in
+            dShift.scalars.withUnsafeMutableBufferPointer { qs in
+            dWeight.scalars.withUnsafeMutableBufferPointer { qw in
+            dBias.scalars.withUnsafeMutableBufferPointer { qb in
+            sums.withUnsafeMutableBufferPointer { sums in
+                let x = px.baseAddress!, s = ps.baseAddress!, w = pw.baseAddress!, b = pb.baseAddress!
+                let dz = pd.baseAddress!, sums = sums.baseAddress!
+                let m = Float(g.perGroup * g.plane)
+                for e in 0..<g.n {
+                    for group in 0..<g.groups {
+                        let (mean, r) = g.statistics(x, s, example: e, group: group)
+                        let c0 = group * g.perGroup
+                        var bigA: Float = 0, bigB: Float = 0
+                        // First pass: dy into out, and the channels' sums.
+                        for j in 0..<g.perGroup {
+                            let c = c0 + j, offset = (e * g.channels + c) * g.plane
+                            let shiftMean = s[e * g.channels + c] - mean
+                            let (sdy, sdyx, sx) = siluBackward(x + offset, dz + offset, out + offset, g.plane,
+                                                               centre: shiftMean, r: r, weight: w[c], bias: b[c])
+                            sums[3 * j] = sdy; sums[3 * j + 1] = sdyx; sums[3 * j + 2] = sx
+                            bigA += w[c] * sdy
+                            bigB += w[c] * sdyx
+                            qb[c] += sdy
+                            qw[c] += sdyx
+                        }
+                        let am = bigA / m, bm = bigB / m
+                        // Second pass: ∂x = r·(w·dy − A/m − x̂·B/m) in place, x̂ = (x + s − μ)·r.
+                        for j in 0..<g.perGroup {
+                            let c = c0 + j, offset = (e * g.channels + c) * g.plane
+                            let shiftMean = s[e * g.channels + c] - mean
+                            // ∂x = α·dy + β·x + γ₀.
+                            let alpha = r * w[c], beta = -r * r * bm, gamma0 = -r * am - r * r * bm * shiftMean
+                            inputGradient(out + offset, x + offset, g.plane, alpha, beta, gamma0)
+                            qs[e * g.channels + c] = alpha * sums[3 * j] - r * am * Float(g.plane)
+                                - r * bm * sums[3 * j + 2]
+                        }
+                    }
+                }
+            }}}}}}}}}
+        }
+        return (dx, dShift, dWeight, dBias)
+    }
+
+    /// dy = dz·silu′(y) into out with y = weight·x̂ + bias, x̂ = (x + centre)·r; returns (Σ dy, Σ dy·x̂, Σ x̂).
+    @inline(__always)
+    private static func siluBackward(_ x: UnsafePointer<Float>, _ dz: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                                     _ count: Int, centre: Float, r: Float, weight: Float, bias: Float)
+        -> (Float, Float, Float) {
+        typealias V = FastMath.V
+        let vc = V(repeating: centre), vr = V(repeating: r), vw = V(repeating: weight), vb = V(repeating: bias)
+        let one = V(repeating: 1)
+        var sdy = V.zero, sdyx = V.zero, sx = V.zero
+        @inline(__always) func step(_ xv: V, _ dzv: V) -> (V, V) {
+            let xh = (xv + vc) * vr
+            let y = vb.addingProduct(vw, xh)
+            let sg = FastMath.sigmoid(y)
+            // silu′(y) = σ + y·σ(1 − σ).
+            let d = dzv * sg.addingProduct(y * sg, one - sg)
+            return (d, xh)
+        }
+        let w = V.scalarCount
+        var i = 0
+        while i + w <= count {
+            let (d, xh) = step(load(x + i), load(dz + i))
+            store(d, out + i)
+            sdy += d; sdyx.addProduct(d, xh); sx += xh
+            i += w
+        }
+        if i < count {
+            let k = count - i
+            // Lanes past the end: x = −centre makes x̂ = 0, dz = 0 makes dy = 0, so they add nothing.
+            let (d, xh) = step(loadPartial(x + i, k, fill: -centre), loadPartial(dz + i, k))
+            storePartial(d, out + i, k)
+            sdy += d; sdyx.addProduct(d, xh); sx += xh
+        }
+        return (sdy.sum(), sdyx.sum(), sx.sum())
+    }
+
+    /// out[i] = α·out[i] + β·x[i] + γ.
+    @inline(__always)
+    private static func inputGradient(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int,
+                                      _ alpha: Float, _ beta: Float, _ gamma: Float) {
+        let va = FastMath.V(repeating: alpha), vb = FastMath.V(repeating: beta), vg = FastMath.V(repeating: gamma)
+        let w = FastMath.V.scalarCount
+        var i = 0
+        while i + w <= count {
+            store(vg.addingProduct(va, load(out + i)).addingProduct(vb, load(x + i)), out + i)
+            i += w
+        }
+        while i < count { out[i] = alpha * out[i] + beta * x[i] + gamma; i += 1 }
+    }
+}
