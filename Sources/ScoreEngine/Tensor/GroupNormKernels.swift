@@ -66,6 +66,7 @@ struct GroupNormGeometry {
 @inline(__always) private func store(_ v: FastMath.V, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: FastMath.V.self)
 }
+private let laneIndices = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
 /// The first `count` (< 16) lanes from p, the rest `fill`.
 @inline(__always) private func loadPartial(_ p: UnsafePointer<Float>, _ count: Int, fill: Float = 0) -> FastMath.V {
     var v = FastMath.V(repeating: fill)
@@ -83,6 +84,7 @@ extension Tensor {
         let g = GroupNormGeometry(shape: x.shape, groups: groups, epsilon: epsilon)
         precondition(shift.shape == [g.n, g.channels] && weight.shape == [g.channels] && bias.shape == [g.channels],
                      "GroupNorm shapes: x \(x.shape), shift \(shift.shape), weight \(weight.shape), bias \(bias.shape)")
+        let total = x.count
         return Tensor(shape: x.shape) { z, _ in
             x.scalars.withUnsafeBufferPointer { px in
                 shift.scalars.withUnsafeBufferPointer { ps in
@@ -96,7 +98,7 @@ extension Tensor {
                                         // y = a·x + k with a = r·w[c], k = (s − μ)·r·w[c] + b[c].
                                         let a = r * w[c], k = (s[e * g.channels + c] - mean) * a + b[c]
                                         let offset = (e * g.channels + c) * g.plane
-                                        silu(affine: a, k, x + offset, z + offset, g.plane)
+                                        silu(affine: a, k, x + offset, z + offset, g.plane, available: total - offset)
                                     }
                                 }
                             }
@@ -107,10 +109,12 @@ extension Tensor {
         }
     }
 
-    /// z[i] = y·σ(y), y = a·x[i] + k.
+    /// z[i] = y·σ(y), y = a·x[i] + k, for i < count. `available` entries may be read from x and written to z
+    /// (the planes are visited in increasing order, so what a last full vector writes past this plane the next
+    /// plane's pass overwrites; only the tensor's end needs lane-by-lane access).
     @inline(__always)
     private static func silu(affine a: Float, _ k: Float, _ x: UnsafePointer<Float>, _ z: UnsafeMutablePointer<Float>,
-                             _ count: Int) {
+                             _ count: Int, available: Int) {
         let va = FastMath.V(repeating: a), vk = FastMath.V(repeating: k)
         @inline(__always) func f(_ v: FastMath.V) -> FastMath.V {
             let y = vk.addingProduct(va, v)
@@ -119,7 +123,10 @@ extension Tensor {
         let w = FastMath.V.scalarCount
         var i = 0
         while i + w <= count { store(f(load(x + i)), z + i); i += w }
-        if i < count { storePartial(f(loadPartial(x + i, count - i)), z + i, count - i) }
+        if i < count {
+            if i + w <= available { store(f(load(x + i)), z + i) }
+            else { storePartial(f(loadPartial(x + i, count - i)), z + i, count - i) }
+        }
     }
 
     /// The gradients of ⟨dz, silu(GroupNorm(x + shift))⟩ with respect to x, shift, weight and bias. With
@@ -136,6 +143,7 @@ extension Tensor {
         var dShift = Tensor.zeros(shift.shape), dWeight = Tensor.zeros(weight.shape), dBias = Tensor.zeros(bias.shape)
         // Per channel of one group: Σ dy, Σ dy·x̂, Σ x̂.
         var sums = [Float](repeating: 0, count: 3 * g.perGroup)
+        let total = x.count
         let dx = Tensor(shape: x.shape) { out, _ in
             x.scalars.withUnsafeBufferPointer { px in
             shift.scalars.withUnsafeBufferPointer { ps in
@@ -159,7 +167,8 @@ extension Tensor {
                             let c = c0 + j, offset = (e * g.channels + c) * g.plane
                             let shiftMean = s[e * g.channels + c] - mean
                             let (sdy, sdyx, sx) = siluBackward(x + offset, dz + offset, out + offset, g.plane,
-                                                               centre: shiftMean, r: r, weight: w[c], bias: b[c])
+                                                               available: total - offset, centre: shiftMean, r: r,
+                                                               weight: w[c], bias: b[c])
                             sums[3 * j] = sdy; sums[3 * j + 1] = sdyx; sums[3 * j + 2] = sx
                             bigA += w[c] * sdy
                             bigB += w[c] * sdyx
@@ -185,9 +194,11 @@ extension Tensor {
     }
 
     /// dy = dz·silu′(y) into out with y = weight·x̂ + bias, x̂ = (x + centre)·r; returns (Σ dy, Σ dy·x̂, Σ x̂).
+    /// `available` entries may be read and written from the pointers (as in `silu(affine:…)`: a plane's last
+    /// vector may spill into the next plane's output, which that plane's pass overwrites).
     @inline(__always)
     private static func siluBackward(_ x: UnsafePointer<Float>, _ dz: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
-                                     _ count: Int, centre: Float, r: Float, weight: Float, bias: Float)
+                                     _ count: Int, available: Int, centre: Float, r: Float, weight: Float, bias: Float)
         -> (Float, Float, Float) {
         typealias V = FastMath.V
         let vc = V(repeating: centre), vr = V(repeating: r), vw = V(repeating: weight), vb = V(repeating: bias)
@@ -211,10 +222,19 @@ extension Tensor {
         }
         if i < count {
             let k = count - i
-            // Lanes past the end: x = −centre makes x̂ = 0, dz = 0 makes dy = 0, so they add nothing.
-            let (d, xh) = step(loadPartial(x + i, k, fill: -centre), loadPartial(dz + i, k))
-            storePartial(d, out + i, k)
-            sdy += d; sdyx.addProduct(d, xh); sx += xh
+            if i + w <= available {
+                // Lanes past the plane are computed from the next plane's entries and left out of the sums.
+                let (d0, xh0) = step(load(x + i), load(dz + i))
+                store(d0, out + i)
+                let outside = laneIndices .>= Int32(k)
+                let d = d0.replacing(with: 0, where: outside), xh = xh0.replacing(with: 0, where: outside)
+                sdy += d; sdyx.addProduct(d, xh); sx += xh
+            } else {
+                // Lanes past the end: x = −centre makes x̂ = 0, dz = 0 makes dy = 0, so they add nothing.
+                let (d, xh) = step(loadPartial(x + i, k, fill: -centre), loadPartial(dz + i, k))
+                storePartial(d, out + i, k)
+                sdy += d; sdyx.addProduct(d, xh); sx += xh
+            }
         }
         return (sdy.sum(), sdyx.sum(), sx.sum())
     }
