@@ -5,8 +5,10 @@ import PackageDescription
 /// compiler's default CPU. Preconditions stay checked in release builds (no -Ounchecked).
 #if arch(x86_64)
 let cpuFlags = ["-target-cpu", "haswell"]
+let cCPUFlags = ["-march=haswell"]
 #else
 let cpuFlags: [String] = []
+let cCPUFlags: [String] = []
 #endif
 let engineSettings: [SwiftSetting] = [
     .unsafeFlags(cpuFlags),
@@ -35,7 +37,7 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CPostgres", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CEpoll"),
-        .target(name: "CSIMD"),
+        .target(name: "CSIMD", cSettings: [.unsafeFlags(cCPUFlags + ["-O3"])]),
         .target(name: "ScoreEngine", dependencies: ["CBLAS", "CZlib", "CSIMD"], swiftSettings: engineSettings),
         .target(name: "HTTPServer", dependencies: ["COpenSSL", "CEpoll", .product(name: "Logging", package: "swift-log")]),
         .target(

@@ -1,3 +1,5 @@
+import CSIMD
+
 /// The geometry of a 2-D convolution over NCHW tensors: PyTorch's `Conv2d` (a cross-correlation) from
 /// `inChannels` planes of inH×inW to `outChannels` planes of outH×outW, with a square kernel, one stride and
 /// one zero padding for both axes.
@@ -53,70 +55,23 @@ public struct ConvGeometry: Hashable, Sendable {
     func inputShape(_ n: Int) -> [Int] { [n, inChannels, inH, inW] }
     func outputShape(_ n: Int) -> [Int] { [n, outChannels, outH, outW] }
 
-    /// The output columns [lo, hi) whose input column ox·stride − padding + j lies inside the input.
-    @inline(__always)
-    func columns(_ j: Int) -> (Int, Int) {
-        let lo = padding - j > 0 ? (padding - j + stride - 1) / stride : 0
-        let hiRaw = inW - 1 + padding - j
-        let hi = hiRaw < 0 ? 0 : Swift.min(outW, hiRaw / stride + 1)
-        return (Swift.min(lo, hi), hi)
-    }
-
-    /// Visits every row of the patch matrix cols[(c, i, j), (b, oy, ox)] that `im2col` fills: `visit(patch,
-    /// image, iy, lo, hi)` gets the offset of that output row in cols, the offset of the input row's column 0 in
-    /// x (of input row iy, or nil when iy falls in the padding), and the output columns [lo, hi) whose input
-    /// column lies inside the image. The one loop nest of `im2col` and its adjoint `col2im`.
-    @inline(__always)
-    func forEachPatchRow(batch n: Int, _ visit: (_ patch: Int, _ image: Int?, _ lo: Int, _ hi: Int) -> Void) {
-        let nl = n * outPlane
-        for c in 0..<inChannels {
-            for i in 0..<kernel {
-                for j in 0..<kernel {
-                    let row = ((c * kernel + i) * kernel + j) * nl
-                    let (lo, hi) = columns(j)
-                    for b in 0..<n {
-                        let plane = (b * inChannels + c) * inPlane
-                        for oy in 0..<outH {
-                            let iy = oy * stride - padding + i
-                            visit(row + b * outPlane + oy * outW,
-                                  iy < 0 || iy >= inH ? nil : plane + iy * inW - padding + j, lo, hi)
-                        }
-                    }
-                }
-            }
-        }
+    /// The fields the C loops take.
+    var c: score_conv_geometry {
+        score_conv_geometry(in_channels: inChannels, in_h: inH, in_w: inW, out_h: outH, out_w: outW, kernel: kernel,
+                            stride: stride, padding: padding)
     }
 
     /// Patch matrix: cols[(c, i, j), (b, oy, ox)] = x[b, c, oy·s − p + i, ox·s − p + j] (0 outside), shape
-    /// [C·k·k, N·Ho·Wo].
+    /// [C·k·k, N·Ho·Wo] (`score_im2col`).
     func im2col(_ x: UnsafePointer<Float>, batch n: Int, _ cols: UnsafeMutablePointer<Float>) {
-        forEachPatchRow(batch: n) { patch, image, lo, hi in
-            let d = cols + patch
-            guard let image else { d.update(repeating: 0, count: outW); return }
-            if lo > 0 { d.update(repeating: 0, count: lo) }
-            if hi < outW { (d + hi).update(repeating: 0, count: outW - hi) }
-            let s = x + image
-            if stride == 1 {
-                if hi > lo { (d + lo).update(from: s + lo, count: hi - lo) }
-            } else {
-                var ox = lo
-                while ox < hi { d[ox] = s[ox * stride]; ox += 1 }
-            }
-        }
+        var g = c
+        score_im2col(&g, n, x, cols)
     }
 
     /// The adjoint of `im2col`: adds every patch entry back into its input position (x must start zeroed).
     func col2im(_ cols: UnsafePointer<Float>, batch n: Int, _ x: UnsafeMutablePointer<Float>) {
-        forEachPatchRow(batch: n) { patch, image, lo, hi in
-            guard let image, lo < hi else { return }
-            let s = cols + patch, d = x + image
-            if stride == 1 {
-                for ox in lo..<hi { d[ox] += s[ox] }
-            } else {
-                var ox = lo
-                while ox < hi { d[ox * stride] += s[ox]; ox += 1 }
-            }
-        }
+        var g = c
+        score_col2im(&g, n, cols, x)
     }
 }
 

@@ -1,0 +1,94 @@
+// The patch matrix of a 2-D convolution (im2col) and its adjoint (col2im), for NCHW batches. In C because
+// the rows are short (2 to 26 entries on the U-Net) and strided: clang vectorises the stride-2 gathers and
+// the paired stride-2 accumulations as interleaved vector accesses, which Swift's loops compiled lane by lane.
+#include "CSIMD.h"
+#include <string.h>
+
+// The output columns [*lo, *hi) whose input column ox·s − p + j lies in [0, w).
+static inline void columns(const score_conv_geometry *g, long j, long *lo, long *hi) {
+    long l = g->padding - j > 0 ? (g->padding - j + g->stride - 1) / g->stride : 0;
+    long h_raw = g->in_w - 1 + g->padding - j;
+    long h = h_raw < 0 ? 0 : (h_raw / g->stride + 1 < g->out_w ? h_raw / g->stride + 1 : g->out_w);
+    *lo = l < h ? l : h;
+    *hi = h;
+}
+
+void score_im2col(const score_conv_geometry *g, long n, const float *restrict x, float *restrict cols) {
+    const long k = g->kernel, s = g->stride, p = g->padding, ow = g->out_w, oh = g->out_h;
+    const long in_plane = g->in_h * g->in_w, out_plane = oh * ow, nl = n * out_plane;
+    for (long c = 0; c < g->in_channels; c++) {
+        for (long i = 0; i < k; i++) {
+            for (long j = 0; j < k; j++) {
+                long lo, hi;
+                columns(g, j, &lo, &hi);
+                float *row = cols + ((c * k + i) * k + j) * nl;
+                for (long b = 0; b < n; b++) {
+                    const float *plane = x + (b * g->in_channels + c) * in_plane;
+                    for (long oy = 0; oy < oh; oy++) {
+                        float *d = row + b * out_plane + oy * ow;
+                        long iy = oy * s - p + i;
+                        if (iy < 0 || iy >= g->in_h) { memset(d, 0, (size_t)ow * sizeof(float)); continue; }
+                        for (long ox = 0; ox < lo; ox++) d[ox] = 0;
+                        for (long ox = hi; ox < ow; ox++) d[ox] = 0;
+                        const float *src = plane + iy * g->in_w;  // src[ox·s − p + j] for ox in [lo, hi)
+                        const long o = j - p;
+                        if (s == 1) {
+                            for (long ox = lo; ox < hi; ox++) d[ox] = src[ox + o];
+                        } else if (s == 2) {
+                            for (long ox = lo; ox < hi; ox++) d[ox] = src[2 * ox + o];
+                        } else {
+                            for (long ox = lo; ox < hi; ox++) d[ox] = src[ox * s + o];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+void score_col2im(const score_conv_geometry *g, long n, const float *restrict cols, float *restrict x) {
+    const long k = g->kernel, s = g->stride, p = g->padding, ow = g->out_w, oh = g->out_h;
+    const long in_plane = g->in_h * g->in_w, out_plane = oh * ow, nl = n * out_plane;
+    // Without padding and with stride 2 the taps of a row pair up: tap j adds to the even or odd entries
+    // 2·ox + j, so taps 2t and 2t + 1 together add to consecutive entries.
+    const int paired = s == 2 && p == 0;
+    for (long c = 0; c < g->in_channels; c++) {
+        for (long b = 0; b < n; b++) {
+            float *plane = x + (b * g->in_channels + c) * in_plane;
+            for (long i = 0; i < k; i++) {
+                const float *taps = cols + (c * k + i) * k * nl + b * out_plane;
+                for (long oy = 0; oy < oh; oy++) {
+                    long iy = oy * s - p + i;
+                    if (iy < 0 || iy >= g->in_h) continue;
+                    float *d = plane + iy * g->in_w;  // d[ox·s − p + j] gets tap j's entry ox
+                    const float *t = taps + oy * ow;
+                    long j = 0;
+                    if (paired) {
+                        for (; j + 1 < k; j += 2) {
+                            long lo, hi, lo1, hi1;
+                            columns(g, j, &lo, &hi);
+                            columns(g, j + 1, &lo1, &hi1);
+                            if (lo1 != lo || hi1 != hi) break;
+                            const float *t0 = t + j * nl, *t1 = t + (j + 1) * nl;
+                            float *dj = d + j;
+                            for (long ox = lo; ox < hi; ox++) {
+                                dj[2 * ox] += t0[ox];
+                                dj[2 * ox + 1] += t1[ox];
+                            }
+                        }
+                    }
+                    for (; j < k; j++) {
+                        long lo, hi;
+                        columns(g, j, &lo, &hi);
+                        const float *tj = t + j * nl;
+                        if (s == 1) {
+                            for (long ox = lo; ox < hi; ox++) d[ox + j - p] += tj[ox];
+                        } else {
+                            for (long ox = lo; ox < hi; ox++) d[ox * s - p + j] += tj[ox];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
