@@ -120,12 +120,28 @@ extension Tape {
             accumulate(a, g.slice(axis: axis, start ..< start + values[a].shape[axis]))
         case .conv(let x, let w, let geometry):
             // ⟨g, conv(x, w)⟩ is bilinear: its x-gradient is convᵀ(g, w), its w-gradient convWeight(x, g).
-            accumulate(x, g.convAdjoint(v(w), geometry))
-            accumulate(w, v(x).convWeight(g, geometry))
+            if isRecording {
+                accumulate(x, g.convAdjoint(v(w), geometry))
+                accumulate(w, v(x).convWeight(g, geometry))
+            } else if wants(x) || wants(w) {
+                // Both from one channel-major copy of g, and x's patch matrix from the forward pass.
+                let d = Tensor.convGradients(x: values[x], w: values[w], dy: g.value, geometry, patches: convInputs[i],
+                                             wantX: wants(x), wantW: wants(w))
+                if let dx = d.x { accumulate(x, constant(dx)) }
+                if let dw = d.w { accumulate(w, constant(dw)) }
+            }
         case .convAdjoint(let a, let w, let geometry):
             // ⟨g, convᵀ(a, w)⟩ = ⟨conv(g, w), a⟩.
-            accumulate(a, g.conv(v(w), geometry))
-            accumulate(w, g.convWeight(v(a), geometry))
+            if isRecording {
+                accumulate(a, g.conv(v(w), geometry))
+                accumulate(w, g.convWeight(v(a), geometry))
+            } else if wants(a) || wants(w) {
+                // Both from one patch matrix of g, and a's channel-major matrix from the forward pass.
+                let d = Tensor.convAdjointGradients(y: values[a], w: values[w], dx: g.value, geometry,
+                                                    channelMajor: convInputs[i], wantY: wants(a), wantW: wants(w))
+                if let da = d.y { accumulate(a, constant(da)) }
+                if let dw = d.w { accumulate(w, constant(dw)) }
+            }
         case .convWeight(let x, let a, let geometry):
             // ⟨g, convWeight(x, a)⟩ = ⟨conv(x, g), a⟩.
             accumulate(x, v(a).convAdjoint(g, geometry))

@@ -43,8 +43,14 @@ public final class Tape {
         needsGrad.removeAll(keepingCapacity: true)
         pointwiseNodes.removeAll(keepingCapacity: true)
         transposes.removeAll(keepingCapacity: true)
+        convInputs.removeAll(keepingCapacity: true)
         concatParts.removeAll(keepingCapacity: true)
     }
+
+    /// What a convolution node's weight gradient takes again from its forward pass, by node: the input's patch
+    /// matrix of a `conv` node, the input's channel-major matrix of a `convAdjoint` node. Kept when the node
+    /// records history and its weight needs a gradient (a cache of values, not nodes).
+    @usableFromInline var convInputs: [Int: [Float]] = [:]
 
     /// Transposed copies of matrices on the tape, by node (a cache of values, not nodes).
     @usableFromInline var transposes: [Int: Tensor] = [:]

@@ -148,13 +148,19 @@ extension Var {
     /// conv(self, w): a 2-D convolution of NCHW input under `geometry` (PyTorch's `Conv2d` without bias).
     public func conv(_ w: Var, _ geometry: ConvGeometry) -> Var {
         same(w)
-        return tape.record(Tensor.conv(value, w.value, geometry), .conv(id, w.id, geometry), id, w.id)
+        let (y, patches) = Tensor.convKeepingPatches(value, w.value, geometry)
+        let v = tape.record(y, .conv(id, w.id, geometry), id, w.id)
+        if v.requiresGrad && w.requiresGrad { tape.convInputs[v.id] = patches }
+        return v
     }
 
     /// convᵀ(self, w): the transpose of x ↦ conv(x, w) (PyTorch's `ConvTranspose2d` without bias).
     public func convAdjoint(_ w: Var, _ geometry: ConvGeometry) -> Var {
         same(w)
-        return tape.record(Tensor.convAdjoint(value, w.value, geometry), .convAdjoint(id, w.id, geometry), id, w.id)
+        let (x, input) = Tensor.convAdjointKeepingInput(value, w.value, geometry)
+        let v = tape.record(x, .convAdjoint(id, w.id, geometry), id, w.id)
+        if v.requiresGrad && w.requiresGrad { tape.convInputs[v.id] = input }
+        return v
     }
 
     /// ∂⟨conv(self, w), y⟩/∂w.

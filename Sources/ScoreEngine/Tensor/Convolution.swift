@@ -76,17 +76,77 @@ public struct ConvGeometry: Hashable, Sendable {
 }
 
 extension ConvGeometry {
-    /// Calls `body` with an output-shaped batch y [N, Co, Ho, Wo] laid out as the matrix [Co, N·Ho·Wo] the
-    /// products take (y itself when N = 1, else a transposed copy).
-    @inline(__always)
-    func channelMajor(_ y: UnsafePointer<Float>, batch n: Int, _ body: (UnsafePointer<Float>) -> Void) {
-        if n == 1 { body(y); return }
+    /// An output-shaped batch y [N, Co, Ho, Wo] laid out as the matrix [Co, N·Ho·Wo] the products take (y's own
+    /// storage when N = 1, else a transposed copy).
+    func channelMajor(_ y: Tensor) -> [Float] {
+        let n = y.shape[0]
+        if n == 1 { return y.scalars }
         let count = outChannels * n * outPlane
-        let t = [Float](unsafeUninitializedCapacity: count) { buf, c in
-            swapOuterAxes(y, n, outChannels, outPlane, buf.baseAddress!)
+        return [Float](unsafeUninitializedCapacity: count) { buf, c in
+            y.scalars.withUnsafeBufferPointer { swapOuterAxes($0.baseAddress!, n, outChannels, outPlane, buf.baseAddress!) }
             c = count
         }
-        t.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+
+    /// The patch matrix of an input-shaped batch x (`im2col`).
+    func patches(_ x: Tensor) -> [Float] {
+        let n = x.shape[0], count = patch * n * outPlane
+        return [Float](unsafeUninitializedCapacity: count) { buf, c in
+            x.scalars.withUnsafeBufferPointer { im2col($0.baseAddress!, batch: n, buf.baseAddress!) }
+            c = count
+        }
+    }
+
+    /// conv from x's patch matrix: the product [Co, C·k·k]·[C·k·k, N·Ho·Wo], laid out as [N, Co, Ho, Wo].
+    func convolved(patches cols: [Float], _ w: Tensor, batch n: Int) -> Tensor {
+        let nl = n * outPlane
+        return Tensor(shape: outputShape(n)) { y, _ in
+            w.scalars.withUnsafeBufferPointer { pw in
+                cols.withUnsafeBufferPointer { pc in
+                    if n == 1 {
+                        Kernels.gemm(transA: false, transB: false, m: outChannels, n: nl, k: patch, pw.baseAddress!, pc.baseAddress!, y)
+                    } else {
+                        let tmp = [Float](unsafeUninitializedCapacity: outChannels * nl) { pt, c in
+                            Kernels.gemm(transA: false, transB: false, m: outChannels, n: nl, k: patch,
+                                         pw.baseAddress!, pc.baseAddress!, pt.baseAddress!)
+                            c = outChannels * nl
+                        }
+                        tmp.withUnsafeBufferPointer { swapOuterAxes($0.baseAddress!, outChannels, n, outPlane, y) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// convᵀ from y's channel-major matrix: the product [C·k·k, Co]·[Co, N·Ho·Wo], then col2im into [N, C, H, W].
+    func adjoint(channelMajor ycm: [Float], _ w: Tensor, batch n: Int) -> Tensor {
+        let nl = n * outPlane
+        var out = Tensor.zeros(inputShape(n))
+        let cols = [Float](unsafeUninitializedCapacity: patch * nl) { pc, c in
+            w.scalars.withUnsafeBufferPointer { pw in
+                ycm.withUnsafeBufferPointer { py in
+                    Kernels.gemm(transA: true, transB: false, m: patch, n: nl, k: outChannels, pw.baseAddress!, py.baseAddress!,
+                                 pc.baseAddress!)
+                }
+            }
+            c = patch * nl
+        }
+        cols.withUnsafeBufferPointer { pc in
+            out.scalars.withUnsafeMutableBufferPointer { col2im(pc.baseAddress!, batch: n, $0.baseAddress!) }
+        }
+        return out
+    }
+
+    /// ∂⟨conv(x, w), y⟩/∂w from y's channel-major matrix and x's patch matrix: [Co, N·Ho·Wo]·[N·Ho·Wo, C·k·k].
+    func weightGradient(channelMajor ycm: [Float], patches cols: [Float], batch n: Int) -> Tensor {
+        Tensor(shape: weightShape) { out, _ in
+            ycm.withUnsafeBufferPointer { py in
+                cols.withUnsafeBufferPointer { pc in
+                    Kernels.gemm(transA: false, transB: true, m: outChannels, n: patch, k: n * outPlane, py.baseAddress!,
+                                 pc.baseAddress!, out)
+                }
+            }
+        }
     }
 }
 
@@ -102,54 +162,31 @@ extension Tensor {
     /// conv(x, w): x [N, C, H, W], w [Co, C, k, k] → [N, Co, Ho, Wo], as im2col and one product
     /// [Co, C·k·k]·[C·k·k, N·Ho·Wo].
     public static func conv(_ x: Tensor, _ w: Tensor, _ g: ConvGeometry) -> Tensor {
+        convKeepingPatches(x, w, g).0
+    }
+
+    /// conv(x, w) and x's patch matrix (which the weight gradient takes again).
+    static func convKeepingPatches(_ x: Tensor, _ w: Tensor, _ g: ConvGeometry) -> (Tensor, [Float]) {
         let n = x.shape[0]
         precondition(x.shape == g.inputShape(n), "conv input \(x.shape), geometry expects \(g.inputShape(n))")
         precondition(w.shape == g.weightShape, "conv weight \(w.shape), geometry expects \(g.weightShape)")
-        let nl = n * g.outPlane
-        var cols = [Float](unsafeUninitializedCapacity: g.patch * nl) { _, c in c = g.patch * nl }
-        var tmp = n == 1 ? [] : [Float](unsafeUninitializedCapacity: g.outChannels * nl) { _, c in c = g.outChannels * nl }
-        return Tensor(shape: g.outputShape(n)) { y, _ in
-            x.scalars.withUnsafeBufferPointer { px in
-                cols.withUnsafeMutableBufferPointer { pc in
-                    g.im2col(px.baseAddress!, batch: n, pc.baseAddress!)
-                    w.scalars.withUnsafeBufferPointer { pw in
-                        if n == 1 {
-                            Kernels.gemm(transA: false, transB: false, m: g.outChannels, n: nl, k: g.patch,
-                                         pw.baseAddress!, pc.baseAddress!, y)
-                        } else {
-                            tmp.withUnsafeMutableBufferPointer { pt in
-                                Kernels.gemm(transA: false, transB: false, m: g.outChannels, n: nl, k: g.patch,
-                                             pw.baseAddress!, pc.baseAddress!, pt.baseAddress!)
-                                swapOuterAxes(pt.baseAddress!, g.outChannels, n, g.outPlane, y)
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let cols = g.patches(x)
+        return (g.convolved(patches: cols, w, batch: n), cols)
     }
 
     /// convAdjoint(y, w) = convᵀ(w)·y: y [N, Co, Ho, Wo] → [N, C, H, W], as one product
     /// [C·k·k, Co]·[Co, N·Ho·Wo] and col2im.
     public static func convAdjoint(_ y: Tensor, _ w: Tensor, _ g: ConvGeometry) -> Tensor {
+        convAdjointKeepingInput(y, w, g).0
+    }
+
+    /// convAdjoint(y, w) and y's channel-major matrix (which the weight gradient takes again).
+    static func convAdjointKeepingInput(_ y: Tensor, _ w: Tensor, _ g: ConvGeometry) -> (Tensor, [Float]) {
         let n = y.shape[0]
         precondition(y.shape == g.outputShape(n), "transposed conv input \(y.shape), geometry expects \(g.outputShape(n))")
         precondition(w.shape == g.weightShape, "conv weight \(w.shape), geometry expects \(g.weightShape)")
-        let nl = n * g.outPlane
-        var cols = [Float](unsafeUninitializedCapacity: g.patch * nl) { _, c in c = g.patch * nl }
-        var out = Tensor.zeros(g.inputShape(n))
-        y.scalars.withUnsafeBufferPointer { py in
-            w.scalars.withUnsafeBufferPointer { pw in
-                cols.withUnsafeMutableBufferPointer { pc in
-                    g.channelMajor(py.baseAddress!, batch: n) { b in
-                        Kernels.gemm(transA: true, transB: false, m: g.patch, n: nl, k: g.outChannels,
-                                     pw.baseAddress!, b, pc.baseAddress!)
-                    }
-                    out.scalars.withUnsafeMutableBufferPointer { g.col2im(pc.baseAddress!, batch: n, $0.baseAddress!) }
-                }
-            }
-        }
-        return out
+        let ycm = g.channelMajor(y)
+        return (g.adjoint(channelMajor: ycm, w, batch: n), ycm)
     }
 
     /// convWeight(x, y) = ∂⟨conv(x, w), y⟩/∂w: x [N, C, H, W], y [N, Co, Ho, Wo] → [Co, C, k, k], as one product
@@ -158,20 +195,24 @@ extension Tensor {
         let n = x.shape[0]
         precondition(x.shape == g.inputShape(n) && y.shape == g.outputShape(n),
                      "conv weight gradient of \(x.shape) and \(y.shape) under \(g)")
-        let nl = n * g.outPlane
-        var cols = [Float](unsafeUninitializedCapacity: g.patch * nl) { _, c in c = g.patch * nl }
-        return Tensor(shape: g.weightShape) { out, _ in
-            x.scalars.withUnsafeBufferPointer { px in
-                y.scalars.withUnsafeBufferPointer { py in
-                    cols.withUnsafeMutableBufferPointer { pc in
-                        g.im2col(px.baseAddress!, batch: n, pc.baseAddress!)
-                        g.channelMajor(py.baseAddress!, batch: n) { a in
-                            Kernels.gemm(transA: false, transB: true, m: g.outChannels, n: g.patch, k: nl,
-                                         a, pc.baseAddress!, out)
-                        }
-                    }
-                }
-            }
-        }
+        return g.weightGradient(channelMajor: g.channelMajor(y), patches: g.patches(x), batch: n)
+    }
+
+    /// The gradients of ⟨dy, conv(x, w)⟩ with respect to x and w, convAdjoint(dy, w) and convWeight(x, dy),
+    /// sharing dy's channel-major copy; x's patch matrix is taken from the forward pass when it is given.
+    static func convGradients(x: Tensor, w: Tensor, dy: Tensor, _ g: ConvGeometry, patches: [Float]?,
+                              wantX: Bool, wantW: Bool) -> (x: Tensor?, w: Tensor?) {
+        let n = dy.shape[0], ycm = g.channelMajor(dy)
+        return (wantX ? g.adjoint(channelMajor: ycm, w, batch: n) : nil,
+                wantW ? g.weightGradient(channelMajor: ycm, patches: patches ?? g.patches(x), batch: n) : nil)
+    }
+
+    /// The gradients of ⟨dx, convAdjoint(y, w)⟩ with respect to y and w, conv(dx, w) and convWeight(dx, y),
+    /// sharing dx's patch matrix; y's channel-major matrix is taken from the forward pass when it is given.
+    static func convAdjointGradients(y: Tensor, w: Tensor, dx: Tensor, _ g: ConvGeometry, channelMajor: [Float]?,
+                                     wantY: Bool, wantW: Bool) -> (y: Tensor?, w: Tensor?) {
+        let n = dx.shape[0], cols = g.patches(dx)
+        return (wantY ? g.convolved(patches: cols, w, batch: n) : nil,
+                wantW ? g.weightGradient(channelMajor: channelMajor ?? g.channelMajor(y), patches: cols, batch: n) : nil)
     }
 }
