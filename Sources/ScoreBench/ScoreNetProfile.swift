@@ -132,4 +132,56 @@ enum ScoreNetProfile {
             String(format: "%@ %.1f ms (%.0f%%)", $0.0, $0.1 * 1000, 100 * $0.1 / sum)
         }.joined(separator: ", "))
     }
+
+    /// The ScoreNet's eight convolutions one by one at `batch` images on one thread (best of 5 × 5 runs, ms and
+    /// GFLOP/s): the forward operation (im2col or col2im, layout copies and the product), the product alone at
+    /// its shape (what the operation would cost without the rest), and the two gradients (the input's and the
+    /// weight's).
+    static func convolutionLayers(batch nb: Int) {
+        Kernels.setBLASThreads(1)
+        var r = Philox(seed: 1)
+        func millis(_ body: () -> Void) -> Double {
+            for _ in 0..<2 { body() }
+            var best = Double.infinity
+            for _ in 0..<5 {
+                let start = Date()
+                for _ in 0..<5 { body() }
+                best = min(best, Date().timeIntervalSince(start) / 5)
+            }
+            return best * 1000
+        }
+        let layers: [(String, ConvGeometry, transposed: Bool)] = [
+            ("conv1", ConvGeometry(inChannels: 1, outChannels: 32, kernel: 3, inH: 28, inW: 28), false),
+            ("conv2", ConvGeometry(inChannels: 32, outChannels: 64, kernel: 3, stride: 2, inH: 26, inW: 26), false),
+            ("conv3", ConvGeometry(inChannels: 64, outChannels: 128, kernel: 3, stride: 2, inH: 12, inW: 12), false),
+            ("conv4", ConvGeometry(inChannels: 128, outChannels: 256, kernel: 3, stride: 2, inH: 5, inW: 5), false),
+            ("tconv4", .transposed(inChannels: 256, outChannels: 128, kernel: 3, stride: 2, inH: 2, inW: 2), true),
+            ("tconv3", .transposed(inChannels: 256, outChannels: 64, kernel: 3, stride: 2, outputPadding: 1, inH: 5, inW: 5), true),
+            ("tconv2", .transposed(inChannels: 128, outChannels: 32, kernel: 3, stride: 2, outputPadding: 1, inH: 12, inW: 12), true),
+            ("tconv1", .transposed(inChannels: 64, outChannels: 1, kernel: 3, inH: 26, inW: 26), true),
+        ]
+        print("convolutions, batch \(nb), one thread: ms (GFLOP/s) — forward | its product alone | input gradient | weight gradient")
+        for (name, g, transposed) in layers {
+            let x = r.gaussian([nb, g.inChannels, g.inH, g.inW]), y = r.gaussian([nb, g.outChannels, g.outH, g.outW])
+            let w = r.gaussian(g.weightShape)
+            let flops = 2.0 * Double(nb * g.outH * g.outW * g.outChannels * g.inChannels * g.kernel * g.kernel)
+            let nl = nb * g.outH * g.outW, patch = g.inChannels * g.kernel * g.kernel
+            let a = r.gaussian([g.outChannels, patch]).scalars, b = r.gaussian([transposed ? g.outChannels : patch, nl]).scalars
+            var c = [Float](repeating: 0, count: patch * nl + g.outChannels * nl)
+            // A transposed convolution is convAdjoint under its geometry: its input gradient is conv, and the
+            // product its forward pass takes is [C·k·k, Co]ᵀ·[Co, N·Ho·Wo].
+            let forward = transposed ? millis { _ = Tensor.convAdjoint(y, w, g) } : millis { _ = Tensor.conv(x, w, g) }
+            let product = millis {
+                c.withUnsafeMutableBufferPointer { pc in
+                    Kernels.gemm(transA: transposed, transB: false, m: transposed ? patch : g.outChannels, n: nl,
+                                 k: transposed ? g.outChannels : patch, a, b, pc.baseAddress!)
+                }
+            }
+            let input = transposed ? millis { _ = Tensor.conv(x, w, g) } : millis { _ = Tensor.convAdjoint(y, w, g) }
+            let weight = millis { _ = Tensor.convWeight(x, y, g) }
+            print(name.padding(toLength: 7, withPad: " ", startingAt: 0) + [forward, product, input, weight].map {
+                String(format: "%6.3f (%3.0f)", $0, flops / $0 / 1e6)
+            }.joined(separator: " | "))
+        }
+    }
 }

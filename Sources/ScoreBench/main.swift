@@ -1,6 +1,5 @@
 import Dispatch
 import Foundation
-import Dispatch
 import Synchronization
 import ScoreEngine
 
@@ -15,6 +14,8 @@ import ScoreEngine
 ///   score-bench guidance --mnist-model CKPT --classifier CKPT [--n 100] [--scales 1,2,4] [--sampler ddim] [--grid PNG]
 ///                                                        class-conditional MNIST: recognition rate per digit
 ///   score-bench colorize --model CKPT [--images 4] [--n 4] [--out PNG]   coloured MNIST made grey, colorized
+///   score-bench conv-layers [--batch 32]                 the ScoreNet's convolutions one by one, one thread: each
+///                                                        product alone beside the whole operation and its gradients
 Engine.configure()
 let all = Array(CommandLine.arguments.dropFirst())
 let command = all.first ?? "toy"
@@ -28,8 +29,8 @@ func values(_ name: String, _ args: [String] = args) -> [String] {
 }
 let flags = Set(args)
 switch command {
-case "fwdmicro": fwdMicro()
-case "convmicro": convMicro()
+case "conv-layers":
+    ScoreNetProfile.convolutionLayers(batch: Int(option("--batch") ?? "32") ?? 32)
 case "toy":
     ToyBench(repeats: Int(option("--repeats") ?? "5") ?? 5, reference: !flags.contains("--no-reference")).run()
 case "scorenet":
@@ -121,71 +122,3 @@ default:
     exit(2)
 }
 
-func convMicro() {
-    var r = Philox(seed: 1)
-    func time(_ body: () -> Void) -> Double {
-        for _ in 0..<2 { body() }
-        var best = Double.infinity
-        for _ in 0..<5 { let t = Date(); for _ in 0..<5 { body() }; best = min(best, Date().timeIntervalSince(t) / 5) }
-        return best * 1000
-    }
-    let nb = Int(ProcessInfo.processInfo.environment["NB"] ?? "32")!
-    let geos: [(String, ConvGeometry, Bool)] = [
-        ("conv1", ConvGeometry(inChannels: 1, outChannels: 32, kernel: 3, stride: 1, inH: 28, inW: 28), false),
-        ("conv2", ConvGeometry(inChannels: 32, outChannels: 64, kernel: 3, stride: 2, inH: 26, inW: 26), false),
-        ("conv3", ConvGeometry(inChannels: 64, outChannels: 128, kernel: 3, stride: 2, inH: 12, inW: 12), false),
-        ("conv4", ConvGeometry(inChannels: 128, outChannels: 256, kernel: 3, stride: 2, inH: 5, inW: 5), false),
-        ("tconv4", .transposed(inChannels: 256, outChannels: 128, kernel: 3, stride: 2, inH: 2, inW: 2), true),
-        ("tconv3", .transposed(inChannels: 256, outChannels: 64, kernel: 3, stride: 2, outputPadding: 1, inH: 5, inW: 5), true),
-        ("tconv2", .transposed(inChannels: 128, outChannels: 32, kernel: 3, stride: 2, outputPadding: 1, inH: 12, inW: 12), true),
-        ("tconv1", .transposed(inChannels: 64, outChannels: 1, kernel: 3, stride: 1, inH: 26, inW: 26), true),
-    ]
-    for (name, g, adj) in geos {
-        let x = r.gaussian([nb, g.inChannels, g.inH, g.inW]), y = r.gaussian([nb, g.outChannels, g.outH, g.outW])
-        let w = r.gaussian(g.weightShape)
-        let flops = 2.0 * Double(nb * g.outH * g.outW * g.outChannels * g.inChannels * 9)
-        let nl = nb * g.outH * g.outW
-        let a = [Float](repeating: 1, count: g.outChannels * g.inChannels * 9)
-        let bm = [Float](repeating: 1, count: g.inChannels * 9 * nl)
-        var c = [Float](repeating: 0, count: max(g.outChannels * nl, g.inChannels * 9 * nl))
-        let fwd = adj ? time { _ = Tensor.convAdjoint(y, w, g) } : time { _ = Tensor.conv(x, w, g) }
-        let gemm = time {
-            a.withUnsafeBufferPointer { pa in bm.withUnsafeBufferPointer { pb in c.withUnsafeMutableBufferPointer { pc in
-                if adj {
-                    Kernels.gemm(transA: true, transB: false, m: g.inChannels * 9, n: nl, k: g.outChannels, pa.baseAddress!, pb.baseAddress!, pc.baseAddress!)
-                } else {
-                    Kernels.gemm(transA: false, transB: false, m: g.outChannels, n: nl, k: g.inChannels * 9, pa.baseAddress!, pb.baseAddress!, pc.baseAddress!)
-                }
-            }}}
-        }
-        let wgrad = time { _ = Tensor.convWeight(x, y, g) }
-        let other = adj ? time { _ = Tensor.conv(x, w, g) } : time { _ = Tensor.convAdjoint(y, w, g) }
-        print(String(format: "%@  fwd %.3f ms (%.0f GF/s)  gemm-only %.3f ms (%.0f GF/s)  wgrad %.3f (%.0f)  other %.3f (%.0f)", name, fwd, flops / fwd / 1e6, gemm, flops / gemm / 1e6, wgrad, flops / wgrad / 1e6, other, flops / other / 1e6))
-    }
-}
-
-func fwdMicro() {
-    let model = ScoreModel(architecture: .unet(.init()), schedule: .sde(VESDE(sigmaMin: 0.01, sigmaMax: 22)), seed: 0)
-    var rng = Philox(seed: 1)
-    let x = rng.gaussian([64, 1, 28, 28])
-    let t = [Double](repeating: 0.5, count: 64)
-    @Sendable func forward(_ rows: Tensor, _ tt: [Double]) { _ = model.score(Tape(recording: false).constant(rows), t: tt) }
-    for chunk in [4, 8, 16, 32] {
-        let per = 32 / chunk
-        let parts = (0..<(64 / chunk)).map { x.rows($0 * chunk ..< ($0 + 1) * chunk) }
-        let tt = Array(t[0..<chunk])
-        for _ in 0..<3 { forward(parts[0], tt) }
-        var best = Double.infinity, bestOne = Double.infinity
-        for _ in 0..<5 {
-            var start = Date()
-            for _ in 0..<5 {
-                DispatchQueue.concurrentPerform(iterations: 2) { th in for k in 0..<per { forward(parts[th * per + k], tt) } }
-            }
-            best = min(best, Date().timeIntervalSince(start) / 5 * 1000)
-            start = Date()
-            for _ in 0..<5 { for k in 0..<(2 * per) { forward(parts[k], tt) } }
-            bestOne = min(bestOne, Date().timeIntervalSince(start) / 5 * 1000)
-        }
-        print(String(format: "chunk %d: 64 images on 2 threads %.1f ms, on 1 thread %.1f ms", chunk, best, bestOne))
-    }
-}
