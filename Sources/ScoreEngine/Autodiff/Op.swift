@@ -155,7 +155,8 @@ extension Tape {
                 accumulate(x, d.x); accumulate(s, d.shift); accumulate(w, d.weight); accumulate(b, d.bias)
             } else {
                 let d = Tensor.groupNormSiLUGradients(values[x], shift: values[s], weight: values[w], bias: values[b],
-                                                      groups: groups, epsilon: epsilon, g.value)
+                                                      groups: groups, epsilon: epsilon, g.value,
+                                                      statistics: savedStatistics[i])
                 accumulate(x, constant(d.x)); accumulate(s, constant(d.shift))
                 accumulate(w, constant(d.weight)); accumulate(b, constant(d.bias))
             }

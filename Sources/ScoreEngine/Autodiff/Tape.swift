@@ -44,6 +44,7 @@ public final class Tape {
         pointwiseNodes.removeAll(keepingCapacity: true)
         transposes.removeAll(keepingCapacity: true)
         convInputs.removeAll(keepingCapacity: true)
+        savedStatistics.removeAll(keepingCapacity: true)
         concatParts.removeAll(keepingCapacity: true)
     }
 
@@ -51,6 +52,8 @@ public final class Tape {
     /// matrix of a `conv` node, the input's channel-major matrix of a `convAdjoint` node. Kept when the node
     /// records history and its weight needs a gradient (a cache of values, not nodes).
     @usableFromInline var convInputs: [Int: [Float]] = [:]
+    /// The per-group mean and 1/√(var + ε) of a `groupNormSiLU` node that records history, by node.
+    @usableFromInline var savedStatistics: [Int: [Float]] = [:]
 
     /// Transposed copies of matrices on the tape, by node (a cache of values, not nodes).
     @usableFromInline var transposes: [Int: Tensor] = [:]

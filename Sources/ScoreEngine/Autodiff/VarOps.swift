@@ -173,11 +173,13 @@ extension Var {
     /// weight and bias [C].
     public func groupNormSiLU(shift: Var, weight: Var, bias: Var, groups: Int, epsilon: Float) -> Var {
         same(shift); same(weight); same(bias)
-        return tape.record(Tensor.groupNormSiLU(value, shift: shift.value, weight: weight.value, bias: bias.value,
-                                                groups: groups, epsilon: epsilon),
-                           .groupNormSiLU(id, shift: shift.id, weight: weight.id, bias: bias.id, groups: groups,
-                                          epsilon: epsilon),
-                           inputs: [id, shift.id, weight.id, bias.id])
+        let (z, statistics) = Tensor.groupNormSiLUKeepingStatistics(value, shift: shift.value, weight: weight.value,
+                                                                    bias: bias.value, groups: groups, epsilon: epsilon)
+        let v = tape.record(z, .groupNormSiLU(id, shift: shift.id, weight: weight.id, bias: bias.id, groups: groups,
+                                              epsilon: epsilon),
+                            inputs: [id, shift.id, weight.id, bias.id])
+        if v.requiresGrad { tape.savedStatistics[v.id] = statistics }
+        return v
     }
 
     /// The gradients of ⟨g, silu(GroupNorm(x + shift))⟩ written with taped operations (the formulas of

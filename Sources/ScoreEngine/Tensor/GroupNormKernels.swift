@@ -81,11 +81,19 @@ extension Tensor {
     /// silu(GroupNorm(x + shift)) (see `GroupNormGeometry`): x [N, C, …], shift [N, C], weight and bias [C].
     public static func groupNormSiLU(_ x: Tensor, shift: Tensor, weight: Tensor, bias: Tensor, groups: Int,
                                      epsilon: Float) -> Tensor {
+        groupNormSiLUKeepingStatistics(x, shift: shift, weight: weight, bias: bias, groups: groups, epsilon: epsilon).0
+    }
+
+    /// silu(GroupNorm(x + shift)) and each example's groups' mean and 1/√(var + ε), [μ, r] per (example, group)
+    /// in that order, which the backward pass takes again.
+    static func groupNormSiLUKeepingStatistics(_ x: Tensor, shift: Tensor, weight: Tensor, bias: Tensor, groups: Int,
+                                               epsilon: Float) -> (Tensor, [Float]) {
         let g = GroupNormGeometry(shape: x.shape, groups: groups, epsilon: epsilon)
         precondition(shift.shape == [g.n, g.channels] && weight.shape == [g.channels] && bias.shape == [g.channels],
                      "GroupNorm shapes: x \(x.shape), shift \(shift.shape), weight \(weight.shape), bias \(bias.shape)")
         let total = x.count
-        return Tensor(shape: x.shape) { z, _ in
+        var statistics = [Float](repeating: 0, count: 2 * g.n * g.groups)
+        let z = Tensor(shape: x.shape) { z, _ in
             x.scalars.withUnsafeBufferPointer { px in
                 shift.scalars.withUnsafeBufferPointer { ps in
                     weight.scalars.withUnsafeBufferPointer { pw in
@@ -94,6 +102,8 @@ extension Tensor {
                             for e in 0..<g.n {
                                 for group in 0..<g.groups {
                                     let (mean, r) = g.statistics(x, s, example: e, group: group)
+                                    statistics[2 * (e * g.groups + group)] = mean
+                                    statistics[2 * (e * g.groups + group) + 1] = r
                                     for c in (group * g.perGroup)..<((group + 1) * g.perGroup) {
                                         // y = a·x + k with a = r·w[c], k = (s − μ)·r·w[c] + b[c].
                                         let a = r * w[c], k = (s[e * g.channels + c] - mean) * a + b[c]
@@ -107,6 +117,7 @@ extension Tensor {
                 }
             }
         }
+        return (z, statistics)
     }
 
     /// z[i] = y·σ(y), y = a·x[i] + k, for i < count. `available` entries may be read from x and written to z
@@ -134,12 +145,15 @@ extension Tensor {
     ///
     ///     ∂x = r·(weight·dy − A/m − x̂·B/m),   ∂shift[n, c] = Σ over the channel's plane of ∂x,
     ///     ∂weight[c] = Σ dy·x̂,   ∂bias[c] = Σ dy   (over examples and the plane).
+    ///
+    /// `statistics` are the forward pass's (`groupNormSiLUKeepingStatistics`); without them they are taken again.
     public static func groupNormSiLUGradients(_ x: Tensor, shift: Tensor, weight: Tensor, bias: Tensor, groups: Int,
-                                              epsilon: Float, _ dz: Tensor)
+                                              epsilon: Float, _ dz: Tensor, statistics: [Float]? = nil)
         -> (x: Tensor, shift: Tensor, weight: Tensor, bias: Tensor) {
         let g = GroupNormGeometry(shape: x.shape, groups: groups, epsilon: epsilon)
         precondition(dz.shape == x.shape && shift.shape == [g.n, g.channels] && weight.shape == [g.channels]
                      && bias.shape == [g.channels], "GroupNorm gradient shapes")
+        precondition(statistics.map { $0.count == 2 * g.n * g.groups } ?? true, "GroupNorm statistics")
         var dShift = Tensor.zeros(shift.shape), dWeight = Tensor.zeros(weight.shape), dBias = Tensor.zeros(bias.shape)
         // Per channel of one group: Σ dy, Σ dy·x̂, Σ x̂.
         var sums = [Float](repeating: 0, count: 3 * g.perGroup)
@@ -159,7 +173,9 @@ extension Tensor {
                 let m = Float(g.perGroup * g.plane)
                 for e in 0..<g.n {
                     for group in 0..<g.groups {
-                        let (mean, r) = g.statistics(x, s, example: e, group: group)
+                        let k = e * g.groups + group
+                        let (mean, r) = statistics.map { ($0[2 * k], $0[2 * k + 1]) }
+                            ?? g.statistics(x, s, example: e, group: group)
                         let c0 = group * g.perGroup
                         var bigA: Float = 0, bigB: Float = 0
                         // First pass: dy into out, and the channels' sums.

@@ -124,8 +124,13 @@ import Testing
                 let z = f(vars)
                 results.append([z.value] + tape.gradients(of: (z * dz).sum(), wrt: vars).map(\.value))
             }
+            // The kernel alone, taking the statistics again instead of the forward pass's.
+            let direct = Tensor.groupNormSiLUGradients(x, shift: shift, weight: weight, bias: bias, groups: groups,
+                                                       epsilon: norm.epsilon, dz)
+            results.append([results[1][0], direct.x, direct.shift, direct.weight, direct.bias])
             for (k, what) in ["value", "∂x", "∂shift", "∂weight", "∂bias"].enumerated() {
                 expectRelClose(results[1][k], results[0][k], rtol: 2e-5, atol: 1e-5, "\(shape) \(what)")
+                expectRelClose(results[2][k], results[0][k], rtol: 2e-5, atol: 1e-5, "\(shape) \(what), statistics again")
             }
             if shape[0] * shape[1] * shape.dropFirst(2).reduce(1, *) <= 100 {
                 GradCheck.first([x, shift, weight, bias]) { v in (fused(v) * dz).sum() }
