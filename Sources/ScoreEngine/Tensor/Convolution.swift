@@ -76,11 +76,19 @@ public struct ConvGeometry: Hashable, Sendable {
 }
 
 extension ConvGeometry {
-    /// An output-shaped batch y [N, Co, Ho, Wo] laid out as the matrix [Co, N·Ho·Wo] the products take (y's own
-    /// storage when N = 1, else a transposed copy).
-    func channelMajor(_ y: Tensor) -> [Float] {
+    /// Output planes of at least this many entries are multiplied image by image, each image's [Co, Ho·Wo]
+    /// block as it lies in the NCHW batch; smaller ones (where a product per image would be too thin) through
+    /// one channel-major copy of the batch and one product.
+    static let planePerProduct = 64
+
+    /// Whether the products take an output-shaped batch of n images image by image.
+    func byImage(_ n: Int) -> Bool { n > 1 && outPlane >= ConvGeometry.planePerProduct }
+
+    /// An output-shaped batch y [N, Co, Ho, Wo] as the products take it: y's own storage when they go image by
+    /// image (or N = 1), else the transposed copy [Co, N·Ho·Wo].
+    func operand(_ y: Tensor) -> [Float] {
         let n = y.shape[0]
-        if n == 1 { return y.scalars }
+        if n == 1 || byImage(n) { return y.scalars }
         let count = outChannels * n * outPlane
         return [Float](unsafeUninitializedCapacity: count) { buf, c in
             y.scalars.withUnsafeBufferPointer { swapOuterAxes($0.baseAddress!, n, outChannels, outPlane, buf.baseAddress!) }
@@ -105,6 +113,12 @@ extension ConvGeometry {
                 cols.withUnsafeBufferPointer { pc in
                     if n == 1 {
                         Kernels.gemm(transA: false, transB: false, m: outChannels, n: nl, k: patch, pw.baseAddress!, pc.baseAddress!, y)
+                    } else if byImage(n) {
+                        for b in 0..<n {
+                            Kernels.gemm(transA: false, transB: false, m: outChannels, n: outPlane, k: patch,
+                                         pw.baseAddress!, lda: patch, pc.baseAddress! + b * outPlane, ldb: nl,
+                                         y + b * outChannels * outPlane, ldc: outPlane)
+                        }
                     } else {
                         let tmp = [Float](unsafeUninitializedCapacity: outChannels * nl) { pt, c in
                             Kernels.gemm(transA: false, transB: false, m: outChannels, n: nl, k: patch,
@@ -118,15 +132,23 @@ extension ConvGeometry {
         }
     }
 
-    /// convᵀ from y's channel-major matrix: the product [C·k·k, Co]·[Co, N·Ho·Wo], then col2im into [N, C, H, W].
-    func adjoint(channelMajor ycm: [Float], _ w: Tensor, batch n: Int) -> Tensor {
+    /// convᵀ from y's `operand`: the product [C·k·k, Co]·[Co, N·Ho·Wo], then col2im into [N, C, H, W].
+    func adjoint(operand ym: [Float], _ w: Tensor, batch n: Int) -> Tensor {
         let nl = n * outPlane
         var out = Tensor.zeros(inputShape(n))
         let cols = [Float](unsafeUninitializedCapacity: patch * nl) { pc, c in
             w.scalars.withUnsafeBufferPointer { pw in
-                ycm.withUnsafeBufferPointer { py in
-                    Kernels.gemm(transA: true, transB: false, m: patch, n: nl, k: outChannels, pw.baseAddress!, py.baseAddress!,
-                                 pc.baseAddress!)
+                ym.withUnsafeBufferPointer { py in
+                    if byImage(n) {
+                        for b in 0..<n {
+                            Kernels.gemm(transA: true, transB: false, m: patch, n: outPlane, k: outChannels, pw.baseAddress!,
+                                         lda: patch, py.baseAddress! + b * outChannels * outPlane, ldb: outPlane,
+                                         pc.baseAddress! + b * outPlane, ldc: nl)
+                        }
+                    } else {
+                        Kernels.gemm(transA: true, transB: false, m: patch, n: nl, k: outChannels, pw.baseAddress!,
+                                     py.baseAddress!, pc.baseAddress!)
+                    }
                 }
             }
             c = patch * nl
@@ -137,13 +159,22 @@ extension ConvGeometry {
         return out
     }
 
-    /// ∂⟨conv(x, w), y⟩/∂w from y's channel-major matrix and x's patch matrix: [Co, N·Ho·Wo]·[N·Ho·Wo, C·k·k].
-    func weightGradient(channelMajor ycm: [Float], patches cols: [Float], batch n: Int) -> Tensor {
-        Tensor(shape: weightShape) { out, _ in
-            ycm.withUnsafeBufferPointer { py in
+    /// ∂⟨conv(x, w), y⟩/∂w from y's `operand` and x's patch matrix: [Co, N·Ho·Wo]·[N·Ho·Wo, C·k·k].
+    func weightGradient(operand ym: [Float], patches cols: [Float], batch n: Int) -> Tensor {
+        let nl = n * outPlane
+        return Tensor(shape: weightShape) { out, _ in
+            ym.withUnsafeBufferPointer { py in
                 cols.withUnsafeBufferPointer { pc in
-                    Kernels.gemm(transA: false, transB: true, m: outChannels, n: patch, k: n * outPlane, py.baseAddress!,
-                                 pc.baseAddress!, out)
+                    if byImage(n) {
+                        for b in 0..<n {
+                            Kernels.gemm(transA: false, transB: true, m: outChannels, n: patch, k: outPlane,
+                                         py.baseAddress! + b * outChannels * outPlane, lda: outPlane,
+                                         pc.baseAddress! + b * outPlane, ldb: nl, beta: b == 0 ? 0 : 1, out, ldc: patch)
+                        }
+                    } else {
+                        Kernels.gemm(transA: false, transB: true, m: outChannels, n: patch, k: nl, py.baseAddress!,
+                                     pc.baseAddress!, out)
+                    }
                 }
             }
         }
@@ -180,13 +211,13 @@ extension Tensor {
         convAdjointKeepingInput(y, w, g).0
     }
 
-    /// convAdjoint(y, w) and y's channel-major matrix (which the weight gradient takes again).
+    /// convAdjoint(y, w) and y as the products take it (`ConvGeometry.operand`), which the weight gradient takes again.
     static func convAdjointKeepingInput(_ y: Tensor, _ w: Tensor, _ g: ConvGeometry) -> (Tensor, [Float]) {
         let n = y.shape[0]
         precondition(y.shape == g.outputShape(n), "transposed conv input \(y.shape), geometry expects \(g.outputShape(n))")
         precondition(w.shape == g.weightShape, "conv weight \(w.shape), geometry expects \(g.weightShape)")
-        let ycm = g.channelMajor(y)
-        return (g.adjoint(channelMajor: ycm, w, batch: n), ycm)
+        let ym = g.operand(y)
+        return (g.adjoint(operand: ym, w, batch: n), ym)
     }
 
     /// convWeight(x, y) = ∂⟨conv(x, w), y⟩/∂w: x [N, C, H, W], y [N, Co, Ho, Wo] → [Co, C, k, k], as one product
@@ -195,24 +226,26 @@ extension Tensor {
         let n = x.shape[0]
         precondition(x.shape == g.inputShape(n) && y.shape == g.outputShape(n),
                      "conv weight gradient of \(x.shape) and \(y.shape) under \(g)")
-        return g.weightGradient(channelMajor: g.channelMajor(y), patches: g.patches(x), batch: n)
+        return g.weightGradient(operand: g.operand(y), patches: g.patches(x), batch: n)
     }
 
     /// The gradients of ⟨dy, conv(x, w)⟩ with respect to x and w, convAdjoint(dy, w) and convWeight(x, dy),
-    /// sharing dy's channel-major copy; x's patch matrix is taken from the forward pass when it is given.
+    /// sharing dy's operand (`ConvGeometry.operand`); x's patch matrix is taken from the forward pass when it
+    /// is given.
     static func convGradients(x: Tensor, w: Tensor, dy: Tensor, _ g: ConvGeometry, patches: [Float]?,
                               wantX: Bool, wantW: Bool) -> (x: Tensor?, w: Tensor?) {
-        let n = dy.shape[0], ycm = g.channelMajor(dy)
-        return (wantX ? g.adjoint(channelMajor: ycm, w, batch: n) : nil,
-                wantW ? g.weightGradient(channelMajor: ycm, patches: patches ?? g.patches(x), batch: n) : nil)
+        let n = dy.shape[0], ym = g.operand(dy)
+        return (wantX ? g.adjoint(operand: ym, w, batch: n) : nil,
+                wantW ? g.weightGradient(operand: ym, patches: patches ?? g.patches(x), batch: n) : nil)
     }
 
     /// The gradients of ⟨dx, convAdjoint(y, w)⟩ with respect to y and w, conv(dx, w) and convWeight(dx, y),
-    /// sharing dx's patch matrix; y's channel-major matrix is taken from the forward pass when it is given.
-    static func convAdjointGradients(y: Tensor, w: Tensor, dx: Tensor, _ g: ConvGeometry, channelMajor: [Float]?,
+    /// sharing dx's patch matrix; y's operand (`ConvGeometry.operand`) is taken from the forward pass when it
+    /// is given.
+    static func convAdjointGradients(y: Tensor, w: Tensor, dx: Tensor, _ g: ConvGeometry, operand: [Float]?,
                                      wantY: Bool, wantW: Bool) -> (y: Tensor?, w: Tensor?) {
         let n = dx.shape[0], cols = g.patches(dx)
         return (wantY ? g.convolved(patches: cols, w, batch: n) : nil,
-                wantW ? g.weightGradient(channelMajor: channelMajor ?? g.channelMajor(y), patches: cols, batch: n) : nil)
+                wantW ? g.weightGradient(operand: operand ?? g.operand(y), patches: cols, batch: n) : nil)
     }
 }

@@ -64,6 +64,15 @@ public enum Kernels {
                     beta, c, Int32(n))
     }
 
+    /// C = op(A)·op(B) + β·C through OpenBLAS with explicit leading dimensions (row-major), for products on
+    /// blocks of larger matrices.
+    @inline(__always)
+    public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, _ a: UnsafePointer<Float>, lda: Int,
+                            _ b: UnsafePointer<Float>, ldb: Int, beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
     /// The same product always through OpenBLAS (the reference for `SmallGEMM`'s tests).
     public static func blasGEMM(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                                 _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {

@@ -29,6 +29,9 @@ import Testing
         (1, ConvGeometry(inChannels: 2, outChannels: 3, kernel: 3, stride: 2, padding: 1, inH: 6, inW: 6)),
         (2, ConvGeometry(inChannels: 4, outChannels: 2, kernel: 1, stride: 1, padding: 0, inH: 3, inW: 4)),
         (2, ConvGeometry(inChannels: 1, outChannels: 2, kernel: 2, stride: 3, padding: 2, inH: 5, inW: 7)),
+        // Output planes of 64 entries and more, which the products take image by image.
+        (2, ConvGeometry(inChannels: 2, outChannels: 3, kernel: 3, stride: 1, padding: 1, inH: 9, inW: 8)),
+        (3, ConvGeometry(inChannels: 2, outChannels: 2, kernel: 3, stride: 2, padding: 0, inH: 17, inW: 17)),
     ]
 
     @Test mutating func convolutionMatchesItsDefinitionAndItsAdjoints() {
