@@ -2,7 +2,25 @@
 // the rows are short (2 to 26 entries on the U-Net) and strided: clang vectorises the stride-2 gathers and
 // the paired stride-2 accumulations as interleaved vector accesses, which Swift's loops compiled lane by lane.
 #include "CSIMD.h"
+#include <stdlib.h>
 #include <string.h>
+
+// Planes with rows this short and no padding are visited as whole planes through a table of input offsets
+// (the rows are too short for the loop over a row to pay for itself).
+#define SHORT_ROW 8
+
+static inline int short_rows(const score_conv_geometry *g) { return g->padding == 0 && g->out_w < SHORT_ROW; }
+
+// offsets[q] for output entry q = oy·outW + ox of one plane: the offset oy·s·inW + ox·s of its tap (0, 0) in the
+// input plane (tap (i, j) adds i·inW + j). Without padding every tap of every entry lies inside the input.
+static long *plane_offsets(const score_conv_geometry *g) {
+    const long out_plane = g->out_h * g->out_w;
+    long *offsets = malloc((size_t)out_plane * sizeof(long));
+    if (!offsets) abort();
+    for (long oy = 0; oy < g->out_h; oy++)
+        for (long ox = 0; ox < g->out_w; ox++) offsets[oy * g->out_w + ox] = oy * g->stride * g->in_w + ox * g->stride;
+    return offsets;
+}
 
 // The output columns [*lo, *hi) whose input column ox·s − p + j lies in [0, w).
 static inline void columns(const score_conv_geometry *g, long j, long *lo, long *hi) {
@@ -16,6 +34,21 @@ static inline void columns(const score_conv_geometry *g, long j, long *lo, long 
 void score_im2col(const score_conv_geometry *g, long n, const float *restrict x, float *restrict cols) {
     const long k = g->kernel, s = g->stride, p = g->padding, ow = g->out_w, oh = g->out_h;
     const long in_plane = g->in_h * g->in_w, out_plane = oh * ow, nl = n * out_plane;
+    if (short_rows(g)) {
+        long *offsets = plane_offsets(g);
+        for (long c = 0; c < g->in_channels; c++)
+            for (long i = 0; i < k; i++)
+                for (long j = 0; j < k; j++) {
+                    float *row = cols + ((c * k + i) * k + j) * nl;
+                    for (long b = 0; b < n; b++) {
+                        const float *src = x + (b * g->in_channels + c) * in_plane + i * g->in_w + j;
+                        float *d = row + b * out_plane;
+                        for (long q = 0; q < out_plane; q++) d[q] = src[offsets[q]];
+                    }
+                }
+        free(offsets);
+        return;
+    }
     for (long c = 0; c < g->in_channels; c++) {
         for (long i = 0; i < k; i++) {
             for (long j = 0; j < k; j++) {
@@ -49,6 +82,22 @@ void score_im2col(const score_conv_geometry *g, long n, const float *restrict x,
 void score_col2im(const score_conv_geometry *g, long n, const float *restrict cols, float *restrict x) {
     const long k = g->kernel, s = g->stride, p = g->padding, ow = g->out_w, oh = g->out_h;
     const long in_plane = g->in_h * g->in_w, out_plane = oh * ow, nl = n * out_plane;
+    if (short_rows(g)) {
+        // One tap's entries go to distinct input positions, so each tap's loop has no repeated target.
+        long *offsets = plane_offsets(g);
+        for (long c = 0; c < g->in_channels; c++)
+            for (long b = 0; b < n; b++) {
+                float *plane = x + (b * g->in_channels + c) * in_plane;
+                for (long i = 0; i < k; i++)
+                    for (long j = 0; j < k; j++) {
+                        const float *t = cols + ((c * k + i) * k + j) * nl + b * out_plane;
+                        float *d = plane + i * g->in_w + j;
+                        for (long q = 0; q < out_plane; q++) d[offsets[q]] += t[q];
+                    }
+            }
+        free(offsets);
+        return;
+    }
     // Without padding and with stride 2 the taps of a row pair up: tap j adds to the even or odd entries
     // 2·ox + j, so taps 2t and 2t + 1 together add to consecutive entries.
     const int paired = s == 2 && p == 0;
