@@ -183,5 +183,17 @@ enum ScoreNetProfile {
                 String(format: "%6.3f (%3.0f)", $0, flops / $0 / 1e6)
             }.joined(separator: " | "))
         }
+        // The fused silu(GroupNorm(h + shift)) at the four levels' shapes.
+        print("silu(GroupNorm(h + shift)), batch \(nb), one thread: ms (ns per entry) — forward | gradients")
+        for (c, side, groups) in [(32, 26, 4), (64, 12, 32), (128, 5, 32), (256, 2, 32)] {
+            let x = r.gaussian([nb, c, side, side]), shift = r.gaussian([nb, c]), w = r.gaussian([c]), b = r.gaussian([c])
+            let forward = millis { _ = Tensor.groupNormSiLU(x, shift: shift, weight: w, bias: b, groups: groups, epsilon: 1e-5) }
+            let backward = millis {
+                _ = Tensor.groupNormSiLUGradients(x, shift: shift, weight: w, bias: b, groups: groups, epsilon: 1e-5, x)
+            }
+            print("\(c)×\(side)×\(side)".padding(toLength: 10, withPad: " ", startingAt: 0) + [forward, backward].map {
+                String(format: "%6.3f (%.2f)", $0, $0 * 1e6 / Double(x.count))
+            }.joined(separator: " | "))
+        }
     }
 }

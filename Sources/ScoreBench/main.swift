@@ -15,7 +15,8 @@ import ScoreEngine
 ///                                                        class-conditional MNIST: recognition rate per digit
 ///   score-bench colorize --model CKPT [--images 4] [--n 4] [--out PNG]   coloured MNIST made grey, colorized
 ///   score-bench conv-layers [--batch 32]                 the ScoreNet's convolutions one by one, one thread: each
-///                                                        product alone beside the whole operation and its gradients
+///                                                        product alone beside the whole operation and its gradients;
+///                                                        the fused GroupNorm + SiLU block at each level
 Engine.configure()
 let all = Array(CommandLine.arguments.dropFirst())
 let command = all.first ?? "toy"

@@ -221,12 +221,7 @@ extension Tensor {
         let one = V(repeating: 1)
         var sdy = V.zero, sdyx = V.zero, sx = V.zero
         @inline(__always) func step(_ xv: V, _ dzv: V) -> (V, V) {
-            let xh = (xv + vc) * vr
-            let y = vb.addingProduct(vw, xh)
-            let sg = FastMath.sigmoid(y)
-            // silu′(y) = σ + y·σ(1 − σ).
-            let d = dzv * sg.addingProduct(y * sg, one - sg)
-            return (d, xh)
+            siluBackwardStep(xv, dzv, vc, vr, vw, vb, one)
         }
         let w = V.scalarCount
         var i = 0
@@ -236,23 +231,31 @@ extension Tensor {
             sdy += d; sdyx.addProduct(d, xh); sx += xh
             i += w
         }
+        // The plane's last partial vector (one more call of `step`, so that both are inlined).
         if i < count {
-            let k = count - i
-            if i + w <= available {
-                // Lanes past the plane are computed from the next plane's entries and left out of the sums.
-                let (d0, xh0) = step(load(x + i), load(dz + i))
-                store(d0, out + i)
-                let outside = laneIndices .>= Int32(k)
-                let d = d0.replacing(with: 0, where: outside), xh = xh0.replacing(with: 0, where: outside)
-                sdy += d; sdyx.addProduct(d, xh); sx += xh
-            } else {
-                // Lanes past the end: x = −centre makes x̂ = 0, dz = 0 makes dy = 0, so they add nothing.
-                let (d, xh) = step(loadPartial(x + i, k, fill: -centre), loadPartial(dz + i, k))
-                storePartial(d, out + i, k)
-                sdy += d; sdyx.addProduct(d, xh); sx += xh
-            }
+            let k = count - i, whole = i + w <= available
+            // Past the tensor's end, x = −centre makes x̂ = 0 and dz = 0 makes dy = 0.
+            let (d0, xh0) = step(whole ? load(x + i) : loadPartial(x + i, k, fill: -centre),
+                                 whole ? load(dz + i) : loadPartial(dz + i, k))
+            if whole { store(d0, out + i) } else { storePartial(d0, out + i, k) }
+            // Lanes past the plane (computed from the next plane's entries) are left out of the sums: all ones in
+            // lanes below k (the sign of lane − k) for a bitwise and (a mask made by comparison compiled lane by
+            // lane here).
+            let inside = (laneIndices &- Int32(k)) &>> 31
+            let d = FastMath.float(FastMath.bits(d0) & inside), xh = FastMath.float(FastMath.bits(xh0) & inside)
+            sdy += d; sdyx.addProduct(d, xh); sx += xh
         }
         return (sdy.sum(), sdyx.sum(), sx.sum())
+    }
+
+    /// (dy, x̂) of one vector: x̂ = (x + centre)·r, y = w·x̂ + b, dy = dz·silu′(y) with silu′(y) = σ + y·σ(1 − σ).
+    @inline(__always)
+    private static func siluBackwardStep(_ xv: FastMath.V, _ dzv: FastMath.V, _ centre: FastMath.V, _ r: FastMath.V,
+                                         _ w: FastMath.V, _ b: FastMath.V, _ one: FastMath.V) -> (FastMath.V, FastMath.V) {
+        let xh = (xv + centre) * r
+        let y = b.addingProduct(w, xh)
+        let sg = FastMath.sigmoid(y)
+        return (dzv * sg.addingProduct(y * sg, one - sg), xh)
     }
 
     /// out[i] = α·out[i] + β·x[i] + γ.
