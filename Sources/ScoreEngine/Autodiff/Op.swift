@@ -124,7 +124,7 @@ extension Tape {
                 accumulate(x, g.convAdjoint(v(w), geometry))
                 accumulate(w, v(x).convWeight(g, geometry))
             } else if wants(x) || wants(w) {
-                // Both from one operand made of g, and x's patch matrix from the forward pass.
+                // Both at once (see `Tensor.convGradients`), with x's patch matrix from the forward pass if kept.
                 let d = Tensor.convGradients(x: values[x], w: values[w], dy: g.value, geometry, patches: convInputs[i],
                                              wantX: wants(x), wantW: wants(w))
                 if let dx = d.x { accumulate(x, constant(dx)) }
@@ -136,9 +136,9 @@ extension Tape {
                 accumulate(a, g.conv(v(w), geometry))
                 accumulate(w, g.convWeight(v(a), geometry))
             } else if wants(a) || wants(w) {
-                // Both from one patch matrix of g, and a's operand from the forward pass.
+                // Both from one patch matrix of g, with a's channel-major copy from the forward pass if kept.
                 let d = Tensor.convAdjointGradients(y: values[a], w: values[w], dx: g.value, geometry,
-                                                    operand: convInputs[i], wantY: wants(a), wantW: wants(w))
+                                                    channelMajor: convInputs[i], wantY: wants(a), wantW: wants(w))
                 if let da = d.y { accumulate(a, constant(da)) }
                 if let dw = d.w { accumulate(w, constant(dw)) }
             }

@@ -49,8 +49,9 @@ public final class Tape {
     }
 
     /// What a convolution node's weight gradient takes again from its forward pass, by node: the input's patch
-    /// matrix of a `conv` node, the input as the products take it of a `convAdjoint` node. Kept when the node
-    /// records history and its weight needs a gradient (a cache of values, not nodes).
+    /// matrix of a `conv` node, the input's channel-major copy of a `convAdjoint` node (both made only where
+    /// the products take the batch whole; see `ConvGeometry.byImage`). Kept when the node records history and
+    /// its weight needs a gradient (a cache of values, not nodes).
     @usableFromInline var convInputs: [Int: [Float]] = [:]
     /// The per-group mean and 1/√(var + ε) of a `groupNormSiLU` node that records history, by node.
     @usableFromInline var savedStatistics: [Int: [Float]] = [:]

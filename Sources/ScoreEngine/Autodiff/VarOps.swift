@@ -150,7 +150,7 @@ extension Var {
         same(w)
         let (y, patches) = Tensor.convKeepingPatches(value, w.value, geometry)
         let v = tape.record(y, .conv(id, w.id, geometry), id, w.id)
-        if v.requiresGrad && w.requiresGrad { tape.convInputs[v.id] = patches }
+        if v.requiresGrad && w.requiresGrad, let patches { tape.convInputs[v.id] = patches }
         return v
     }
 
@@ -159,7 +159,7 @@ extension Var {
         same(w)
         let (x, input) = Tensor.convAdjointKeepingInput(value, w.value, geometry)
         let v = tape.record(x, .convAdjoint(id, w.id, geometry), id, w.id)
-        if v.requiresGrad && w.requiresGrad { tape.convInputs[v.id] = input }
+        if v.requiresGrad && w.requiresGrad, let input { tape.convInputs[v.id] = input }
         return v
     }
 

@@ -76,19 +76,69 @@ public struct ConvGeometry: Hashable, Sendable {
 }
 
 extension ConvGeometry {
-    /// Output planes of at least this many entries are multiplied image by image, each image's [Co, Ho·Wo]
-    /// block as it lies in the NCHW batch; smaller ones (where a product per image would be too thin) through
-    /// one channel-major copy of the batch and one product.
+    /// Output planes of at least this many entries are taken image by image: one image's patch matrix, in a
+    /// buffer that stays in cache, and one product into its block of the NCHW batch as it lies. Smaller planes
+    /// (where a product per image would be too thin) are taken as a batch: the whole batch's patch matrix,
+    /// a channel-major copy of the output side, and one product.
     static let planePerProduct = 64
 
-    /// Whether the products take an output-shaped batch of n images image by image.
-    func byImage(_ n: Int) -> Bool { n > 1 && outPlane >= ConvGeometry.planePerProduct }
+    /// Whether a batch of n is taken image by image.
+    func byImage(_ n: Int) -> Bool { n == 1 || outPlane >= ConvGeometry.planePerProduct }
 
-    /// An output-shaped batch y [N, Co, Ho, Wo] as the products take it: y's own storage when they go image by
-    /// image (or N = 1), else the transposed copy [Co, N·Ho·Wo].
-    func operand(_ y: Tensor) -> [Float] {
+    var inImage: Int { inChannels * inPlane }
+    var outImage: Int { outChannels * outPlane }
+
+    /// Calls `body` with a buffer for one image's patch matrix [C·k·k, Ho·Wo].
+    @inline(__always)
+    func withImagePatches(_ body: (UnsafeMutablePointer<Float>) -> Void) {
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: patch * outPlane)
+        defer { buffer.deallocate() }
+        body(buffer)
+    }
+
+    // MARK: image by image
+
+    /// y[b] = W·patches(x[b]) for each image: [Co, C·k·k]·[C·k·k, Ho·Wo].
+    func convolveByImage(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, batch n: Int, _ y: UnsafeMutablePointer<Float>) {
+        withImagePatches { cols in
+            for b in 0..<n {
+                im2col(x + b * inImage, batch: 1, cols)
+                Kernels.gemm(transA: false, transB: false, m: outChannels, n: outPlane, k: patch, w, lda: patch,
+                             cols, ldb: outPlane, y + b * outImage, ldc: outPlane)
+            }
+        }
+    }
+
+    /// out[b] += col2im(Wᵀ·y[b]) for each image (out zeroed by the caller).
+    func adjointByImage(_ y: UnsafePointer<Float>, _ w: UnsafePointer<Float>, batch n: Int, _ out: UnsafeMutablePointer<Float>) {
+        withImagePatches { cols in
+            for b in 0..<n {
+                Kernels.gemm(transA: true, transB: false, m: patch, n: outPlane, k: outChannels, w, lda: patch,
+                             y + b * outImage, ldb: outPlane, cols, ldc: outPlane)
+                col2im(cols, batch: 1, out + b * inImage)
+            }
+        }
+    }
+
+    /// Σ_b dy[b]·patches(x[b])ᵀ.
+    func weightGradientByImage(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, batch n: Int,
+                               _ out: UnsafeMutablePointer<Float>) {
+        withImagePatches { cols in
+            for b in 0..<n {
+                im2col(x + b * inImage, batch: 1, cols)
+                Kernels.gemm(transA: false, transB: true, m: outChannels, n: patch, k: outPlane, dy + b * outImage,
+                             lda: outPlane, cols, ldb: outPlane, beta: b == 0 ? 0 : 1, out, ldc: patch)
+            }
+        }
+    }
+
+    // MARK: as a batch
+
+    /// An output-shaped batch y [N, Co, Ho, Wo] as the batched products take it: [Co, N·Ho·Wo] (y's own storage
+    /// when N = 1, else a transposed copy).
+    func channelMajor(_ y: Tensor) -> [Float] {
         let n = y.shape[0]
-        if n == 1 || byImage(n) { return y.scalars }
+        if n == 1 { return y.scalars }
         let count = outChannels * n * outPlane
         return [Float](unsafeUninitializedCapacity: count) { buf, c in
             y.scalars.withUnsafeBufferPointer { swapOuterAxes($0.baseAddress!, n, outChannels, outPlane, buf.baseAddress!) }
@@ -96,7 +146,7 @@ extension ConvGeometry {
         }
     }
 
-    /// The patch matrix of an input-shaped batch x (`im2col`).
+    /// The patch matrix of an input-shaped batch x (`im2col`), [C·k·k, N·Ho·Wo].
     func patches(_ x: Tensor) -> [Float] {
         let n = x.shape[0], count = patch * n * outPlane
         return [Float](unsafeUninitializedCapacity: count) { buf, c in
@@ -105,77 +155,36 @@ extension ConvGeometry {
         }
     }
 
-    /// conv from x's patch matrix: the product [Co, C·k·k]·[C·k·k, N·Ho·Wo], laid out as [N, Co, Ho, Wo].
-    func convolved(patches cols: [Float], _ w: Tensor, batch n: Int) -> Tensor {
+    /// conv from the batch's patch matrix: [Co, C·k·k]·[C·k·k, N·Ho·Wo], laid out as [N, Co, Ho, Wo].
+    func convolved(patches cols: [Float], _ w: UnsafePointer<Float>, batch n: Int, _ y: UnsafeMutablePointer<Float>) {
         let nl = n * outPlane
-        return Tensor(shape: outputShape(n)) { y, _ in
-            w.scalars.withUnsafeBufferPointer { pw in
-                cols.withUnsafeBufferPointer { pc in
-                    if n == 1 {
-                        Kernels.gemm(transA: false, transB: false, m: outChannels, n: nl, k: patch, pw.baseAddress!, pc.baseAddress!, y)
-                    } else if byImage(n) {
-                        for b in 0..<n {
-                            Kernels.gemm(transA: false, transB: false, m: outChannels, n: outPlane, k: patch,
-                                         pw.baseAddress!, lda: patch, pc.baseAddress! + b * outPlane, ldb: nl,
-                                         y + b * outChannels * outPlane, ldc: outPlane)
-                        }
-                    } else {
-                        let tmp = [Float](unsafeUninitializedCapacity: outChannels * nl) { pt, c in
-                            Kernels.gemm(transA: false, transB: false, m: outChannels, n: nl, k: patch,
-                                         pw.baseAddress!, pc.baseAddress!, pt.baseAddress!)
-                            c = outChannels * nl
-                        }
-                        tmp.withUnsafeBufferPointer { swapOuterAxes($0.baseAddress!, outChannels, n, outPlane, y) }
-                    }
-                }
+        let tmp = [Float](unsafeUninitializedCapacity: outChannels * nl) { pt, c in
+            cols.withUnsafeBufferPointer {
+                Kernels.gemm(transA: false, transB: false, m: outChannels, n: nl, k: patch, w, $0.baseAddress!, pt.baseAddress!)
             }
+            c = outChannels * nl
         }
+        tmp.withUnsafeBufferPointer { swapOuterAxes($0.baseAddress!, outChannels, n, outPlane, y) }
     }
 
-    /// convᵀ from y's `operand`: the product [C·k·k, Co]·[Co, N·Ho·Wo], then col2im into [N, C, H, W].
-    func adjoint(operand ym: [Float], _ w: Tensor, batch n: Int) -> Tensor {
+    /// convᵀ from the batch's channel-major matrix: [C·k·k, Co]·[Co, N·Ho·Wo], then col2im into out (zeroed).
+    func adjoint(channelMajor ycm: [Float], _ w: UnsafePointer<Float>, batch n: Int, _ out: UnsafeMutablePointer<Float>) {
         let nl = n * outPlane
-        var out = Tensor.zeros(inputShape(n))
         let cols = [Float](unsafeUninitializedCapacity: patch * nl) { pc, c in
-            w.scalars.withUnsafeBufferPointer { pw in
-                ym.withUnsafeBufferPointer { py in
-                    if byImage(n) {
-                        for b in 0..<n {
-                            Kernels.gemm(transA: true, transB: false, m: patch, n: outPlane, k: outChannels, pw.baseAddress!,
-                                         lda: patch, py.baseAddress! + b * outChannels * outPlane, ldb: outPlane,
-                                         pc.baseAddress! + b * outPlane, ldc: nl)
-                        }
-                    } else {
-                        Kernels.gemm(transA: true, transB: false, m: patch, n: nl, k: outChannels, pw.baseAddress!,
-                                     py.baseAddress!, pc.baseAddress!)
-                    }
-                }
+            ycm.withUnsafeBufferPointer {
+                Kernels.gemm(transA: true, transB: false, m: patch, n: nl, k: outChannels, w, $0.baseAddress!, pc.baseAddress!)
             }
             c = patch * nl
         }
-        cols.withUnsafeBufferPointer { pc in
-            out.scalars.withUnsafeMutableBufferPointer { col2im(pc.baseAddress!, batch: n, $0.baseAddress!) }
-        }
-        return out
+        cols.withUnsafeBufferPointer { col2im($0.baseAddress!, batch: n, out) }
     }
 
-    /// ∂⟨conv(x, w), y⟩/∂w from y's `operand` and x's patch matrix: [Co, N·Ho·Wo]·[N·Ho·Wo, C·k·k].
-    func weightGradient(operand ym: [Float], patches cols: [Float], batch n: Int) -> Tensor {
-        let nl = n * outPlane
-        return Tensor(shape: weightShape) { out, _ in
-            ym.withUnsafeBufferPointer { py in
-                cols.withUnsafeBufferPointer { pc in
-                    if byImage(n) {
-                        for b in 0..<n {
-                            Kernels.gemm(transA: false, transB: true, m: outChannels, n: patch, k: outPlane,
-                                         py.baseAddress! + b * outChannels * outPlane, lda: outPlane,
-                                         pc.baseAddress! + b * outPlane, ldb: nl, beta: b == 0 ? 0 : 1, out, ldc: patch)
-                        }
-                    } else {
-                        Kernels.gemm(transA: false, transB: true, m: outChannels, n: patch, k: nl, py.baseAddress!,
-                                     pc.baseAddress!, out)
-                    }
-                }
+    /// ∂⟨conv(x, w), y⟩/∂w from the batch's channel-major y and patch matrix: [Co, N·Ho·Wo]·[N·Ho·Wo, C·k·k].
+    func weightGradient(channelMajor ycm: [Float], patches cols: [Float], batch n: Int, _ out: UnsafeMutablePointer<Float>) {
+        ycm.withUnsafeBufferPointer { py in
+            cols.withUnsafeBufferPointer { pc in
+                Kernels.gemm(transA: false, transB: true, m: outChannels, n: patch, k: n * outPlane, py.baseAddress!,
+                             pc.baseAddress!, out)
             }
         }
     }
@@ -190,62 +199,156 @@ func swapOuterAxes(_ src: UnsafePointer<Float>, _ a: Int, _ b: Int, _ l: Int, _ 
 }
 
 extension Tensor {
-    /// conv(x, w): x [N, C, H, W], w [Co, C, k, k] → [N, Co, Ho, Wo], as im2col and one product
-    /// [Co, C·k·k]·[C·k·k, N·Ho·Wo].
+    /// conv(x, w): x [N, C, H, W], w [Co, C, k, k] → [N, Co, Ho, Wo], as im2col and the product
+    /// [Co, C·k·k]·[C·k·k, Ho·Wo] per image, or over the batch for small planes (`ConvGeometry.byImage`).
     public static func conv(_ x: Tensor, _ w: Tensor, _ g: ConvGeometry) -> Tensor {
         convKeepingPatches(x, w, g).0
     }
 
-    /// conv(x, w) and x's patch matrix (which the weight gradient takes again).
-    static func convKeepingPatches(_ x: Tensor, _ w: Tensor, _ g: ConvGeometry) -> (Tensor, [Float]) {
+    /// conv(x, w), and the batch's patch matrix when it was made (small planes), which the weight gradient
+    /// takes again.
+    static func convKeepingPatches(_ x: Tensor, _ w: Tensor, _ g: ConvGeometry) -> (Tensor, [Float]?) {
         let n = x.shape[0]
         precondition(x.shape == g.inputShape(n), "conv input \(x.shape), geometry expects \(g.inputShape(n))")
         precondition(w.shape == g.weightShape, "conv weight \(w.shape), geometry expects \(g.weightShape)")
-        let cols = g.patches(x)
-        return (g.convolved(patches: cols, w, batch: n), cols)
+        let cols = g.byImage(n) ? nil : g.patches(x)
+        let y = Tensor(shape: g.outputShape(n)) { y, _ in
+            x.scalars.withUnsafeBufferPointer { px in
+                w.scalars.withUnsafeBufferPointer { pw in
+                    if let cols { g.convolved(patches: cols, pw.baseAddress!, batch: n, y) }
+                    else { g.convolveByImage(px.baseAddress!, pw.baseAddress!, batch: n, y) }
+                }
+            }
+        }
+        return (y, cols)
     }
 
-    /// convAdjoint(y, w) = convᵀ(w)·y: y [N, Co, Ho, Wo] → [N, C, H, W], as one product
-    /// [C·k·k, Co]·[Co, N·Ho·Wo] and col2im.
+    /// convAdjoint(y, w) = convᵀ(w)·y: y [N, Co, Ho, Wo] → [N, C, H, W], as the product [C·k·k, Co]·[Co, Ho·Wo]
+    /// and col2im per image, or over the batch for small planes.
     public static func convAdjoint(_ y: Tensor, _ w: Tensor, _ g: ConvGeometry) -> Tensor {
         convAdjointKeepingInput(y, w, g).0
     }
 
-    /// convAdjoint(y, w) and y as the products take it (`ConvGeometry.operand`), which the weight gradient takes again.
-    static func convAdjointKeepingInput(_ y: Tensor, _ w: Tensor, _ g: ConvGeometry) -> (Tensor, [Float]) {
+    /// convAdjoint(y, w), and y's channel-major copy when it was made (small planes), which the weight gradient
+    /// takes again.
+    static func convAdjointKeepingInput(_ y: Tensor, _ w: Tensor, _ g: ConvGeometry) -> (Tensor, [Float]?) {
         let n = y.shape[0]
         precondition(y.shape == g.outputShape(n), "transposed conv input \(y.shape), geometry expects \(g.outputShape(n))")
         precondition(w.shape == g.weightShape, "conv weight \(w.shape), geometry expects \(g.weightShape)")
-        let ym = g.operand(y)
-        return (g.adjoint(operand: ym, w, batch: n), ym)
+        let ycm = g.byImage(n) ? nil : g.channelMajor(y)
+        var out = Tensor.zeros(g.inputShape(n))
+        y.scalars.withUnsafeBufferPointer { py in
+            w.scalars.withUnsafeBufferPointer { pw in
+                out.scalars.withUnsafeMutableBufferPointer { po in
+                    if let ycm { g.adjoint(channelMajor: ycm, pw.baseAddress!, batch: n, po.baseAddress!) }
+                    else { g.adjointByImage(py.baseAddress!, pw.baseAddress!, batch: n, po.baseAddress!) }
+                }
+            }
+        }
+        return (out, ycm)
     }
 
-    /// convWeight(x, y) = ∂⟨conv(x, w), y⟩/∂w: x [N, C, H, W], y [N, Co, Ho, Wo] → [Co, C, k, k], as one product
-    /// [Co, N·Ho·Wo]·[N·Ho·Wo, C·k·k].
+    /// convWeight(x, y) = ∂⟨conv(x, w), y⟩/∂w: x [N, C, H, W], y [N, Co, Ho, Wo] → [Co, C, k, k], as the product
+    /// [Co, Ho·Wo]·[Ho·Wo, C·k·k] summed over the images, or one over the batch for small planes.
     public static func convWeight(_ x: Tensor, _ y: Tensor, _ g: ConvGeometry) -> Tensor {
         let n = x.shape[0]
         precondition(x.shape == g.inputShape(n) && y.shape == g.outputShape(n),
                      "conv weight gradient of \(x.shape) and \(y.shape) under \(g)")
-        return g.weightGradient(operand: g.operand(y), patches: g.patches(x), batch: n)
+        return Tensor(shape: g.weightShape) { out, _ in
+            if g.byImage(n) {
+                x.scalars.withUnsafeBufferPointer { px in
+                    y.scalars.withUnsafeBufferPointer { g.weightGradientByImage(px.baseAddress!, $0.baseAddress!, batch: n, out) }
+                }
+            } else {
+                g.weightGradient(channelMajor: g.channelMajor(y), patches: g.patches(x), batch: n, out)
+            }
+        }
     }
 
-    /// The gradients of ⟨dy, conv(x, w)⟩ with respect to x and w, convAdjoint(dy, w) and convWeight(x, dy),
-    /// sharing dy's operand (`ConvGeometry.operand`); x's patch matrix is taken from the forward pass when it
-    /// is given.
+    /// The gradients of ⟨dy, conv(x, w)⟩ with respect to x and w, convAdjoint(dy, w) and convWeight(x, dy). Image
+    /// by image each image's patch buffer serves both; as a batch they share dy's channel-major copy, and x's
+    /// patch matrix is taken from the forward pass when it is given.
     static func convGradients(x: Tensor, w: Tensor, dy: Tensor, _ g: ConvGeometry, patches: [Float]?,
                               wantX: Bool, wantW: Bool) -> (x: Tensor?, w: Tensor?) {
-        let n = dy.shape[0], ym = g.operand(dy)
-        return (wantX ? g.adjoint(operand: ym, w, batch: n) : nil,
-                wantW ? g.weightGradient(operand: ym, patches: patches ?? g.patches(x), batch: n) : nil)
+        let n = dy.shape[0], xTensor = x, dyTensor = dy
+        var dx = wantX ? Tensor.zeros(g.inputShape(n)) : nil
+        var dw = wantW ? Tensor.zeros(g.weightShape) : nil
+        x.scalars.withUnsafeBufferPointer { px in
+        w.scalars.withUnsafeBufferPointer { pw in
+        dy.scalars.withUnsafeBufferPointer { pd in
+            let x = px.baseAddress!, w = pw.baseAddress!, dy = pd.baseAddress!
+            if g.byImage(n) {
+                g.withImagePatches { cols in
+                    for b in 0..<n {
+                        if wantX {
+                            dx!.scalars.withUnsafeMutableBufferPointer { po in
+                                Kernels.gemm(transA: true, transB: false, m: g.patch, n: g.outPlane, k: g.outChannels, w,
+                                             lda: g.patch, dy + b * g.outImage, ldb: g.outPlane, cols, ldc: g.outPlane)
+                                g.col2im(cols, batch: 1, po.baseAddress! + b * g.inImage)
+                            }
+                        }
+                        if wantW {
+                            g.im2col(x + b * g.inImage, batch: 1, cols)
+                            dw!.scalars.withUnsafeMutableBufferPointer { po in
+                                Kernels.gemm(transA: false, transB: true, m: g.outChannels, n: g.patch, k: g.outPlane,
+                                             dy + b * g.outImage, lda: g.outPlane, cols, ldb: g.outPlane,
+                                             beta: b == 0 ? 0 : 1, po.baseAddress!, ldc: g.patch)
+                            }
+                        }
+                    }
+                }
+            } else {
+                let ycm = g.channelMajor(dyTensor)
+                if wantX { dx!.scalars.withUnsafeMutableBufferPointer { g.adjoint(channelMajor: ycm, w, batch: n, $0.baseAddress!) } }
+                if wantW {
+                    let cols = patches ?? g.patches(xTensor)
+                    dw!.scalars.withUnsafeMutableBufferPointer { g.weightGradient(channelMajor: ycm, patches: cols, batch: n, $0.baseAddress!) }
+                }
+            }
+        }}}
+        return (dx, dw)
     }
 
-    /// The gradients of ⟨dx, convAdjoint(y, w)⟩ with respect to y and w, conv(dx, w) and convWeight(dx, y),
-    /// sharing dx's patch matrix; y's operand (`ConvGeometry.operand`) is taken from the forward pass when it
-    /// is given.
-    static func convAdjointGradients(y: Tensor, w: Tensor, dx: Tensor, _ g: ConvGeometry, operand: [Float]?,
+    /// The gradients of ⟨dx, convAdjoint(y, w)⟩ with respect to y and w, conv(dx, w) and convWeight(dx, y), from
+    /// one patch matrix of dx (an image's at a time, or the batch's); as a batch y's channel-major copy is taken
+    /// from the forward pass when it is given.
+    static func convAdjointGradients(y: Tensor, w: Tensor, dx: Tensor, _ g: ConvGeometry, channelMajor: [Float]?,
                                      wantY: Bool, wantW: Bool) -> (y: Tensor?, w: Tensor?) {
-        let n = dx.shape[0], cols = g.patches(dx)
-        return (wantY ? g.convolved(patches: cols, w, batch: n) : nil,
-                wantW ? g.weightGradient(operand: operand ?? g.operand(y), patches: cols, batch: n) : nil)
+        let n = dx.shape[0], yTensor = y, dxTensor = dx
+        var dy = wantY ? Tensor.zeros(g.outputShape(n)) : nil
+        var dw = wantW ? Tensor.zeros(g.weightShape) : nil
+        y.scalars.withUnsafeBufferPointer { py in
+        w.scalars.withUnsafeBufferPointer { pw in
+        dx.scalars.withUnsafeBufferPointer { pd in
+            let y = py.baseAddress!, w = pw.baseAddress!, dx = pd.baseAddress!
+            if g.byImage(n) {
+                g.withImagePatches { cols in
+                    for b in 0..<n {
+                        g.im2col(dx + b * g.inImage, batch: 1, cols)
+                        if wantY {
+                            dy!.scalars.withUnsafeMutableBufferPointer { po in
+                                Kernels.gemm(transA: false, transB: false, m: g.outChannels, n: g.outPlane, k: g.patch, w,
+                                             lda: g.patch, cols, ldb: g.outPlane, po.baseAddress! + b * g.outImage, ldc: g.outPlane)
+                            }
+                        }
+                        if wantW {
+                            dw!.scalars.withUnsafeMutableBufferPointer { po in
+                                Kernels.gemm(transA: false, transB: true, m: g.outChannels, n: g.patch, k: g.outPlane,
+                                             y + b * g.outImage, lda: g.outPlane, cols, ldb: g.outPlane,
+                                             beta: b == 0 ? 0 : 1, po.baseAddress!, ldc: g.patch)
+                            }
+                        }
+                    }
+                }
+            } else {
+                let cols = g.patches(dxTensor)
+                if wantY { dy!.scalars.withUnsafeMutableBufferPointer { g.convolved(patches: cols, w, batch: n, $0.baseAddress!) } }
+                if wantW {
+                    let ycm = channelMajor ?? g.channelMajor(yTensor)
+                    dw!.scalars.withUnsafeMutableBufferPointer { g.weightGradient(channelMajor: ycm, patches: cols, batch: n, $0.baseAddress!) }
+                }
+            }
+        }}}
+        return (dy, dw)
     }
 }
