@@ -109,15 +109,21 @@ extension ConvGeometry {
         }
     }
 
-    /// out[b] += col2im(Wᵀ·y[b]) for each image (out zeroed by the caller).
+    /// out[b] = col2im(Wᵀ·y[b]) for each image (each image's block zeroed just before, while it is in cache).
     func adjointByImage(_ y: UnsafePointer<Float>, _ w: UnsafePointer<Float>, batch n: Int, _ out: UnsafeMutablePointer<Float>) {
         withImagePatches { cols in
-            for b in 0..<n {
-                Kernels.gemm(transA: true, transB: false, m: patch, n: outPlane, k: outChannels, w, lda: patch,
-                             y + b * outImage, ldb: outPlane, cols, ldc: outPlane)
-                col2im(cols, batch: 1, out + b * inImage)
-            }
+            for b in 0..<n { adjointOfImage(y + b * outImage, w, cols, out + b * inImage) }
         }
+    }
+
+    /// out = col2im(Wᵀ·y) for one image, through the patch buffer cols.
+    @inline(__always)
+    func adjointOfImage(_ y: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>,
+                        _ out: UnsafeMutablePointer<Float>) {
+        Kernels.gemm(transA: true, transB: false, m: patch, n: outPlane, k: outChannels, w, lda: patch, y, ldb: outPlane,
+                     cols, ldc: outPlane)
+        out.update(repeating: 0, count: inImage)
+        col2im(cols, batch: 1, out)
     }
 
     /// Σ_b dy[b]·patches(x[b])ᵀ.
@@ -236,7 +242,8 @@ extension Tensor {
         precondition(y.shape == g.outputShape(n), "transposed conv input \(y.shape), geometry expects \(g.outputShape(n))")
         precondition(w.shape == g.weightShape, "conv weight \(w.shape), geometry expects \(g.weightShape)")
         let ycm = g.byImage(n) ? nil : g.channelMajor(y)
-        var out = Tensor.zeros(g.inputShape(n))
+        // Image by image each block is zeroed before its col2im; as a batch, here.
+        var out = ycm == nil ? Tensor.unfilled(g.inputShape(n)) : Tensor.zeros(g.inputShape(n))
         y.scalars.withUnsafeBufferPointer { py in
             w.scalars.withUnsafeBufferPointer { pw in
                 out.scalars.withUnsafeMutableBufferPointer { po in
@@ -271,8 +278,9 @@ extension Tensor {
     static func convGradients(x: Tensor, w: Tensor, dy: Tensor, _ g: ConvGeometry, patches: [Float]?,
                               wantX: Bool, wantW: Bool) -> (x: Tensor?, w: Tensor?) {
         let n = dy.shape[0], xTensor = x, dyTensor = dy
-        var dx = wantX ? Tensor.zeros(g.inputShape(n)) : nil
-        var dw = wantW ? Tensor.zeros(g.weightShape) : nil
+        // Written whole below: image by image each block is zeroed before its col2im, as a batch here.
+        var dx = wantX ? (g.byImage(n) ? Tensor.unfilled(g.inputShape(n)) : Tensor.zeros(g.inputShape(n))) : nil
+        var dw = wantW ? Tensor.unfilled(g.weightShape) : nil
         x.scalars.withUnsafeBufferPointer { px in
         w.scalars.withUnsafeBufferPointer { pw in
         dy.scalars.withUnsafeBufferPointer { pd in
@@ -281,10 +289,8 @@ extension Tensor {
                 g.withImagePatches { cols in
                     for b in 0..<n {
                         if wantX {
-                            dx!.scalars.withUnsafeMutableBufferPointer { po in
-                                Kernels.gemm(transA: true, transB: false, m: g.patch, n: g.outPlane, k: g.outChannels, w,
-                                             lda: g.patch, dy + b * g.outImage, ldb: g.outPlane, cols, ldc: g.outPlane)
-                                g.col2im(cols, batch: 1, po.baseAddress! + b * g.inImage)
+                            dx!.scalars.withUnsafeMutableBufferPointer {
+                                g.adjointOfImage(dy + b * g.outImage, w, cols, $0.baseAddress! + b * g.inImage)
                             }
                         }
                         if wantW {
@@ -315,8 +321,8 @@ extension Tensor {
     static func convAdjointGradients(y: Tensor, w: Tensor, dx: Tensor, _ g: ConvGeometry, channelMajor: [Float]?,
                                      wantY: Bool, wantW: Bool) -> (y: Tensor?, w: Tensor?) {
         let n = dx.shape[0], yTensor = y, dxTensor = dx
-        var dy = wantY ? Tensor.zeros(g.outputShape(n)) : nil
-        var dw = wantW ? Tensor.zeros(g.weightShape) : nil
+        var dy = wantY ? Tensor.unfilled(g.outputShape(n)) : nil
+        var dw = wantW ? Tensor.unfilled(g.weightShape) : nil
         y.scalars.withUnsafeBufferPointer { py in
         w.scalars.withUnsafeBufferPointer { pw in
         dx.scalars.withUnsafeBufferPointer { pd in

@@ -27,6 +27,10 @@ public struct Tensor: Sendable, Equatable {
     /// A scalar (rank-0) tensor.
     public init(_ value: Float) { self.init(shape: [], scalars: [value]) }
 
+    /// A tensor of unspecified contents, for an output its caller writes whole before anything reads it (a
+    /// product with β = 0), without the pass that zeros would cost.
+    static func unfilled(_ shape: [Int]) -> Tensor { Tensor(shape: shape) { _, _ in } }
+
     /// A tensor whose storage is written by `body` (which must initialise every element).
     @inlinable
     public init(shape: [Int], uninitialized body: (UnsafeMutablePointer<Float>, Int) -> Void) {
