@@ -112,6 +112,19 @@ void score_col2im(const score_conv_geometry *g, long n, const float *restrict co
                     float *d = plane + iy * g->in_w;  // d[ox·s − p + j] gets tap j's entry ox
                     const float *t = taps + oy * ow;
                     long j = 0;
+                    if (paired && k == 3 && ow >= 1 && 2 * ow < g->in_w) {
+                        // All three taps in one pass over the row: even entries 2u get tap 0's u and tap 2's
+                        // u − 1, odd entries 2u + 1 tap 1's u (every column in range: no padding, 2·ow < w).
+                        const float *t0 = t, *t1 = t + nl, *t2 = t + 2 * nl;
+                        d[0] += t0[0];
+                        d[1] += t1[0];
+                        for (long u = 1; u < ow; u++) {
+                            d[2 * u] += t0[u] + t2[u - 1];
+                            d[2 * u + 1] += t1[u];
+                        }
+                        d[2 * ow] += t2[ow - 1];
+                        continue;
+                    }
                     if (paired) {
                         for (; j + 1 < k; j += 2) {
                             long lo, hi, lo1, hi1;
