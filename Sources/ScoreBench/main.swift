@@ -119,7 +119,7 @@ case "langevin-only":
         print(Date().timeIntervalSince(start))
     }
 default:
-    print("usage: score-bench toy [--repeats N] [--no-reference] | scorenet [--repeats N] [--steps S] | quality [--data NAME] [--seed S] | presets | bpd --model CKPT")
+    print("usage: score-bench toy [--repeats N] [--no-reference] | scorenet [--repeats N] [--steps S] | conv-layers [--batch N] | quality [--data NAME] [--seed S] | presets | bpd --model CKPT")
     exit(2)
 }
 

@@ -1,5 +1,6 @@
 /// How a node was made, and its vector–Jacobian product written with taped operations (so the product is
-/// itself differentiable). `g` is the incoming gradient ∂L/∂y of the node's output y.
+/// itself differentiable). `g` is the incoming gradient ∂L/∂y of the node's output y. When the backward pass
+/// is not recorded, the convolutions and the fused GroupNorm + SiLU compute theirs with kernels instead.
 @usableFromInline
 enum Op {
     case leaf
@@ -149,10 +150,10 @@ extension Tape {
         case .groupNormSiLU(let x, let s, let w, let b, let groups, let epsilon):
             guard wants(x) || wants(s) || wants(w) || wants(b) else { return }
             if isRecording {
-                // Differentiable again: the same gradients written with taped operations.
-                let d = Var.groupNormSiLUGradients(v(x), shift: v(s), weight: v(w), bias: v(b), groups: groups,
-                                                    epsilon: epsilon, g)
-                accumulate(x, d.x); accumulate(s, d.shift); accumulate(w, d.weight); accumulate(b, d.bias)
+                // Differentiable again: the same gradients written with taped operations, each built only if wanted.
+                let d = GroupNormSiLUGradients(v(x), shift: v(s), weight: v(w), bias: v(b), groups: groups,
+                                               epsilon: epsilon, g)
+                accumulate(x, d.x); accumulate(s, d.shift); accumulate(w, d.weightGradient); accumulate(b, d.bias)
             } else {
                 let d = Tensor.groupNormSiLUGradients(values[x], shift: values[s], weight: values[w], bias: values[b],
                                                       groups: groups, epsilon: epsilon, g.value,

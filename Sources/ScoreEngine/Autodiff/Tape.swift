@@ -3,7 +3,8 @@
 /// Every operation on `Var`s appends a node holding its value and how it was made. `gradients(of:wrt:)`
 /// walks the list backwards and applies each node's vector–Jacobian product, written with the same taped
 /// operations; with `createGraph: true` those products are recorded too, so a gradient is itself a `Var`
-/// that can be differentiated again (∂/∂θ of tr(∂s/∂x), as exact score matching needs).
+/// that can be differentiated again (∂/∂θ of tr(∂s/∂x), as exact score matching needs). Without it, the
+/// convolutions and the fused GroupNorm + SiLU compute their products with kernels instead (see `Op`).
 ///
 /// A tape belongs to one thread. `reset()` empties it for the next step and keeps its capacity.
 public final class Tape {

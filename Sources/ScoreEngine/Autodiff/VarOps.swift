@@ -181,29 +181,43 @@ extension Var {
         if v.requiresGrad { tape.savedStatistics[v.id] = statistics }
         return v
     }
+}
 
-    /// The gradients of ⟨g, silu(GroupNorm(x + shift))⟩ written with taped operations (the formulas of
-    /// `Tensor.groupNormSiLUGradients`), for backward passes that are differentiated again.
-    static func groupNormSiLUGradients(_ x: Var, shift: Var, weight: Var, bias: Var, groups: Int, epsilon: Float,
-                                       _ g: Var) -> (x: Var, shift: Var, weight: Var, bias: Var) {
-        let s = x.shape, n = s[0], channels = s[1]
-        let m = x.value.count / (n * groups)
-        var perChannel = [Int](repeating: 1, count: s.count), perExample = perChannel
+/// The gradients of ⟨g, silu(GroupNorm(x + shift))⟩ written with taped operations (the formulas of
+/// `Tensor.groupNormSiLUGradients`), for backward passes that are differentiated again; each is built on the
+/// tape when first asked for, from the parts they share.
+final class GroupNormSiLUGradients {
+    let shape: [Int], n: Int, channels: Int, groups: Int, m: Int
+    let perChannel: [Int], perExample: [Int]
+    let weight: Var
+    /// x̂ [n, G, m] and dy = g·silu′(y).
+    let xHat: Var, dy: Var, r: Var
+
+    init(_ x: Var, shift: Var, weight: Var, bias: Var, groups: Int, epsilon: Float, _ g: Var) {
+        shape = x.shape
+        n = shape[0]; channels = shape[1]; self.groups = groups
+        m = x.value.count / (n * groups)
+        var perChannel = [Int](repeating: 1, count: shape.count), perExample = perChannel
         perChannel[1] = channels
         perExample[0] = n; perExample[1] = channels
+        self.perChannel = perChannel; self.perExample = perExample
+        self.weight = weight
         let h = (x + shift.reshaped(perExample)).reshaped([n, groups, m])
         let centred = h - h.sum(to: [n, groups, 1]) * (1 / Float(m))
-        let r = ((centred.squared().sum(to: [n, groups, 1]) * (1 / Float(m))) + epsilon).sqrt().apply(.reciprocal)
-        let xHat = centred * r
-        let w = weight.reshaped(perChannel)
-        let y = xHat.reshaped(s) * w + bias.reshaped(perChannel)
-        let dy = g * y.apply(.silu, order: 1)
-        let dxHat = (dy * w).reshaped([n, groups, m])
+        r = ((centred.squared().sum(to: [n, groups, 1]) * (1 / Float(m))) + epsilon).sqrt().apply(.reciprocal)
+        xHat = centred * r
+        let y = xHat.reshaped(shape) * weight.reshaped(perChannel) + bias.reshaped(perChannel)
+        dy = g * y.apply(.silu, order: 1)
+    }
+
+    /// ∂x = r·(∂x̂ − mean ∂x̂ − x̂·mean(∂x̂·x̂)) per group, ∂x̂ = dy·weight.
+    lazy var x: Var = {
+        let dxHat = (dy * weight.reshaped(perChannel)).reshaped([n, groups, m])
         let a = dxHat.sum(to: [n, groups, 1]) * (1 / Float(m))
         let b = (dxHat * xHat).sum(to: [n, groups, 1]) * (1 / Float(m))
-        let dx = (r * (dxHat - a - xHat * b)).reshaped(s)
-        return (dx, dx.sum(to: perExample).reshaped([n, channels]),
-                (dy * xHat.reshaped(s)).sum(to: perChannel).reshaped([channels]),
-                dy.sum(to: perChannel).reshaped([channels]))
-    }
+        return (r * (dxHat - a - xHat * b)).reshaped(shape)
+    }()
+    lazy var shift: Var = x.sum(to: perExample).reshaped([n, channels])
+    lazy var weightGradient: Var = (dy * xHat.reshaped(shape)).sum(to: perChannel).reshaped([channels])
+    lazy var bias: Var = dy.sum(to: perChannel).reshaped([channels])
 }

@@ -82,8 +82,9 @@ extension ConvGeometry {
     /// a channel-major copy of the output side, and one product.
     static let planePerProduct = 64
 
-    /// Whether a batch of n is taken image by image.
-    func byImage(_ n: Int) -> Bool { n == 1 || outPlane >= ConvGeometry.planePerProduct }
+    /// Whether a batch of n is taken image by image (an empty batch is taken as a batch, whose products of
+    /// nothing write zeros).
+    func byImage(_ n: Int) -> Bool { n == 1 || (n > 1 && outPlane >= ConvGeometry.planePerProduct) }
 
     var inImage: Int { inChannels * inPlane }
     var outImage: Int { outChannels * outPlane }

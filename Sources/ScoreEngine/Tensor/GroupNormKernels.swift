@@ -7,7 +7,9 @@
 ///     x̂ = (x + shift − μ)·r,   r = 1/√(var + ε),   y = weight·x̂ + bias,   z = y·σ(y).
 ///
 /// Statistics are taken in two passes over the group (mean, then the centred sum of squares), as the taped
-/// form does; the backward pass takes them again rather than keeping them.
+/// form does; the tape keeps them for the backward pass (which takes them again when called without them).
+/// Every pass centres an entry (x + shift − μ) before scaling it, so that a mean far from zero costs no
+/// precision.
 struct GroupNormGeometry {
     let n: Int, channels: Int, plane: Int, groups: Int
     let epsilon: Float
@@ -105,10 +107,10 @@ extension Tensor {
                                     statistics[2 * (e * g.groups + group)] = mean
                                     statistics[2 * (e * g.groups + group) + 1] = r
                                     for c in (group * g.perGroup)..<((group + 1) * g.perGroup) {
-                                        // y = a·x + k with a = r·w[c], k = (s − μ)·r·w[c] + b[c].
-                                        let a = r * w[c], k = (s[e * g.channels + c] - mean) * a + b[c]
+                                        // y = (x + centre)·a + b[c] with centre = s − μ, a = r·w[c].
                                         let offset = (e * g.channels + c) * g.plane
-                                        silu(affine: a, k, x + offset, z + offset, g.plane, available: total - offset)
+                                        silu(x + offset, z + offset, g.plane, available: total - offset,
+                                             centre: s[e * g.channels + c] - mean, scale: r * w[c], bias: b[c])
                                     }
                                 }
                             }
@@ -120,15 +122,15 @@ extension Tensor {
         return (z, statistics)
     }
 
-    /// z[i] = y·σ(y), y = a·x[i] + k, for i < count. `available` entries may be read from x and written to z
+    /// z[i] = y·σ(y), y = (x[i] + centre)·scale + bias, for i < count. `available` entries may be read from x and written to z
     /// (the planes are visited in increasing order, so what a last full vector writes past this plane the next
     /// plane's pass overwrites; only the tensor's end needs lane-by-lane access).
     @inline(__always)
-    private static func silu(affine a: Float, _ k: Float, _ x: UnsafePointer<Float>, _ z: UnsafeMutablePointer<Float>,
-                             _ count: Int, available: Int) {
-        let va = FastMath.V(repeating: a), vk = FastMath.V(repeating: k)
+    private static func silu(_ x: UnsafePointer<Float>, _ z: UnsafeMutablePointer<Float>, _ count: Int, available: Int,
+                             centre: Float, scale: Float, bias: Float) {
+        let vc = FastMath.V(repeating: centre), va = FastMath.V(repeating: scale), vb = FastMath.V(repeating: bias)
         @inline(__always) func f(_ v: FastMath.V) -> FastMath.V {
-            let y = vk.addingProduct(va, v)
+            let y = vb.addingProduct(v + vc, va)
             return y * FastMath.sigmoid(y)
         }
         let w = FastMath.V.scalarCount
@@ -196,9 +198,9 @@ extension Tensor {
                         for j in 0..<g.perGroup {
                             let c = c0 + j, offset = (e * g.channels + c) * g.plane
                             let shiftMean = s[e * g.channels + c] - mean
-                            // ∂x = α·dy + β·x + γ₀.
-                            let alpha = r * w[c], beta = -r * r * bm, gamma0 = -r * am - r * r * bm * shiftMean
-                            inputGradient(out + offset, x + offset, g.plane, alpha, beta, gamma0)
+                            // ∂x = α·dy + β·(x + s − μ) + γ₀.
+                            let alpha = r * w[c], beta = -r * r * bm, gamma0 = -r * am
+                            inputGradient(out + offset, x + offset, g.plane, alpha, beta, gamma0, centre: shiftMean)
                             qs[e * g.channels + c] = alpha * sums[3 * j] - r * am * Float(g.plane)
                                 - r * bm * sums[3 * j + 2]
                         }
@@ -258,17 +260,18 @@ extension Tensor {
         return (dzv * sg.addingProduct(y * sg, one - sg), xh)
     }
 
-    /// out[i] = α·out[i] + β·x[i] + γ.
+    /// out[i] = α·out[i] + β·(x[i] + centre) + γ.
     @inline(__always)
     private static func inputGradient(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int,
-                                      _ alpha: Float, _ beta: Float, _ gamma: Float) {
+                                      _ alpha: Float, _ beta: Float, _ gamma: Float, centre: Float) {
         let va = FastMath.V(repeating: alpha), vb = FastMath.V(repeating: beta), vg = FastMath.V(repeating: gamma)
+        let vc = FastMath.V(repeating: centre)
         let w = FastMath.V.scalarCount
         var i = 0
         while i + w <= count {
-            store(vg.addingProduct(va, load(out + i)).addingProduct(vb, load(x + i)), out + i)
+            store(vg.addingProduct(va, load(out + i)).addingProduct(vb, load(x + i) + vc), out + i)
             i += w
         }
-        while i < count { out[i] = alpha * out[i] + beta * x[i] + gamma; i += 1 }
+        while i < count { out[i] = alpha * out[i] + beta * (x[i] + centre) + gamma; i += 1 }
     }
 }

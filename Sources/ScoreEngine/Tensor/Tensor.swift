@@ -28,7 +28,8 @@ public struct Tensor: Sendable, Equatable {
     public init(_ value: Float) { self.init(shape: [], scalars: [value]) }
 
     /// A tensor of unspecified contents, for an output its caller writes whole before anything reads it (a
-    /// product with β = 0), without the pass that zeros would cost.
+    /// product with β = 0, or blocks each zeroed just before they are added to), without the pass that zeros
+    /// would cost.
     static func unfilled(_ shape: [Int]) -> Tensor { Tensor(shape: shape) { _, _ in } }
 
     /// A tensor whose storage is written by `body` (which must initialise every element).

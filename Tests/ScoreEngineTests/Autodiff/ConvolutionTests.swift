@@ -32,6 +32,8 @@ import Testing
         // Output planes of 64 entries and more, which the products take image by image.
         (2, ConvGeometry(inChannels: 2, outChannels: 3, kernel: 3, stride: 1, padding: 1, inH: 9, inW: 8)),
         (3, ConvGeometry(inChannels: 2, outChannels: 2, kernel: 3, stride: 2, padding: 0, inH: 17, inW: 17)),
+        // One image, short rows without padding.
+        (1, ConvGeometry(inChannels: 2, outChannels: 3, kernel: 3, stride: 2, padding: 0, inH: 7, inW: 7)),
     ]
 
     @Test mutating func convolutionMatchesItsDefinitionAndItsAdjoints() {
@@ -54,6 +56,12 @@ import Testing
             GradCheck.first([x, w]) { v in v[0].conv(v[1], geo).apply(.tanh).sum() }
             GradCheck.first([y, w]) { v in v[0].convAdjoint(v[1], geo).apply(.tanh).sum() }
             GradCheck.first([x, y]) { v in v[0].convWeight(v[1], geo).apply(.tanh).sum() }
+            // One operand a constant (training's first layer takes data; likelihoods take constant weights): the
+            // backward kernels compute only the gradient asked for.
+            GradCheck.first([w]) { v in v[0].tape.constant(x).conv(v[0], geo).apply(.tanh).sum() }
+            GradCheck.first([x]) { v in v[0].conv(v[0].tape.constant(w), geo).apply(.tanh).sum() }
+            GradCheck.first([w]) { v in v[0].tape.constant(y).convAdjoint(v[0], geo).apply(.tanh).sum() }
+            GradCheck.first([y]) { v in v[0].convAdjoint(v[0].tape.constant(w), geo).apply(.tanh).sum() }
             GradCheck.second([x, w]) { v in v[0].conv(v[1], geo).apply(.tanh).sum() }
             GradCheck.second([w, x]) { v in v[1].conv(v[0], geo).apply(.tanh).sum() }
             GradCheck.second([y, w]) { v in v[0].convAdjoint(v[1], geo).apply(.tanh).sum() }
@@ -106,13 +114,15 @@ import Testing
     /// then finite differences, first order and second (the second goes through the taped form of the
     /// gradients, whose finite differences go through the fused kernel).
     @Test mutating func fusedGroupNormSiLUMatchesTheComposition() {
-        let cases: [(shape: [Int], groups: Int)] = [([2, 8, 26, 26], 4), ([3, 6, 5, 5], 2), ([2, 4, 2, 2], 4),
-                                                     ([2, 3, 1, 1], 1), ([1, 4, 7], 2)]
-        for (shape, groups) in cases {
+        // The last case's entries lie far from zero against their spread (mean 40, standard deviation 2).
+        let cases: [(shape: [Int], groups: Int, mean: Float)] = [([2, 8, 26, 26], 4, 0.5), ([3, 6, 5, 5], 2, 0.5),
+                                                                  ([2, 4, 2, 2], 4, 0.5), ([2, 3, 1, 1], 1, 0.5),
+                                                                  ([1, 4, 7], 2, 0.5), ([2, 8, 5, 5], 2, 40)]
+        for (shape, groups, mean) in cases {
             let n = shape[0], c = shape[1]
             var params = ParameterSet()
             let norm = GroupNorm("n", groups: groups, channels: c, in: &params)
-            let x = g(shape) * 2 + 0.5, shift = g([n, c]), weight = g([c]) + 1, bias = g([c]) * 0.5
+            let x = g(shape) * 2 + mean, shift = g([n, c]), weight = g([c]) + 1, bias = g([c]) * 0.5
             var broadcast = [Int](repeating: 1, count: shape.count)
             broadcast[0] = n; broadcast[1] = c
             func composite(_ v: [Var]) -> Var {
