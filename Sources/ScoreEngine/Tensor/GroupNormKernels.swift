@@ -129,17 +129,23 @@ extension Tensor {
     private static func silu(_ x: UnsafePointer<Float>, _ z: UnsafeMutablePointer<Float>, _ count: Int, available: Int,
                              centre: Float, scale: Float, bias: Float) {
         let vc = FastMath.V(repeating: centre), va = FastMath.V(repeating: scale), vb = FastMath.V(repeating: bias)
-        @inline(__always) func f(_ v: FastMath.V) -> FastMath.V {
-            let y = vb.addingProduct(v + vc, va)
-            return y * FastMath.sigmoid(y)
-        }
         let w = FastMath.V.scalarCount
         var i = 0
-        while i + w <= count { store(f(load(x + i)), z + i); i += w }
+        while i + w <= count { store(siluStep(load(x + i), vc, va, vb), z + i); i += w }
         if i < count {
-            if i + w <= available { store(f(load(x + i)), z + i) }
-            else { storePartial(f(loadPartial(x + i, count - i)), z + i, count - i) }
+            // The plane's last partial vector: whole when the tensor goes on (one more call, so both are inlined).
+            let k = count - i, whole = i + w <= available
+            let v = siluStep(whole ? load(x + i) : loadPartial(x + i, k), vc, va, vb)
+            if whole { store(v, z + i) } else { storePartial(v, z + i, k) }
         }
+    }
+
+    /// y·σ(y) of one vector, y = (x + centre)·scale + bias. Transparent: with @inline(__always) alone it was
+    /// compiled as a call (its vectors passed in pieces), which doubled the forward kernel's time.
+    @_transparent
+    private static func siluStep(_ x: FastMath.V, _ centre: FastMath.V, _ scale: FastMath.V, _ bias: FastMath.V) -> FastMath.V {
+        let y = (x + centre) * scale + bias
+        return y * FastMath.sigmoid(y)
     }
 
     /// The gradients of ⟨dz, silu(GroupNorm(x + shift))⟩ with respect to x, shift, weight and bias. With
@@ -222,23 +228,20 @@ extension Tensor {
         let vc = V(repeating: centre), vr = V(repeating: r), vw = V(repeating: weight), vb = V(repeating: bias)
         let one = V(repeating: 1)
         var sdy = V.zero, sdyx = V.zero, sx = V.zero
-        @inline(__always) func step(_ xv: V, _ dzv: V) -> (V, V) {
-            siluBackwardStep(xv, dzv, vc, vr, vw, vb, one)
-        }
         let w = V.scalarCount
         var i = 0
         while i + w <= count {
-            let (d, xh) = step(load(x + i), load(dz + i))
+            let (d, xh) = siluBackwardStep(load(x + i), load(dz + i), vc, vr, vw, vb, one)
             store(d, out + i)
             sdy += d; sdyx.addProduct(d, xh); sx += xh
             i += w
         }
-        // The plane's last partial vector (one more call of `step`, so that both are inlined).
+        // The plane's last partial vector.
         if i < count {
             let k = count - i, whole = i + w <= available
             // Past the tensor's end, x = −centre makes x̂ = 0 and dz = 0 makes dy = 0.
-            let (d0, xh0) = step(whole ? load(x + i) : loadPartial(x + i, k, fill: -centre),
-                                 whole ? load(dz + i) : loadPartial(dz + i, k))
+            let (d0, xh0) = siluBackwardStep(whole ? load(x + i) : loadPartial(x + i, k, fill: -centre),
+                                             whole ? load(dz + i) : loadPartial(dz + i, k), vc, vr, vw, vb, one)
             if whole { store(d0, out + i) } else { storePartial(d0, out + i, k) }
             // Lanes past the plane (computed from the next plane's entries) are left out of the sums: all ones in
             // lanes below k (the sign of lane − k) for a bitwise and (a mask made by comparison compiled lane by
@@ -251,7 +254,8 @@ extension Tensor {
     }
 
     /// (dy, x̂) of one vector: x̂ = (x + centre)·r, y = w·x̂ + b, dy = dz·silu′(y) with silu′(y) = σ + y·σ(1 − σ).
-    @inline(__always)
+    /// Transparent, as `siluStep`.
+    @_transparent
     private static func siluBackwardStep(_ xv: FastMath.V, _ dzv: FastMath.V, _ centre: FastMath.V, _ r: FastMath.V,
                                          _ w: FastMath.V, _ b: FastMath.V, _ one: FastMath.V) -> (FastMath.V, FastMath.V) {
         let xh = (xv + centre) * r
