@@ -64,19 +64,23 @@ public final class Trainer {
         let n = recipe.batchSize, rows = data.shape[0]
         let indices = (0..<n).map { _ in rng.index(below: rows) }
         let k = min(Trainer.shards, n)
-        let m = model, objective = self.objective, data = self.data, labels = self.labels
-        let step = UInt64(self.step), key = noiseKey
-        let work: @Sendable (Int) -> Void = { [workers] s in
-            let lo = s * n / k, hi = (s + 1) * n / k
-            var noise = Philox(seed: key, stream: step &* UInt64(Trainer.shards) &+ UInt64(s))
-            let rows = Array(indices[lo..<hi])
-            workers[s].run(model: m, objective: objective, batch: data.rows(at: rows), labels: labels.map { l in rows.map { l[$0] } },
-                           weight: Float(hi - lo) / Float(n), rng: &noise)
-        }
-        if threads > 1 && k > 1 {
-            WorkerPool.shared.run(iterations: k, work)
-        } else {
-            for s in 0..<k { work(s) }
+        // In a scope of its own, so that the copy of the model the shards read is gone before the update writes
+        // the weights (a copy still alive then makes the update copy every weight first).
+        do {
+            let m = model, objective = self.objective, data = self.data, labels = self.labels
+            let step = UInt64(self.step), key = noiseKey
+            let work: @Sendable (Int) -> Void = { [workers] s in
+                let lo = s * n / k, hi = (s + 1) * n / k
+                var noise = Philox(seed: key, stream: step &* UInt64(Trainer.shards) &+ UInt64(s))
+                let rows = Array(indices[lo..<hi])
+                workers[s].run(model: m, objective: objective, batch: data.rows(at: rows),
+                               labels: labels.map { l in rows.map { l[$0] } }, weight: Float(hi - lo) / Float(n), rng: &noise)
+            }
+            if threads > 1 && k > 1 {
+                WorkerPool.shared.run(iterations: k, work)
+            } else {
+                for s in 0..<k { work(s) }
+            }
         }
         var value = workers[0].loss
         for s in 1..<k { value += workers[s].loss }
