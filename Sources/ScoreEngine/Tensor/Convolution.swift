@@ -99,13 +99,27 @@ extension ConvGeometry {
 
     // MARK: image by image
 
-    /// y[b] = W·patches(x[b]) for each image: [Co, C·k·k]·[C·k·k, Ho·Wo].
+    /// y = W·cols for one image: [Co, C·k·k]·[C·k·k, Ho·Wo].
+    @inline(__always)
+    func productOfImage(_ w: UnsafePointer<Float>, _ cols: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        Kernels.gemm(transA: false, transB: false, m: outChannels, n: outPlane, k: patch, w, lda: patch, cols,
+                     ldb: outPlane, y, ldc: outPlane)
+    }
+
+    /// out = dy·colsᵀ for one image ([Co, Ho·Wo]·[Ho·Wo, C·k·k]) when `first`, else out += that.
+    @inline(__always)
+    func weightProductOfImage(_ dy: UnsafePointer<Float>, _ cols: UnsafePointer<Float>, first: Bool,
+                              _ out: UnsafeMutablePointer<Float>) {
+        Kernels.gemm(transA: false, transB: true, m: outChannels, n: patch, k: outPlane, dy, lda: outPlane, cols,
+                     ldb: outPlane, beta: first ? 0 : 1, out, ldc: patch)
+    }
+
+    /// y[b] = W·patches(x[b]) for each image.
     func convolveByImage(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, batch n: Int, _ y: UnsafeMutablePointer<Float>) {
         withImagePatches { cols in
             for b in 0..<n {
                 im2col(x + b * inImage, batch: 1, cols)
-                Kernels.gemm(transA: false, transB: false, m: outChannels, n: outPlane, k: patch, w, lda: patch,
-                             cols, ldb: outPlane, y + b * outImage, ldc: outPlane)
+                productOfImage(w, cols, y + b * outImage)
             }
         }
     }
@@ -133,8 +147,7 @@ extension ConvGeometry {
         withImagePatches { cols in
             for b in 0..<n {
                 im2col(x + b * inImage, batch: 1, cols)
-                Kernels.gemm(transA: false, transB: true, m: outChannels, n: patch, k: outPlane, dy + b * outImage,
-                             lda: outPlane, cols, ldb: outPlane, beta: b == 0 ? 0 : 1, out, ldc: patch)
+                weightProductOfImage(dy + b * outImage, cols, first: b == 0, out)
             }
         }
     }
@@ -296,10 +309,8 @@ extension Tensor {
                         }
                         if wantW {
                             g.im2col(x + b * g.inImage, batch: 1, cols)
-                            dw!.scalars.withUnsafeMutableBufferPointer { po in
-                                Kernels.gemm(transA: false, transB: true, m: g.outChannels, n: g.patch, k: g.outPlane,
-                                             dy + b * g.outImage, lda: g.outPlane, cols, ldb: g.outPlane,
-                                             beta: b == 0 ? 0 : 1, po.baseAddress!, ldc: g.patch)
+                            dw!.scalars.withUnsafeMutableBufferPointer {
+                                g.weightProductOfImage(dy + b * g.outImage, cols, first: b == 0, $0.baseAddress!)
                             }
                         }
                     }
@@ -333,16 +344,11 @@ extension Tensor {
                     for b in 0..<n {
                         g.im2col(dx + b * g.inImage, batch: 1, cols)
                         if wantY {
-                            dy!.scalars.withUnsafeMutableBufferPointer { po in
-                                Kernels.gemm(transA: false, transB: false, m: g.outChannels, n: g.outPlane, k: g.patch, w,
-                                             lda: g.patch, cols, ldb: g.outPlane, po.baseAddress! + b * g.outImage, ldc: g.outPlane)
-                            }
+                            dy!.scalars.withUnsafeMutableBufferPointer { g.productOfImage(w, cols, $0.baseAddress! + b * g.outImage) }
                         }
                         if wantW {
-                            dw!.scalars.withUnsafeMutableBufferPointer { po in
-                                Kernels.gemm(transA: false, transB: true, m: g.outChannels, n: g.patch, k: g.outPlane,
-                                             y + b * g.outImage, lda: g.outPlane, cols, ldb: g.outPlane,
-                                             beta: b == 0 ? 0 : 1, po.baseAddress!, ldc: g.patch)
+                            dw!.scalars.withUnsafeMutableBufferPointer {
+                                g.weightProductOfImage(y + b * g.outImage, cols, first: b == 0, $0.baseAddress!)
                             }
                         }
                     }
