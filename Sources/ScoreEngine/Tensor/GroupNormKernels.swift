@@ -1,6 +1,6 @@
-/// The U-Net's block after each convolution, silu(GroupNorm(x + shift)), as one pass over the data forward and
-/// two backward, instead of the dozen broadcast operations (each a pass, and a tensor) that the taped
-/// composition takes. x is [N, C, …] (C channels of P = ∏… entries each), shift [N, C] (added per example and
+/// The U-Net's block after each convolution, silu(GroupNorm(x + shift)), as one pass over the data forward (after
+/// the statistics' two) and two backward, instead of the dozen broadcast operations (each a pass, and a tensor)
+/// that the taped composition takes. x is [N, C, …] (C channels of P = ∏… entries each), shift [N, C] (added per example and
 /// channel), weight and bias [C]; the C channels split into `groups` groups of C/G consecutive channels, and
 /// each example's group is normalised by its own mean and biased variance:
 ///
