@@ -26,6 +26,12 @@ struct GroupNormGeometry {
 
     var perGroup: Int { channels / groups }
 
+    /// Planes shorter than this are taken a group at a time (see `ChannelLanes`): a plane of P < 16 entries
+    /// would otherwise fill one vector of 16 lanes for P (4 at the U-Net's 2×2 level), and short planes pay
+    /// a vector's horizontal sums and partial tail each.
+    static let blockPlane = 64
+    var byGroup: Bool { plane < GroupNormGeometry.blockPlane }
+
     /// Mean and 1/√(var + ε) of example b's group: its channels c0 ..< c0 + C/G, each shifted by its own s[c].
     @inline(__always)
     func statistics(_ x: UnsafePointer<Float>, _ s: UnsafePointer<Float>, example b: Int, group: Int) -> (Float, Float) {
@@ -62,6 +68,41 @@ struct GroupNormGeometry {
     }
 }
 
+/// Per-channel values repeated over their channel's plane, so that a group's contiguous block of entries
+/// (C/G channels of P entries) is taken in whole vectors whose lanes carry their own channel's weight, bias
+/// and shift: `weight` and `bias` for the call, `shift` refilled for each example. Each has a vector of
+/// padding, so a vector past the last channel reads memory that exists (its lanes are never used).
+struct ChannelLanes {
+    var weight: [Float], bias: [Float], shift: [Float]
+    let plane: Int
+
+    init(weight w: UnsafePointer<Float>, bias b: UnsafePointer<Float>, channels: Int, plane: Int) {
+        self.plane = plane
+        let n = channels * plane + FastMath.V.scalarCount
+        weight = [Float](repeating: 0, count: n)
+        bias = weight
+        shift = weight
+        ChannelLanes.spread(w, channels, plane, into: &weight)
+        ChannelLanes.spread(b, channels, plane, into: &bias)
+    }
+
+    /// shift[c·P + p] = s[c] for the example whose shifts are `s`.
+    mutating func setShift(_ s: UnsafePointer<Float>, channels: Int) {
+        ChannelLanes.spread(s, channels, plane, into: &shift)
+    }
+
+    private static func spread(_ v: UnsafePointer<Float>, _ channels: Int, _ plane: Int, into out: inout [Float]) {
+        out.withUnsafeMutableBufferPointer { o in
+            var q = o.baseAddress!
+            for c in 0..<channels {
+                let value = v[c]
+                for k in 0..<plane { q[k] = value }
+                q += plane
+            }
+        }
+    }
+}
+
 @inline(__always) private func load(_ p: UnsafePointer<Float>) -> FastMath.V {
     UnsafeRawPointer(p).loadUnaligned(as: FastMath.V.self)
 }
@@ -77,6 +118,11 @@ private let laneIndices = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
 }
 @inline(__always) private func storePartial(_ v: FastMath.V, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
     for j in 0..<count { p[j] = v[j] }
+}
+/// v with the lanes from k on zeroed: all ones in lanes below k (the sign of lane − k) for a bitwise and (a
+/// mask made by comparison was compiled lane by lane through memory).
+@_transparent private func lanesBelow(_ k: Int, _ v: FastMath.V) -> FastMath.V {
+    FastMath.float(FastMath.bits(v) & ((laneIndices &- Int32(k)) &>> 31))
 }
 
 extension Tensor {
@@ -101,6 +147,10 @@ extension Tensor {
                     weight.scalars.withUnsafeBufferPointer { pw in
                         bias.scalars.withUnsafeBufferPointer { pb in
                             let x = px.baseAddress!, s = ps.baseAddress!, w = pw.baseAddress!, b = pb.baseAddress!
+                            if g.byGroup {
+                                groupNormSiLUByGroup(x, s, w, b, z, g, &statistics)
+                                return
+                            }
                             for e in 0..<g.n {
                                 for group in 0..<g.groups {
                                     let (mean, r) = g.statistics(x, s, example: e, group: group)
@@ -120,6 +170,62 @@ extension Tensor {
             }
         }
         return (z, statistics)
+    }
+
+    /// The forward pass a group's block at a time (planes shorter than `GroupNormGeometry.blockPlane`): the same
+    /// formulas, with each lane's channel values from `ChannelLanes`.
+    private static func groupNormSiLUByGroup(_ x: UnsafePointer<Float>, _ s: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                                             _ b: UnsafePointer<Float>, _ z: UnsafeMutablePointer<Float>,
+                                             _ g: GroupNormGeometry, _ statistics: inout [Float]) {
+        typealias V = FastMath.V
+        let width = V.scalarCount, total = g.n * g.channels * g.plane
+        let block = g.perGroup * g.plane, m = Float(block)
+        var lanes = ChannelLanes(weight: w, bias: b, channels: g.channels, plane: g.plane)
+        for e in 0..<g.n {
+            lanes.setShift(s + e * g.channels, channels: g.channels)
+            lanes.shift.withUnsafeBufferPointer { ls in lanes.weight.withUnsafeBufferPointer { lw in
+            lanes.bias.withUnsafeBufferPointer { lb in
+                for group in 0..<g.groups {
+                    let local = group * block, offset = e * g.channels * g.plane + local
+                    let xb = x + offset, zb = z + offset, available = total - offset
+                    let sb = ls.baseAddress! + local, wb = lw.baseAddress! + local, bb = lb.baseAddress! + local
+                    // The mean of x + shift: the block's sum, and each channel's shift P times.
+                    var shifts: Float = 0
+                    for c in (group * g.perGroup)..<((group + 1) * g.perGroup) { shifts += s[e * g.channels + c] }
+                    let mean = (Kernels.sum(xb, block) + Float(g.plane) * shifts) / m
+                    let vm = V(repeating: mean)
+                    @inline(__always) func entries(_ p: UnsafePointer<Float>, _ i: Int) -> V {
+                        i + width <= available ? load(p + i) : loadPartial(p + i, min(available - i, width))
+                    }
+                    // Σ (x + shift − μ)².
+                    var acc = V.zero
+                    var i = 0
+                    while i + width <= block {
+                        let d = load(xb + i) + (load(sb + i) - vm)
+                        acc.addProduct(d, d)
+                        i += width
+                    }
+                    if i < block {
+                        let d = lanesBelow(block - i, entries(xb, i) + (load(sb + i) - vm))
+                        acc.addProduct(d, d)
+                    }
+                    let r = 1 / (acc.sum() / m + g.epsilon).squareRoot()
+                    statistics[2 * (e * g.groups + group)] = mean
+                    statistics[2 * (e * g.groups + group) + 1] = r
+                    let vr = V(repeating: r)
+                    i = 0
+                    while i + width <= block {
+                        store(siluStep(load(xb + i), load(sb + i) - vm, vr * load(wb + i), load(bb + i)), zb + i)
+                        i += width
+                    }
+                    if i < block {
+                        // Past the block, lanes hold the next group's entries, which its own pass writes again.
+                        let v = siluStep(entries(xb, i), load(sb + i) - vm, vr * load(wb + i), load(bb + i))
+                        if i + width <= available { store(v, zb + i) } else { storePartial(v, zb + i, available - i) }
+                    }
+                }
+            } } }
+        }
     }
 
     /// z[i] = y·σ(y), y = (x[i] + centre)·scale + bias, for i < count. `available` entries may be read from x and written to z
@@ -179,6 +285,11 @@ extension Tensor {
                 let x = px.baseAddress!, s = ps.baseAddress!, w = pw.baseAddress!, b = pb.baseAddress!
                 let dz = pd.baseAddress!, sums = sums.baseAddress!
                 let m = Float(g.perGroup * g.plane)
+                if g.byGroup {
+                    groupNormSiLUGradientsByGroup(x, s, w, b, dz, out, g, statistics, sums, shift: qs.baseAddress!,
+                                                  weight: qw.baseAddress!, bias: qb.baseAddress!)
+                    return
+                }
                 for e in 0..<g.n {
                     for group in 0..<g.groups {
                         let k = e * g.groups + group
@@ -217,6 +328,81 @@ extension Tensor {
         return (dx, dShift, dWeight, dBias)
     }
 
+    /// The gradients a group's block at a time (planes shorter than `GroupNormGeometry.blockPlane`): the same
+    /// two passes in whole vectors with each lane's channel values from `ChannelLanes`, and each channel's sums
+    /// between them, over its plane's entries of dy (stored by the first pass) and x̂.
+    private static func groupNormSiLUGradientsByGroup(
+        _ x: UnsafePointer<Float>, _ s: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+        _ dz: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ g: GroupNormGeometry, _ statistics: [Float]?,
+        _ sums: UnsafeMutablePointer<Float>, shift qs: UnsafeMutablePointer<Float>, weight qw: UnsafeMutablePointer<Float>, bias qb: UnsafeMutablePointer<Float>
+    ) {
+        typealias V = FastMath.V
+        let width = V.scalarCount, total = g.n * g.channels * g.plane, plane = g.plane
+        let block = g.perGroup * plane, m = Float(block)
+        let one = V(repeating: 1)
+        var lanes = ChannelLanes(weight: w, bias: b, channels: g.channels, plane: plane)
+        for e in 0..<g.n {
+            lanes.setShift(s + e * g.channels, channels: g.channels)
+            lanes.shift.withUnsafeBufferPointer { ls in lanes.weight.withUnsafeBufferPointer { lw in
+            lanes.bias.withUnsafeBufferPointer { lb in
+                for group in 0..<g.groups {
+                    let k = e * g.groups + group
+                    let (mean, r) = statistics.map { ($0[2 * k], $0[2 * k + 1]) }
+                        ?? g.statistics(x, s, example: e, group: group)
+                    let local = group * block, offset = e * g.channels * plane + local
+                    let xb = x + offset, dzb = dz + offset, ob = out + offset, available = total - offset
+                    let sb = ls.baseAddress! + local, wb = lw.baseAddress! + local, bb = lb.baseAddress! + local
+                    let vm = V(repeating: mean), vr = V(repeating: r)
+                    @inline(__always) func entries(_ p: UnsafePointer<Float>, _ i: Int) -> V {
+                        i + width <= available ? load(p + i) : loadPartial(p + i, min(available - i, width))
+                    }
+                    @inline(__always) func write(_ v: V, _ i: Int) {
+                        if i + width <= available { store(v, ob + i) } else { storePartial(v, ob + i, available - i) }
+                    }
+                    // First pass: dy = dz·silu′(y) into out (past the block, lanes write the next group's entries,
+                    // which its own first pass writes again).
+                    var i = 0
+                    while i < block {
+                        let (d, _) = siluBackwardStep(entries(xb, i), entries(dzb, i), load(sb + i) - vm, vr,
+                                                      load(wb + i), load(bb + i), one)
+                        write(d, i)
+                        i += width
+                    }
+                    // Each channel's Σ dy, Σ dy·x̂ and Σ x̂ over its plane.
+                    let c0 = group * g.perGroup
+                    var bigA: Float = 0, bigB: Float = 0
+                    for j in 0..<g.perGroup {
+                        let c = c0 + j, centre = s[e * g.channels + c] - mean
+                        var sdy: Float = 0, sdyx: Float = 0, sx: Float = 0
+                        for q in (j * plane)..<((j + 1) * plane) {
+                            let d = ob[q], xh = (xb[q] + centre) * r
+                            sdy += d; sdyx += d * xh; sx += xh
+                        }
+                        sums[2 * j] = sdy; sums[2 * j + 1] = sx
+                        bigA += w[c] * sdy
+                        bigB += w[c] * sdyx
+                        qb[c] += sdy
+                        qw[c] += sdyx
+                    }
+                    let am = bigA / m, bm = bigB / m
+                    // Second pass: ∂x = α·dy + β·(x + s − μ) + γ₀ with α = r·w per lane.
+                    let vbeta = V(repeating: -r * r * bm), vgamma = V(repeating: -r * am)
+                    i = 0
+                    while i < block {
+                        let d = vgamma.addingProduct(vr * load(wb + i), entries(UnsafePointer(ob), i))
+                            .addingProduct(vbeta, entries(xb, i) + (load(sb + i) - vm))
+                        write(d, i)
+                        i += width
+                    }
+                    for j in 0..<g.perGroup {
+                        let c = c0 + j
+                        qs[e * g.channels + c] = r * w[c] * sums[2 * j] - r * am * Float(plane) - r * bm * sums[2 * j + 1]
+                    }
+                }
+            } } }
+        }
+    }
+
     /// dy = dz·silu′(y) into out with y = weight·x̂ + bias, x̂ = (x + centre)·r; returns (Σ dy, Σ dy·x̂, Σ x̂).
     /// `available` entries may be read and written from the pointers (as in `silu(affine:…)`: a plane's last
     /// vector may spill into the next plane's output, which that plane's pass overwrites).
@@ -243,11 +429,8 @@ extension Tensor {
             let (d0, xh0) = siluBackwardStep(whole ? load(x + i) : loadPartial(x + i, k, fill: -centre),
                                              whole ? load(dz + i) : loadPartial(dz + i, k), vc, vr, vw, vb, one)
             if whole { store(d0, out + i) } else { storePartial(d0, out + i, k) }
-            // Lanes past the plane (computed from the next plane's entries) are left out of the sums: all ones in
-            // lanes below k (the sign of lane − k) for a bitwise and (a mask made by comparison compiled lane by
-            // lane here).
-            let inside = (laneIndices &- Int32(k)) &>> 31
-            let d = FastMath.float(FastMath.bits(d0) & inside), xh = FastMath.float(FastMath.bits(xh0) & inside)
+            // Lanes past the plane (computed from the next plane's entries) are left out of the sums.
+            let d = lanesBelow(k, d0), xh = lanesBelow(k, xh0)
             sdy += d; sdyx.addProduct(d, xh); sx += xh
         }
         return (sdy.sum(), sdyx.sum(), sx.sum())
