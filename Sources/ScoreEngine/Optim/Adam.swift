@@ -66,21 +66,32 @@ public struct Adam: Sendable {
             let last = shards.removeLast()
             for k in 0..<params.count { if let g = last[k] { shards[1][k]!.addScaled(g, 1) } }
         }
+        // Clipping needs the norm before the update: a pass of its own. Without it, the update's pass sums the
+        // squares as it goes.
+        let clipping = gradClip > 0
         var sq: Float = 0
-        for k in 0..<params.count {
-            guard let g0 = shards[0][k] else { continue }
-            sq += shards.count == 2 ? Adam.squaredNormOfSum(g0, shards[1][k]!) : g0.squaredNorm
+        if clipping {
+            for k in 0..<params.count {
+                guard let g0 = shards[0][k] else { continue }
+                sq += shards.count == 2 ? Adam.squaredNormOfSum(g0, shards[1][k]!) : g0.squaredNorm
+            }
         }
         let norm = sq.squareRoot()
         let lr = currentLearningRate
         step += 1
         let bc1 = 1 - Float(Foundation.pow(Double(beta1), Double(step)))
         let bc2 = 1 - Float(Foundation.pow(Double(beta2), Double(step)))
-        let c = Coefficients(clip: gradClip > 0 && norm > gradClip ? gradClip / (norm + 1e-6) : 1,
+        let c = Coefficients(clip: clipping && norm > gradClip ? gradClip / (norm + 1e-6) : 1,
                              b1: beta1, b2: beta2, eps: epsilon, stepSize: lr / bc1, rootBC2: bc2.squareRoot())
         let decay = ema?.decay
+        var updateSquares: Float = 0
         for k in 0..<params.count {
-            guard params.trainable[k], let g0 = shards[0][k], g0.count > 0 else { continue }
+            guard let g0 = shards[0][k], g0.count > 0 else { continue }
+            guard params.trainable[k] else {
+                // A gradient the update skips still counts in the norm.
+                if !clipping { updateSquares += shards.count == 2 ? Adam.squaredNormOfSum(g0, shards[1][k]!) : g0.squaredNorm }
+                continue
+            }
             let g1 = shards.count == 2 ? shards[1][k] : nil
             params.tensors[k].scalars.withUnsafeMutableBufferPointer { p in
                 m[k].scalars.withUnsafeMutableBufferPointer { mp in
@@ -89,12 +100,12 @@ public struct Adam: Sendable {
                             func run(_ b: UnsafePointer<Float>?) {
                                 if ema != nil {
                                     ema!.shadow.tensors[k].scalars.withUnsafeMutableBufferPointer { e in
-                                        Adam.kernel(p.baseAddress!, mp.baseAddress!, vp.baseAddress!, a.baseAddress!, b,
-                                                    e.baseAddress!, p.count, c, decay ?? 0)
+                                        updateSquares += Adam.kernel(p.baseAddress!, mp.baseAddress!, vp.baseAddress!,
+                                                                     a.baseAddress!, b, e.baseAddress!, p.count, c, decay ?? 0)
                                     }
                                 } else {
-                                    Adam.kernel(p.baseAddress!, mp.baseAddress!, vp.baseAddress!, a.baseAddress!, b,
-                                                nil, p.count, c, 0)
+                                    updateSquares += Adam.kernel(p.baseAddress!, mp.baseAddress!, vp.baseAddress!,
+                                                                 a.baseAddress!, b, nil, p.count, c, 0)
                                 }
                             }
                             if let g1 { g1.scalars.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
@@ -106,7 +117,7 @@ public struct Adam: Sendable {
         if ema != nil {
             for k in 0..<params.count where !params.trainable[k] { ema!.shadow.tensors[k] = params.tensors[k] }
         }
-        return norm
+        return clipping ? norm : updateSquares.squareRoot()
     }
 
     /// |a + b|² accumulated as `squaredNorm` does it on the sum.
@@ -131,9 +142,10 @@ public struct Adam: Sendable {
 
 
     /// One tensor: g = g0 (+ g1); Adam with PyTorch's formula; then, with a shadow e, θ̄ ← δθ̄ + (1 − δ)θ.
+    /// Returns |g|² (before clipping), accumulated as `squaredNormOfSum` does.
     static func kernel(_ p: UnsafeMutablePointer<Float>, _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
                        _ g0: UnsafePointer<Float>, _ g1: UnsafePointer<Float>?, _ e: UnsafeMutablePointer<Float>?,
-                       _ n: Int, _ c: Coefficients, _ decay: Float) {
+                       _ n: Int, _ c: Coefficients, _ decay: Float) -> Float {
         typealias V = SIMD8<Float>
         @inline(__always) func load(_ q: UnsafePointer<Float>) -> V { UnsafeRawPointer(q).loadUnaligned(as: V.self) }
         @inline(__always) func store(_ x: V, _ q: UnsafeMutablePointer<Float>) {
@@ -142,8 +154,10 @@ public struct Adam: Sendable {
         let b1 = c.b1, b2 = c.b2, c1 = 1 - c.b1, c2 = 1 - c.b2, invRoot = 1 / c.rootBC2, eps = c.eps
         let clip = c.clip, stepSize = c.stepSize
         var i = 0
+        var squares = V.zero
         while i + 8 <= n {
             let g = g1.map { load(g0 + i) + load($0 + i) } ?? load(g0 + i)
+            squares += g * g
             let gi = g * clip
             let mi = b1 * load(m + i) + c1 * gi
             let vi = b2 * load(v + i) + c2 * gi * gi
@@ -153,8 +167,11 @@ public struct Adam: Sendable {
             store(load(p + i) - stepSize * mi / denom, p + i)
             i += 8
         }
+        var total = squares.sum()
         while i < n {
-            let gi = (g1.map { g0[i] + $0[i] } ?? g0[i]) * clip
+            let g = g1.map { g0[i] + $0[i] } ?? g0[i]
+            total += g * g
+            let gi = g * clip
             let mi = b1 * m[i] + c1 * gi
             let vi = b2 * v[i] + c2 * gi * gi
             m[i] = mi
@@ -163,6 +180,7 @@ public struct Adam: Sendable {
             i += 1
         }
         if let e { EMA.blend(e, p, n, decay) }
+        return total
     }
 
     /// Restores the moment estimates and step count (resuming a run).

@@ -224,9 +224,12 @@ final class ShardWorker: @unchecked Sendable {
         let p = model.parameters.bind(to: tape, training: true)
         let l = objective.loss(model: { model.score($0, t: $1, parameters: p) }, batch: batch, labels: labels, tape: tape, rng: &rng)
         let trainable = (0..<p.count).filter { model.parameters.trainable[$0] }
-        let g = tape.gradients(of: l, wrt: trainable.map { p[$0] })
+        // The backward pass starts from the weight instead of 1, so the gradients come out scaled (a pass over
+        // every gradient saved).
+        let seed = Tensor(repeating: weight, shape: l.shape)
+        let g = tape.gradients(of: l, wrt: trainable.map { p[$0] }, seed: seed)
         gradients = [Tensor?](repeating: nil, count: p.count)
-        for (j, i) in trainable.enumerated() { gradients[i] = weight == 1 ? g[j].value : g[j].value.scaled(by: weight) }
+        for (j, i) in trainable.enumerated() { gradients[i] = g[j].value }
         loss = l.value.scalar * weight
         tape.reset()  // drop the tape's references so the update writes the weights in place
     }
