@@ -1,10 +1,44 @@
 // The patch matrix of a 2-D convolution (im2col) and its adjoint (col2im), for NCHW batches. In C because
 // the rows are short (2 to 26 entries on the U-Net) and strided: clang vectorises col2im's paired stride-2
-// accumulations as interleaved vector accesses (the object code shows its shuffles), and the loops run without
-// the per-row closure of the Swift version. im2col's stride-2 gathers stay scalar (clang does not vectorise them).
+// accumulations as interleaved vector accesses (the object code shows their shuffles); im2col's stride-2 split
+// into even and odd columns is written with AVX2 shuffles (clang left it scalar). The loops run without the
+// per-row closure of the Swift version.
 #include "CSIMD.h"
 #include <stdlib.h>
 #include <string.h>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+// even[u] = src[2u] and odd[u] = src[2u + 1] for the n entries of src (even gets the last when n is odd).
+static inline void deinterleave(const float *restrict src, long n, float *restrict even, float *restrict odd) {
+    long u = 0;
+#if defined(__AVX2__)
+    for (; 2 * u + 16 <= n; u += 8) {
+        const __m256 a = _mm256_loadu_ps(src + 2 * u), b = _mm256_loadu_ps(src + 2 * u + 8);
+        // Within each 128-bit lane: a0 a2 b0 b2 | a4 a6 b4 b6 (and the odd ones); then the 64-bit pairs reordered.
+        const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+        _mm256_storeu_ps(even + u, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8)));
+        _mm256_storeu_ps(odd + u, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8)));
+    }
+#endif
+    for (; 2 * u + 1 < n; u++) {
+        even[u] = src[2 * u];
+        odd[u] = src[2 * u + 1];
+    }
+    if (n & 1) even[n / 2] = src[n - 1];
+}
+
+// d[q] = s[q] for q < n (short rows: a call to memcpy would cost more than the copy, and clang makes the
+// loops one when it may).
+__attribute__((no_builtin("memcpy"))) static inline void copy_row(float *restrict d, const float *restrict s, long n) {
+    long q = 0;
+#if defined(__AVX2__)
+    for (; q + 8 <= n; q += 8) _mm256_storeu_ps(d + q, _mm256_loadu_ps(s + q));
+    for (; q + 4 <= n; q += 4) _mm_storeu_ps(d + q, _mm_loadu_ps(s + q));
+#endif
+    for (; q < n; q++) d[q] = s[q];
+}
 
 // Planes with rows this short and no padding are visited as whole planes through a table of input offsets
 // (the rows are too short for the loop over a row to pay for itself).
@@ -32,7 +66,7 @@ static inline void columns(const score_conv_geometry *g, long j, long *lo, long 
     *hi = h;
 }
 
-void score_im2col(const score_conv_geometry *g, long n, const float *restrict x, float *restrict cols) {
+__attribute__((no_builtin("memcpy"))) void score_im2col(const score_conv_geometry *g, long n, const float *restrict x, float *restrict cols) {
     const long k = g->kernel, s = g->stride, p = g->padding, ow = g->out_w, oh = g->out_h;
     const long in_plane = g->in_h * g->in_w, out_plane = oh * ow, nl = n * out_plane;
     if (short_rows(g)) {
@@ -48,6 +82,34 @@ void score_im2col(const score_conv_geometry *g, long n, const float *restrict x,
                     }
                 }
         free(offsets);
+        return;
+    }
+    if (s == 2 && p == 0) {
+        // Stride 2 without padding: tap (i, j) of output row oy reads input row 2·oy + i at columns j, j + 2, …,
+        // so each input plane is split once into its even and its odd columns and every tap's row is a copy of
+        // ow consecutive entries: from the evens at column j/2 (j even), else from the odds. Every tap lies inside
+        // the row: (ow − 1)·2 + k ≤ inW.
+        const long half = g->in_w / 2, halves = (g->in_w + 1) / 2;
+        float *restrict even = malloc((size_t)(g->in_h * g->in_w + 1) * sizeof(float));
+        if (!even) abort();
+        float *restrict odd = even + g->in_h * halves;
+        for (long c = 0; c < g->in_channels; c++)
+            for (long b = 0; b < n; b++) {
+                const float *plane = x + (b * g->in_channels + c) * in_plane;
+                if (g->in_w % 2 == 0) {
+                    deinterleave(plane, in_plane, even, odd);  // row by row is the same split when rows are even
+                } else {
+                    for (long r = 0; r < g->in_h; r++) deinterleave(plane + r * g->in_w, g->in_w, even + r * halves, odd + r * half);
+                }
+                for (long i = 0; i < k; i++)
+                    for (long j = 0; j < k; j++) {
+                        const float *from = (j & 1) ? odd + i * half + j / 2 : even + i * halves + j / 2;
+                        const long step = 2 * ((j & 1) ? half : halves);
+                        float *d = cols + ((c * k + i) * k + j) * nl + b * out_plane;
+                        for (long oy = 0; oy < oh; oy++) copy_row(d + oy * ow, from + oy * step, ow);
+                    }
+            }
+        free(even);
         return;
     }
     for (long c = 0; c < g->in_channels; c++) {

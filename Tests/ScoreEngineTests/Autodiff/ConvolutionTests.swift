@@ -34,6 +34,10 @@ import Testing
         (3, ConvGeometry(inChannels: 2, outChannels: 2, kernel: 3, stride: 2, padding: 0, inH: 17, inW: 17)),
         // One image, short rows without padding.
         (1, ConvGeometry(inChannels: 2, outChannels: 3, kernel: 3, stride: 2, padding: 0, inH: 7, inW: 7)),
+        // Stride 2 without padding on rows of 8 outputs and more, whose planes im2col splits into even and odd
+        // columns: an even width (the whole plane split at once) and a 4×4 kernel; the 17×17 case above has an
+        // odd width (split row by row).
+        (2, ConvGeometry(inChannels: 3, outChannels: 2, kernel: 4, stride: 2, padding: 0, inH: 9, inW: 20)),
     ]
 
     @Test mutating func convolutionMatchesItsDefinitionAndItsAdjoints() {
