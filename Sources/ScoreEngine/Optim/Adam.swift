@@ -51,11 +51,11 @@ public struct Adam: Sendable {
 
     /// One update from gradients given as per-shard parts to be summed (each list in `params`' order),
     /// followed by the EMA's update of the same weights when there is one: the sum of the shards, Adam and
-    /// the EMA are one pass over each tensor, run on the calling thread: with vectorised square roots the pass
-    /// is short, and a second synchronisation of the worker pool per step would slow training while the HTTP
-    /// server competes for the cores. Returns the global gradient norm before clipping.
+    /// the EMA are one pass over each tensor, on the calling thread, or for large tensors with `threads` > 1 in
+    /// two halves on the worker pool (the weights come out the same either way). Returns the global gradient
+    /// norm before clipping.
     @discardableResult
-    public mutating func update(_ params: inout ParameterSet, shards: [[Tensor?]], ema: inout EMA?) -> Float {
+    public mutating func update(_ params: inout ParameterSet, shards: [[Tensor?]], ema: inout EMA?, threads: Int = 1) -> Float {
         precondition(!shards.isEmpty && shards.allSatisfy { $0.count == params.count })
         if m.isEmpty {
             m = params.tensors.map { Tensor.zeros($0.shape) }
@@ -100,12 +100,14 @@ public struct Adam: Sendable {
                             func run(_ b: UnsafePointer<Float>?) {
                                 if ema != nil {
                                     ema!.shadow.tensors[k].scalars.withUnsafeMutableBufferPointer { e in
-                                        updateSquares += Adam.kernel(p.baseAddress!, mp.baseAddress!, vp.baseAddress!,
-                                                                     a.baseAddress!, b, e.baseAddress!, p.count, c, decay ?? 0)
+                                        updateSquares += Adam.kernel(Slice(p: p.baseAddress!, m: mp.baseAddress!, v: vp.baseAddress!,
+                                                                           g0: a.baseAddress!, g1: b, e: e.baseAddress!),
+                                                                     p.count, c, decay ?? 0, threads: threads)
                                     }
                                 } else {
-                                    updateSquares += Adam.kernel(p.baseAddress!, mp.baseAddress!, vp.baseAddress!,
-                                                                 a.baseAddress!, b, nil, p.count, c, 0)
+                                    updateSquares += Adam.kernel(Slice(p: p.baseAddress!, m: mp.baseAddress!, v: vp.baseAddress!,
+                                                                       g0: a.baseAddress!, g1: b, e: nil),
+                                                                 p.count, c, 0, threads: threads)
                                 }
                             }
                             if let g1 { g1.scalars.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
@@ -140,6 +142,39 @@ public struct Adam: Sendable {
         }
     }
 
+
+    /// One tensor's pointers for the update: weights, moments, the shards' gradients, the EMA's shadow.
+    struct Slice: @unchecked Sendable {
+        let p, m, v: UnsafeMutablePointer<Float>
+        let g0: UnsafePointer<Float>, g1: UnsafePointer<Float>?
+        let e: UnsafeMutablePointer<Float>?
+
+        func advanced(by k: Int) -> Slice {
+            Slice(p: p + k, m: m + k, v: v + k, g0: g0 + k, g1: g1.map { $0 + k }, e: e.map { $0 + k })
+        }
+    }
+
+    /// Tensors of at least this many weights are updated in two halves on two threads (with `threads` > 1):
+    /// the update is a pass over five or six arrays, which on one thread leaves the other core idle at the end
+    /// of each step.
+    static let parallelCount = 1 << 16
+
+    /// `kernel` over a tensor of n weights, in two halves on the worker pool when it is large and `threads` > 1;
+    /// returns |g|² (the halves' sums added in order).
+    static func kernel(_ s: Slice, _ n: Int, _ c: Coefficients, _ decay: Float, threads: Int) -> Float {
+        guard threads > 1 && n >= parallelCount else {
+            return kernel(s.p, s.m, s.v, s.g0, s.g1, s.e, n, c, decay)
+        }
+        let half = (n / 2 + 7) & ~7
+        final class Squares: @unchecked Sendable { var of: (Float, Float) = (0, 0) }
+        let squares = Squares()
+        WorkerPool.shared.run(iterations: 2) { h in
+            let t = s.advanced(by: h * half)
+            let r = kernel(t.p, t.m, t.v, t.g0, t.g1, t.e, h == 0 ? half : n - half, c, decay)
+            if h == 0 { squares.of.0 = r } else { squares.of.1 = r }
+        }
+        return squares.of.0 + squares.of.1
+    }
 
     /// One tensor: g = g0 (+ g1); Adam with PyTorch's formula; then, with a shadow e, θ̄ ← δθ̄ + (1 − δ)θ.
     /// Returns |g|² (before clipping), accumulated as `squaredNormOfSum` does.

@@ -85,7 +85,7 @@ public final class Trainer {
         var value = workers[0].loss
         for s in 1..<k { value += workers[s].loss }
         // The shards' gradients are summed within the update, in one pass with the EMA's.
-        adam.update(&model.parameters, shards: workers[0..<k].map(\.gradients), ema: &ema)
+        adam.update(&model.parameters, shards: workers[0..<k].map(\.gradients), ema: &ema, threads: threads)
         for w in workers { w.release() }
         self.step += 1
         lastLoss = value

@@ -100,4 +100,28 @@ import Testing
         #expect(adamA.m.map(\.scalars) == adamB.m.map(\.scalars) && adamA.v.map(\.scalars) == adamB.v.map(\.scalars))
         #expect(a.tensors[1] == start.tensors[1], "a frozen tensor is not updated")
     }
+
+    /// Tensors large enough to be updated in two halves on two threads come out as on one thread, with the EMA
+    /// and the moments; the norm agrees to rounding (its halves are summed apart).
+    @Test func twoThreadsUpdateTheSameWeights() {
+        var rng = Philox(seed: 8)
+        var start = parameters(&rng)
+        start.add("large", rng.gaussian([2 * 65_536 + 13]))
+        start.add("larger", rng.gaussian([3, 65_536 + 5]))
+        var a = start, b = start
+        var adamA = Adam(learningRate: 1e-3), adamB = Adam(learningRate: 1e-3)
+        var emaA: EMA? = EMA(decay: 0.99, initial: start), emaB: EMA? = EMA(decay: 0.99, initial: start)
+        for _ in 0..<3 {
+            let parts: [[Tensor?]] = (0..<2).map { _ in
+                start.tensors.indices.map { start.trainable[$0] ? rng.gaussian(start.tensors[$0].shape) : nil }
+            }
+            let one = adamA.update(&a, shards: parts, ema: &emaA, threads: 1)
+            let two = adamB.update(&b, shards: parts, ema: &emaB, threads: 2)
+            #expect(abs(one - two) <= 1e-5 * one)
+        }
+        #expect(a == b)
+        #expect(emaA!.shadow == emaB!.shadow)
+        #expect(adamA.m.map(\.scalars) == adamB.m.map(\.scalars) && adamA.v.map(\.scalars) == adamB.v.map(\.scalars))
+        #expect(a != start)
+    }
 }
