@@ -90,9 +90,9 @@ __attribute__((no_builtin("memcpy"))) void score_im2col(const score_conv_geometr
         // ow consecutive entries: from the evens at column j/2 (j even), else from the odds. Every tap lies inside
         // the row: (ow − 1)·2 + k ≤ inW.
         const long half = g->in_w / 2, halves = (g->in_w + 1) / 2;
-        float *restrict even = malloc((size_t)(g->in_h * g->in_w + 1) * sizeof(float));
+        float *even = malloc((size_t)(g->in_h * g->in_w) * sizeof(float));
         if (!even) abort();
-        float *restrict odd = even + g->in_h * halves;
+        float *odd = even + g->in_h * halves;
         for (long c = 0; c < g->in_channels; c++)
             for (long b = 0; b < n; b++) {
                 const float *plane = x + (b * g->in_channels + c) * in_plane;

@@ -95,7 +95,8 @@ enum ScoreNetProfile {
         let total = forward + backward + update
         print(String(format: "step     one thread, batch 32: forward %.0f%%, backward %.0f%%, Adam %.0f%% of %.1f ms",
                      100 * forward / total, 100 * backward / total, 100 * update / total, total / 10 * 1000))
-        // The update of two shards' gradients as the trainer makes it, on one thread and on two.
+        // The update of two shards' gradients as the trainer makes it for this recipe (no EMA), on one thread and
+        // on two.
         let shards: [[Tensor?]] = (0..<2).map { _ in parameters.tensors.map { Optional(rng.gaussian($0.shape)) } }
         let updateTimes = [1, 2].map { threads in
             time(20) { adam.update(&parameters, shards: shards, ema: &ema, threads: threads) } * 1000

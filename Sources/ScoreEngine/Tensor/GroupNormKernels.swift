@@ -1,5 +1,5 @@
 /// The U-Net's block after each convolution, silu(GroupNorm(x + shift)), as one pass over the data forward (after
-/// the statistics' two) and two backward, instead of the dozen broadcast operations (each a pass, and a tensor)
+/// the statistics' two) and two backward (with, for short planes, each channel's sums between them), instead of the dozen broadcast operations (each a pass, and a tensor)
 /// that the taped composition takes. x is [N, C, …] (C channels of P = ∏… entries each), shift [N, C] (added per example and
 /// channel), weight and bias [C]; the C channels split into `groups` groups of C/G consecutive channels, and
 /// each example's group is normalised by its own mean and biased variance:
@@ -404,7 +404,7 @@ extension Tensor {
     }
 
     /// dy = dz·silu′(y) into out with y = weight·x̂ + bias, x̂ = (x + centre)·r; returns (Σ dy, Σ dy·x̂, Σ x̂).
-    /// `available` entries may be read and written from the pointers (as in `silu(affine:…)`: a plane's last
+    /// `available` entries may be read and written from the pointers (as in `silu(_:_:_:available:centre:scale:bias:)`: a plane's last
     /// vector may spill into the next plane's output, which that plane's pass overwrites).
     @inline(__always)
     private static func siluBackward(_ x: UnsafePointer<Float>, _ dz: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,

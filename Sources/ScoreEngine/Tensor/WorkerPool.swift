@@ -3,7 +3,8 @@ import Foundation
 import Synchronization
 
 /// Runs the iterations of a short parallel loop on the calling thread and on workers that stay awake
-/// between loops, for work that is split once per training step.
+/// between loops, for work split a few times per training step (the shards, then the halves of Adam's
+/// largest tensors).
 ///
 /// `DispatchQueue.concurrentPerform` wakes a pool thread for each call and lets it sleep again afterwards;
 /// on virtual CPUs that wake-up takes tens of microseconds, against one or two for a worker spinning on an

@@ -113,8 +113,8 @@ import Testing
     }
 
     /// The fused block silu(GroupNorm(x + shift)) against the taped composition it replaces: values and
-    /// first-order gradients (the fused backward kernel) to float rounding, on planes that fill whole vectors,
-    /// leave a tail, or are shorter than one (26×26, 9×9, 5×5, 2×2, 1×1), with one, several and one-channel groups;
+    /// first-order gradients (the fused backward kernel) to float rounding, on planes and groups that fill
+    /// whole vectors (a group of 16 entries), leave a tail, or are shorter than one (26×26, 9×9, 5×5, 2×2, 1×1), with one, several and one-channel groups;
     /// then finite differences, first order and second (the second goes through the taped form of the
     /// gradients, whose finite differences go through the fused kernel).
     @Test mutating func fusedGroupNormSiLUMatchesTheComposition() {
@@ -123,7 +123,7 @@ import Testing
         let cases: [(shape: [Int], groups: Int, mean: Float)] = [([2, 8, 26, 26], 4, 0.5), ([3, 6, 5, 5], 2, 0.5),
                                                                   ([2, 4, 2, 2], 4, 0.5), ([2, 3, 1, 1], 1, 0.5),
                                                                   ([1, 4, 7], 2, 0.5), ([2, 8, 5, 5], 2, 40),
-                                                                  ([1, 4, 9, 9], 2, 40)]
+                                                                  ([1, 4, 9, 9], 2, 40), ([2, 8, 2, 2], 2, 0.5)]
         for (shape, groups, mean) in cases {
             let n = shape[0], c = shape[1]
             var params = ParameterSet()
