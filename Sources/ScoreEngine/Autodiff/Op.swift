@@ -34,6 +34,9 @@ enum Op {
     case conv(Int, Int, ConvGeometry)
     case convAdjoint(Int, Int, ConvGeometry)
     case convWeight(Int, Int, ConvGeometry)
+    /// y = convᵀ([a₀, a₁, …], w): convAdjoint of the parts' concatenation along channels (a U-Net's skip
+    /// connection), which is never formed; the parts are `Tape.concatParts[first ..< first + count]`.
+    case convAdjointOfParts(first: Int, count: Int, w: Int, ConvGeometry)
     /// y = silu(GroupNorm(x + shift)) with shift [N, C] per example and channel, weight and bias [C] (see
     /// `GroupNormGeometry`): the U-Net's block as one node.
     case groupNormSiLU(Int, shift: Int, weight: Int, bias: Int, groups: Int, epsilon: Float)
@@ -53,6 +56,8 @@ enum Op {
              .reshape(let a), .transpose(let a), .slice(let a, _, _), .pad(let a, _, _):
             return p(a)
         case .concat(let first, let count, _): return concatParts[first..<(first + count)].contains(where: p)
+        case .convAdjointOfParts(let first, let count, let w, _):
+            return p(w) || concatParts[first..<(first + count)].contains(where: p)
         }
     }
 }
@@ -141,6 +146,27 @@ extension Tape {
                 let d = Tensor.convAdjointGradients(y: values[a], w: values[w], dx: g.value, geometry,
                                                     channelMajor: convInputs[i], wantY: wants(a), wantW: wants(w))
                 if let da = d.y { accumulate(a, constant(da)) }
+                if let dw = d.w { accumulate(w, constant(dw)) }
+            }
+        case .convAdjointOfParts(let first, let count, let w, let geometry):
+            // ⟨g, convᵀ([a…], w)⟩ = ⟨conv(g, w), [a…]⟩: each part's gradient is its channels of conv(g, w).
+            let parts = Array(concatParts[first..<(first + count)])
+            let wantParts = parts.contains(where: wants)
+            if isRecording {
+                if wantParts {
+                    let c = g.conv(v(w), geometry)
+                    var start = 0
+                    for p in parts {
+                        let len = values[p].shape[1]
+                        accumulate(p, c.slice(axis: 1, start..<(start + len)))
+                        start += len
+                    }
+                }
+                accumulate(w, g.convWeight(Var.concatenate(parts.map(v), axis: 1), geometry))
+            } else if wantParts || wants(w) {
+                let d = Tensor.convAdjointGradients(parts: parts.map { values[$0] }, w: values[w], dx: g.value, geometry,
+                                                    channelMajor: convInputs[i], wantY: wantParts, wantW: wants(w))
+                if let dys = d.parts { for (p, dy) in zip(parts, dys) { accumulate(p, constant(dy)) } }
                 if let dw = d.w { accumulate(w, constant(dw)) }
             }
         case .convWeight(let x, let a, let geometry):

@@ -163,6 +163,22 @@ extension Var {
         return v
     }
 
+    /// convᵀ of the concatenation of `parts` along channels (NCHW batches of the same size), without forming it:
+    /// `Var.concatenate(parts, axis: 1).convAdjoint(w, geometry)` in one node, each part multiplied by its own
+    /// rows of w.
+    public static func convAdjoint(concatenating parts: [Var], _ w: Var, _ geometry: ConvGeometry) -> Var {
+        precondition(!parts.isEmpty)
+        if parts.count == 1 { return parts[0].convAdjoint(w, geometry) }
+        for p in parts { w.same(p) }
+        let t = w.tape, ids = parts.map(\.id)
+        let (x, input) = Tensor.convAdjointKeepingInput(parts: parts.map(\.value), w.value, geometry)
+        let first = t.concatParts.count
+        t.concatParts.append(contentsOf: ids)
+        let v = t.record(x, .convAdjointOfParts(first: first, count: ids.count, w: w.id, geometry), inputs: ids + [w.id])
+        if v.requiresGrad && w.requiresGrad, let input { t.convInputs[v.id] = input }
+        return v
+    }
+
     /// ∂⟨conv(self, w), y⟩/∂w.
     public func convWeight(_ y: Var, _ geometry: ConvGeometry) -> Var {
         same(y)

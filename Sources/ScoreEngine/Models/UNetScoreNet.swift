@@ -107,10 +107,10 @@ public struct UNetScoreNet: ScoreNetwork {
             h = block(down[i](h, p), i)
             skips.append(h)
         }
+        // The skip connections' concatenations go to the transposed convolutions as parts, never formed.
         for k in 0..<3 {
-            let input = k == 0 ? h : Var.concatenate([h, skips[3 - k]], axis: 1)
-            h = block(up[k](input, p), 4 + k)
+            h = block(up[k](concatenating: k == 0 ? [h] : [h, skips[3 - k]], p), 4 + k)
         }
-        return output(Var.concatenate([h, skips[0]], axis: 1), p)
+        return output(concatenating: [h, skips[0]], p)
     }
 }

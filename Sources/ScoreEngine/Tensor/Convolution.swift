@@ -99,19 +99,24 @@ extension ConvGeometry {
 
     // MARK: image by image
 
-    /// y = W·cols for one image: [Co, C·k·k]·[C·k·k, Ho·Wo].
+    /// y = W·cols for one image: [Co, C·k·k]·[C·k·k, Ho·Wo]; with `rows`, only those output channels (W's rows)
+    /// into y.
     @inline(__always)
-    func productOfImage(_ w: UnsafePointer<Float>, _ cols: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-        Kernels.gemm(transA: false, transB: false, m: outChannels, n: outPlane, k: patch, w, lda: patch, cols,
-                     ldb: outPlane, y, ldc: outPlane)
+    func productOfImage(_ w: UnsafePointer<Float>, _ cols: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                        rows: Range<Int>? = nil) {
+        let r = rows ?? 0..<outChannels
+        Kernels.gemm(transA: false, transB: false, m: r.count, n: outPlane, k: patch, w + r.lowerBound * patch, lda: patch,
+                     cols, ldb: outPlane, y, ldc: outPlane)
     }
 
-    /// out = dy·colsᵀ for one image ([Co, Ho·Wo]·[Ho·Wo, C·k·k]) when `first`, else out += that.
+    /// out = dy·colsᵀ for one image ([Co, Ho·Wo]·[Ho·Wo, C·k·k]) when `first`, else out += that; with `rows`, dy
+    /// holds those output channels only and goes to their rows of out.
     @inline(__always)
     func weightProductOfImage(_ dy: UnsafePointer<Float>, _ cols: UnsafePointer<Float>, first: Bool,
-                              _ out: UnsafeMutablePointer<Float>) {
-        Kernels.gemm(transA: false, transB: true, m: outChannels, n: patch, k: outPlane, dy, lda: outPlane, cols,
-                     ldb: outPlane, beta: first ? 0 : 1, out, ldc: patch)
+                              _ out: UnsafeMutablePointer<Float>, rows: Range<Int>? = nil) {
+        let r = rows ?? 0..<outChannels
+        Kernels.gemm(transA: false, transB: true, m: r.count, n: patch, k: outPlane, dy, lda: outPlane, cols,
+                     ldb: outPlane, beta: first ? 0 : 1, out + r.lowerBound * patch, ldc: patch)
     }
 
     /// y[b] = W·patches(x[b]) for each image.
@@ -124,19 +129,47 @@ extension ConvGeometry {
         }
     }
 
-    /// out[b] = col2im(Wᵀ·y[b]) for each image (each image's block zeroed just before, while it is in cache).
-    func adjointByImage(_ y: UnsafePointer<Float>, _ w: UnsafePointer<Float>, batch n: Int, _ out: UnsafeMutablePointer<Float>) {
+    /// Whether an image's channel parts are taken by a product each (with their rows of W) rather than copied
+    /// into one [Co, Ho·Wo] block for one product: a product per part makes another pass over the image's patch
+    /// matrix (C·k·k rows), the copy a pass over the image (Co rows), so the smaller decides.
+    func productPerPart(_ y: ChannelParts) -> Bool { y.parts.count == 1 || patch <= outChannels }
+
+    /// Calls `body` with a buffer for one image of the output side, [Co, Ho·Wo], when channel parts are copied
+    /// together (`productPerPart`), else nil.
+    @inline(__always)
+    func withImageBlock(for y: ChannelParts, _ body: (UnsafeMutablePointer<Float>?) -> Void) {
+        if productPerPart(y) { return body(nil) }
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: outImage)
+        defer { buffer.deallocate() }
+        body(buffer)
+    }
+
+    /// out[b] = col2im(Wᵀ·y[b]) for each image (each image's block zeroed just before, while it is in cache), y
+    /// given as channel parts (see `ChannelParts`).
+    func adjointByImage(_ y: ChannelParts, _ w: UnsafePointer<Float>, batch n: Int, _ out: UnsafeMutablePointer<Float>) {
         withImagePatches { cols in
-            for b in 0..<n { adjointOfImage(y + b * outImage, w, cols, out + b * inImage) }
+            withImageBlock(for: y) { block in
+                for b in 0..<n { adjointOfImage(y, image: b, w, cols, block, out + b * inImage) }
+            }
         }
     }
 
-    /// out = col2im(Wᵀ·y) for one image, through the patch buffer cols.
+    /// out = col2im(Wᵀ·y) for image b, through the patch buffer cols: one product per part of y, each with its
+    /// rows of W, added into cols; or, given a block buffer, the parts copied into it and one product.
     @inline(__always)
-    func adjointOfImage(_ y: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>,
-                        _ out: UnsafeMutablePointer<Float>) {
-        Kernels.gemm(transA: true, transB: false, m: patch, n: outPlane, k: outChannels, w, lda: patch, y, ldb: outPlane,
-                     cols, ldc: outPlane)
+    func adjointOfImage(_ y: ChannelParts, image b: Int, _ w: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>,
+                        _ block: UnsafeMutablePointer<Float>?, _ out: UnsafeMutablePointer<Float>) {
+        if let block {
+            y.gather(image: b, plane: outPlane, into: block)
+            Kernels.gemm(transA: true, transB: false, m: patch, n: outPlane, k: outChannels, w, lda: patch, block,
+                         ldb: outPlane, cols, ldc: outPlane)
+        } else {
+            for (k, part) in y.parts.enumerated() {
+                Kernels.gemm(transA: true, transB: false, m: patch, n: outPlane, k: part.rows.count,
+                             w + part.rows.lowerBound * patch, lda: patch, part.pointer + b * part.rows.count * outPlane,
+                             ldb: outPlane, beta: k == 0 ? 0 : 1, cols, ldc: outPlane)
+            }
+        }
         out.update(repeating: 0, count: inImage)
         col2im(cols, batch: 1, out)
     }
@@ -159,9 +192,16 @@ extension ConvGeometry {
     func channelMajor(_ y: Tensor) -> [Float] {
         let n = y.shape[0]
         if n == 1 { return y.scalars }
+        return y.scalars.withUnsafeBufferPointer { channelMajor(ChannelParts(whole: $0.baseAddress!, outChannels), batch: n) }
+    }
+
+    /// The same of a batch given as channel parts: each part's transposed copy in its rows.
+    func channelMajor(_ y: ChannelParts, batch n: Int) -> [Float] {
         let count = outChannels * n * outPlane
         return [Float](unsafeUninitializedCapacity: count) { buf, c in
-            y.scalars.withUnsafeBufferPointer { swapOuterAxes($0.baseAddress!, n, outChannels, outPlane, buf.baseAddress!) }
+            for part in y.parts {
+                swapOuterAxes(part.pointer, n, part.rows.count, outPlane, buf.baseAddress! + part.rows.lowerBound * n * outPlane)
+            }
             c = count
         }
     }
@@ -177,14 +217,20 @@ extension ConvGeometry {
 
     /// conv from the batch's patch matrix: [Co, C·k·k]·[C·k·k, N·Ho·Wo], laid out as [N, Co, Ho, Wo].
     func convolved(patches cols: [Float], _ w: UnsafePointer<Float>, batch n: Int, _ y: UnsafeMutablePointer<Float>) {
+        productChannelMajor(patches: cols, w, batch: n).withUnsafeBufferPointer {
+            swapOuterAxes($0.baseAddress!, outChannels, n, outPlane, y)
+        }
+    }
+
+    /// The product [Co, C·k·k]·[C·k·k, N·Ho·Wo] from the batch's patch matrix, as it comes: channel-major.
+    func productChannelMajor(patches cols: [Float], _ w: UnsafePointer<Float>, batch n: Int) -> [Float] {
         let nl = n * outPlane
-        let tmp = [Float](unsafeUninitializedCapacity: outChannels * nl) { pt, c in
+        return [Float](unsafeUninitializedCapacity: outChannels * nl) { pt, c in
             cols.withUnsafeBufferPointer {
                 Kernels.gemm(transA: false, transB: false, m: outChannels, n: nl, k: patch, w, $0.baseAddress!, pt.baseAddress!)
             }
             c = outChannels * nl
         }
-        tmp.withUnsafeBufferPointer { swapOuterAxes($0.baseAddress!, outChannels, n, outPlane, y) }
     }
 
     /// convᵀ from the batch's channel-major matrix: [C·k·k, Co]·[Co, N·Ho·Wo], then col2im into out (zeroed).
@@ -208,6 +254,37 @@ extension ConvGeometry {
             }
         }
     }
+}
+
+/// An output-shaped batch [N, Co, Ho, Wo] given as consecutive parts along its channels, [N, c, Ho, Wo] each
+/// (a concatenation that the transposed convolution takes without forming it): each part's storage and its
+/// range of the Co channels.
+struct ChannelParts {
+    var parts: [(pointer: UnsafePointer<Float>, rows: Range<Int>)]
+
+    init(whole y: UnsafePointer<Float>, _ channels: Int) { parts = [(y, 0..<channels)] }
+
+    /// Image b of every part, one after another: the image of the concatenation, [Co, plane].
+    func gather(image b: Int, plane: Int, into block: UnsafeMutablePointer<Float>) {
+        for part in parts {
+            let count = part.rows.count * plane
+            (block + part.rows.lowerBound * plane).update(from: part.pointer + b * count, count: count)
+        }
+    }
+    init(_ pointers: [UnsafePointer<Float>], channels: [Int]) {
+        var start = 0
+        parts = zip(pointers, channels).map { p, c in
+            defer { start += c }
+            return (p, start..<(start + c))
+        }
+    }
+}
+
+/// Calls `body` with the storage of each tensor.
+func withScalarPointers<R>(_ ts: ArraySlice<Tensor>, _ done: [UnsafePointer<Float>] = [],
+                           _ body: ([UnsafePointer<Float>]) -> R) -> R {
+    guard let first = ts.first else { return body(done) }
+    return first.scalars.withUnsafeBufferPointer { withScalarPointers(ts.dropFirst(), done + [$0.baseAddress!], body) }
 }
 
 /// [A, B, L] → [B, A, L] (swaps the two outer axes of blocks of L).
@@ -252,21 +329,33 @@ extension Tensor {
     /// convAdjoint(y, w), and y's channel-major copy when it was made (small planes), which the weight gradient
     /// takes again.
     static func convAdjointKeepingInput(_ y: Tensor, _ w: Tensor, _ g: ConvGeometry) -> (Tensor, [Float]?) {
-        let n = y.shape[0]
-        precondition(y.shape == g.outputShape(n), "transposed conv input \(y.shape), geometry expects \(g.outputShape(n))")
+        convAdjointKeepingInput(parts: [y], w, g)
+    }
+
+    /// convAdjoint of the channel concatenation of `parts` ([N, c, Ho, Wo] each, the c adding up to the geometry's
+    /// output channels) without forming it: each part is multiplied by its own rows of w (image by image, one
+    /// product per part added into the image's patch buffer; as a batch, each part transposed into its rows of
+    /// the channel-major copy).
+    static func convAdjointKeepingInput(parts: [Tensor], _ w: Tensor, _ g: ConvGeometry) -> (Tensor, [Float]?) {
+        let n = parts[0].shape[0]
+        precondition(parts.allSatisfy { $0.rank == 4 && $0.shape[0] == n && Array($0.shape[2...]) == [g.outH, g.outW] }
+                     && parts.reduce(0) { $0 + $1.shape[1] } == g.outChannels,
+                     "transposed conv input \(parts.map(\.shape)), geometry expects \(g.outputShape(n))")
         precondition(w.shape == g.weightShape, "conv weight \(w.shape), geometry expects \(g.weightShape)")
-        let ycm = g.byImage(n) ? nil : g.channelMajor(y)
-        // Image by image each block is zeroed before its col2im; as a batch, here.
-        var out = ycm == nil ? Tensor.unfilled(g.inputShape(n)) : Tensor.zeros(g.inputShape(n))
-        y.scalars.withUnsafeBufferPointer { py in
+        let channels = parts.map { $0.shape[1] }
+        return withScalarPointers(parts[...]) { pointers in
+            let y = ChannelParts(pointers, channels: channels)
+            let ycm = g.byImage(n) ? nil : (parts.count == 1 ? g.channelMajor(parts[0]) : g.channelMajor(y, batch: n))
+            // Image by image each block is zeroed before its col2im; as a batch, here.
+            var out = ycm == nil ? Tensor.unfilled(g.inputShape(n)) : Tensor.zeros(g.inputShape(n))
             w.scalars.withUnsafeBufferPointer { pw in
                 out.scalars.withUnsafeMutableBufferPointer { po in
                     if let ycm { g.adjoint(channelMajor: ycm, pw.baseAddress!, batch: n, po.baseAddress!) }
-                    else { g.adjointByImage(py.baseAddress!, pw.baseAddress!, batch: n, po.baseAddress!) }
+                    else { g.adjointByImage(y, pw.baseAddress!, batch: n, po.baseAddress!) }
                 }
             }
+            return (out, ycm)
         }
-        return (out, ycm)
     }
 
     /// convWeight(x, y) = ∂⟨conv(x, w), y⟩/∂w: x [N, C, H, W], y [N, Co, Ho, Wo] → [Co, C, k, k], as the product
@@ -304,7 +393,8 @@ extension Tensor {
                     for b in 0..<n {
                         if wantX {
                             dx!.scalars.withUnsafeMutableBufferPointer {
-                                g.adjointOfImage(dy + b * g.outImage, w, cols, $0.baseAddress! + b * g.inImage)
+                                g.adjointOfImage(ChannelParts(whole: dy, g.outChannels), image: b, w, cols, nil,
+                                                 $0.baseAddress! + b * g.inImage)
                             }
                         }
                         if wantW {
@@ -332,36 +422,87 @@ extension Tensor {
     /// from the forward pass when it is given.
     static func convAdjointGradients(y: Tensor, w: Tensor, dx: Tensor, _ g: ConvGeometry, channelMajor: [Float]?,
                                      wantY: Bool, wantW: Bool) -> (y: Tensor?, w: Tensor?) {
-        let n = dx.shape[0], yTensor = y, dxTensor = dx
-        var dy = wantY ? Tensor.unfilled(g.outputShape(n)) : nil
+        let d = convAdjointGradients(parts: [y], w: w, dx: dx, g, channelMajor: channelMajor, wantY: wantY, wantW: wantW)
+        return (d.parts?[0], d.w)
+    }
+
+    /// The same for y given as channel parts (`convAdjointKeepingInput(parts:…)`): each part's gradient is its
+    /// rows of conv(dx, w), made by the product with its rows of w (image by image) or transposed out of the
+    /// batch's product, and the weight gradient's rows come from each part in turn.
+    static func convAdjointGradients(parts: [Tensor], w: Tensor, dx: Tensor, _ g: ConvGeometry, channelMajor: [Float]?,
+                                     wantY: Bool, wantW: Bool) -> (parts: [Tensor]?, w: Tensor?) {
+        let n = dx.shape[0], dxTensor = dx
+        let channels = parts.map { $0.shape[1] }
+        // Written whole below (image by image here; as a batch, made from the product).
+        var dys = wantY && g.byImage(n) ? parts.map { Tensor.unfilled($0.shape) } : nil
         var dw = wantW ? Tensor.unfilled(g.weightShape) : nil
-        y.scalars.withUnsafeBufferPointer { py in
-        w.scalars.withUnsafeBufferPointer { pw in
-        dx.scalars.withUnsafeBufferPointer { pd in
-            let y = py.baseAddress!, w = pw.baseAddress!, dx = pd.baseAddress!
-            if g.byImage(n) {
-                g.withImagePatches { cols in
-                    for b in 0..<n {
-                        g.im2col(dx + b * g.inImage, batch: 1, cols)
-                        if wantY {
-                            dy!.scalars.withUnsafeMutableBufferPointer { g.productOfImage(w, cols, $0.baseAddress! + b * g.outImage) }
+        withScalarPointers(parts[...]) { pointers in
+            let y = ChannelParts(pointers, channels: channels)
+            w.scalars.withUnsafeBufferPointer { pw in
+            dx.scalars.withUnsafeBufferPointer { pd in
+                let w = pw.baseAddress!, dx = pd.baseAddress!
+                if g.byImage(n) {
+                    g.withImagePatches { cols in g.withImageBlock(for: y) { block in
+                        for b in 0..<n {
+                            g.im2col(dx + b * g.inImage, batch: 1, cols)
+                            if let block {
+                                // One product for all the parts' rows, copied out to each part; the parts' image
+                                // copied together for the weight's product.
+                                if wantY {
+                                    g.productOfImage(w, cols, block)
+                                    for (k, part) in y.parts.enumerated() {
+                                        dys![k].scalars.withUnsafeMutableBufferPointer {
+                                            ($0.baseAddress! + b * part.rows.count * g.outPlane)
+                                                .update(from: block + part.rows.lowerBound * g.outPlane,
+                                                        count: part.rows.count * g.outPlane)
+                                        }
+                                    }
+                                }
+                                if wantW {
+                                    y.gather(image: b, plane: g.outPlane, into: block)
+                                    dw!.scalars.withUnsafeMutableBufferPointer {
+                                        g.weightProductOfImage(block, cols, first: b == 0, $0.baseAddress!)
+                                    }
+                                }
+                                continue
+                            }
+                            for (k, part) in y.parts.enumerated() {
+                                let offset = b * part.rows.count * g.outPlane
+                                if wantY {
+                                    dys![k].scalars.withUnsafeMutableBufferPointer {
+                                        g.productOfImage(w, cols, $0.baseAddress! + offset, rows: part.rows)
+                                    }
+                                }
+                                if wantW {
+                                    dw!.scalars.withUnsafeMutableBufferPointer {
+                                        g.weightProductOfImage(part.pointer + offset, cols, first: b == 0, $0.baseAddress!,
+                                                               rows: part.rows)
+                                    }
+                                }
+                            }
                         }
-                        if wantW {
-                            dw!.scalars.withUnsafeMutableBufferPointer {
-                                g.weightProductOfImage(y + b * g.outImage, cols, first: b == 0, $0.baseAddress!)
+                    } }
+                } else {
+                    let cols = g.patches(dxTensor)
+                    if wantY {
+                        // Each part's rows of the channel-major product, transposed into its own [N, c, Ho, Wo].
+                        let product = g.productChannelMajor(patches: cols, w, batch: n)
+                        dys = y.parts.map { part in
+                            Tensor(shape: [n, part.rows.count, g.outH, g.outW]) { out, _ in
+                                product.withUnsafeBufferPointer {
+                                    swapOuterAxes($0.baseAddress! + part.rows.lowerBound * n * g.outPlane, part.rows.count,
+                                                  n, g.outPlane, out)
+                                }
                             }
                         }
                     }
+                    if wantW {
+                        let ycm = channelMajor ?? g.channelMajor(y, batch: n)
+                        dw!.scalars.withUnsafeMutableBufferPointer { g.weightGradient(channelMajor: ycm, patches: cols, batch: n, $0.baseAddress!) }
+                    }
                 }
-            } else {
-                let cols = g.patches(dxTensor)
-                if wantY { dy!.scalars.withUnsafeMutableBufferPointer { g.convolved(patches: cols, w, batch: n, $0.baseAddress!) } }
-                if wantW {
-                    let ycm = channelMajor ?? g.channelMajor(yTensor)
-                    dw!.scalars.withUnsafeMutableBufferPointer { g.weightGradient(channelMajor: ycm, patches: cols, batch: n, $0.baseAddress!) }
-                }
-            }
-        }}}
-        return (dy, dw)
+            }}
+        }
+        return (dys, dw)
     }
 }

@@ -159,6 +159,41 @@ import Testing
         }
     }
 
+    /// The transposed convolution of channel parts (a skip connection's concatenation, never formed) against the
+    /// same convolution of their concatenation: values and first-order gradients (the kernels) image by image
+    /// and as a batch, then finite differences of first and second order (the second through the taped form).
+    @Test mutating func transposedConvolutionOfPartsMatchesTheConcatenation() {
+        let cases: [(n: Int, channels: [Int], g: ConvGeometry)] = [
+            // 5×5 inputs: taken as a batch.
+            (2, [3, 2], .transposed(inChannels: 5, outChannels: 2, kernel: 3, stride: 2, outputPadding: 1, inH: 5, inW: 5)),
+            // 8×8 inputs (64 entries): image by image; three parts copied into one block per image (27 patch
+            // rows against 5 channels), and two parts with a product each (9 patch rows against 12 channels).
+            (3, [2, 1, 2], .transposed(inChannels: 5, outChannels: 3, kernel: 3, inH: 8, inW: 8)),
+            (2, [8, 4], .transposed(inChannels: 12, outChannels: 1, kernel: 3, inH: 8, inW: 8)),
+            // One image: image by image.
+            (1, [2, 2], .transposed(inChannels: 4, outChannels: 1, kernel: 3, stride: 2, inH: 3, inW: 3)),
+        ]
+        for (n, channels, geo) in cases {
+            let parts = channels.map { g([n, $0, geo.outH, geo.outW]) }, w = g(geo.weightShape)
+            let dz = g([n, geo.inChannels, geo.inH, geo.inW])
+            var results: [[Tensor]] = []
+            for fused in [false, true] {
+                let tape = Tape()
+                let vars = (parts + [w]).map { tape.variable($0) }
+                let ps = Array(vars.dropLast()), wv = vars.last!
+                let y = fused ? Var.convAdjoint(concatenating: ps, wv, geo) : Var.concatenate(ps, axis: 1).convAdjoint(wv, geo)
+                results.append([y.value] + tape.gradients(of: (y * dz).sum(), wrt: vars).map(\.value))
+            }
+            for k in results[0].indices {
+                expectRelClose(results[1][k], results[0][k], rtol: 1e-5, atol: 1e-5, "\(geo) \(k == 0 ? "value" : "gradient \(k)")")
+            }
+            func f(_ v: [Var]) -> Var { Var.convAdjoint(concatenating: Array(v.dropLast()), v.last!, geo).apply(.tanh).sum() }
+            GradCheck.first(parts + [w], f)
+            GradCheck.second(parts + [w], tolerance: 5e-3, f)
+            GradCheck.second([w] + parts, tolerance: 5e-3) { v in f(Array(v.dropFirst()) + [v[0]]) }
+        }
+    }
+
     /// The notebook's ScoreNet with the fixture's weights reproduces PyTorch's output to 1e-4 relative.
     @Test func scoreNetMatchesPyTorch() throws {
         let f = try Fixtures.load("scorenet_mnist")
