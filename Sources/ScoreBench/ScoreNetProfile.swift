@@ -128,7 +128,12 @@ enum ScoreNetProfile {
         let shifts = (0..<4).map { r.gaussian([32, ch[$0]]) }
         var kinds: [(String, Double)] = []
         kinds.append(("convolutions", (0..<4).map { i in alone { pv in _ = convs[i](ft.constant(inputs[i]), pv) } }.reduce(0, +)))
-        kinds.append(("transposed convolutions", (0..<4).map { i in alone { pv in _ = ups[i](ft.constant(upInputs[i]), pv) } }.reduce(0, +)))
+        // Below the bottom level a transposed convolution takes the skip connection's two halves as parts.
+        kinds.append(("transposed convolutions", (0..<4).map { i in alone { pv in
+            let x = upInputs[i], half = x.shape[1] / 2
+            let parts = i == 0 ? [x] : [x.slice(axis: 1, 0..<half), x.slice(axis: 1, half..<x.shape[1])]
+            _ = ups[i](concatenating: parts.map { ft.constant($0) }, pv)
+        } }.reduce(0, +)))
         // silu(GroupNorm(h + dense(e))) at the four levels, twice each (the down and up paths share the widths).
         kinds.append(("GroupNorm + SiLU", 2 * (0..<4).map { i in
             alone { pv in _ = norms[i].silu(ft.constant(normInputs[i]), shift: ft.constant(shifts[i]), pv) }
@@ -176,16 +181,24 @@ enum ScoreNetProfile {
             let a = r.gaussian([g.outChannels, patch]).scalars, b = r.gaussian([transposed ? g.outChannels : patch, nl]).scalars
             var c = [Float](repeating: 0, count: patch * nl + g.outChannels * nl)
             // A transposed convolution is convAdjoint under its geometry: its input gradient is conv, and the
-            // product its forward pass takes is [C·k·k, Co]ᵀ·[Co, N·Ho·Wo].
-            let forward = transposed ? millis { _ = Tensor.convAdjoint(y, w, g) } : millis { _ = Tensor.conv(x, w, g) }
+            // product its forward pass takes is [C·k·k, Co]ᵀ·[Co, N·Ho·Wo]. Below the bottom level its input is the
+            // skip connection's two halves, as parts (the U-Net's way).
+            let parts = !transposed || name == "tconv4" ? [y] : [y.slice(axis: 1, 0..<(g.outChannels / 2)),
+                                                               y.slice(axis: 1, (g.outChannels / 2)..<g.outChannels)]
+            let forward = transposed ? millis { _ = Tensor.convAdjointKeepingInput(parts: parts, w, g) }
+                                     : millis { _ = Tensor.conv(x, w, g) }
             let product = millis {
                 c.withUnsafeMutableBufferPointer { pc in
                     Kernels.gemm(transA: transposed, transB: false, m: transposed ? patch : g.outChannels, n: nl,
                                  k: transposed ? g.outChannels : patch, a, b, pc.baseAddress!)
                 }
             }
-            let input = transposed ? millis { _ = Tensor.conv(x, w, g) } : millis { _ = Tensor.convAdjoint(y, w, g) }
-            let weight = millis { _ = Tensor.convWeight(x, y, g) }
+            let input = transposed
+                ? millis { _ = Tensor.convAdjointGradients(parts: parts, w: w, dx: x, g, channelMajor: nil, wantY: true, wantW: false) }
+                : millis { _ = Tensor.convAdjoint(y, w, g) }
+            let weight = transposed
+                ? millis { _ = Tensor.convAdjointGradients(parts: parts, w: w, dx: x, g, channelMajor: nil, wantY: false, wantW: true) }
+                : millis { _ = Tensor.convWeight(x, y, g) }
             print(name.padding(toLength: 7, withPad: " ", startingAt: 0) + [forward, product, input, weight].map {
                 String(format: "%6.3f (%3.0f)", $0, flops / $0 / 1e6)
             }.joined(separator: " | "))

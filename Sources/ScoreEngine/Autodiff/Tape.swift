@@ -11,7 +11,8 @@ public final class Tape {
     @usableFromInline var values: [Tensor] = []
     @usableFromInline var ops: [Op] = []
     @usableFromInline var needsGrad: [Bool] = []
-    /// The inputs of the concatenation nodes, each node's a contiguous run (see `Op.concat`).
+    /// The inputs of the concatenation nodes, each node's a contiguous run (see `Op.concat`), and the parts of
+    /// `Op.convAdjointOfParts` nodes.
     @usableFromInline var concatParts: [Int] = []
     /// When false, new nodes record no history (inference, or gradients taken without `createGraph`).
     public var isRecording: Bool
@@ -50,7 +51,8 @@ public final class Tape {
     }
 
     /// What a convolution node's weight gradient takes again from its forward pass, by node: the input's patch
-    /// matrix of a `conv` node, the input's channel-major copy of a `convAdjoint` node (both made only where
+    /// matrix of a `conv` node, the input's channel-major copy of a `convAdjoint` node (of its parts' concatenation
+    /// for `convAdjointOfParts`; both made only where
     /// the products take the batch whole; see `ConvGeometry.byImage`). Kept when the node records history and
     /// its weight needs a gradient (a cache of values, not nodes).
     @usableFromInline var convInputs: [Int: [Float]] = [:]

@@ -163,7 +163,8 @@ extension Var {
         return v
     }
 
-    /// convᵀ of the concatenation of `parts` along channels (NCHW batches of the same size), without forming it:
+    /// convᵀ of the concatenation of `parts` along channels (NCHW batches of the same size, each of one channel or
+    /// more), without forming it:
     /// `Var.concatenate(parts, axis: 1).convAdjoint(w, geometry)` in one node, each part multiplied by its own
     /// rows of w.
     public static func convAdjoint(concatenating parts: [Var], _ w: Var, _ geometry: ConvGeometry) -> Var {

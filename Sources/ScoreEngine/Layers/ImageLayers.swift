@@ -60,9 +60,10 @@ public struct ConvTranspose2d: Sendable {
     /// The layer on the concatenation of `parts` along channels (a U-Net's skip connection), without forming it
     /// (`Var.convAdjoint(concatenating:_:_:)`).
     public func callAsFunction(concatenating parts: [Var], _ p: [Var]) -> Var {
-        let x = parts[0]
-        precondition(parts.allSatisfy { $0.shape.count == 4 } && parts.reduce(0) { $0 + $1.shape[1] } == inChannels,
+        precondition(!parts.isEmpty && parts.allSatisfy { $0.shape.count == 4 }
+                     && parts.reduce(0) { $0 + $1.shape[1] } == inChannels,
                      "ConvTranspose2d(\(inChannels)→…) on parts \(parts.map(\.shape))")
+        let x = parts[0]
         return Var.convAdjoint(concatenating: parts, p[weight], geometry(inH: x.shape[2], inW: x.shape[3]))
             .addingChannelBias(bias.map { p[$0] })
     }

@@ -134,8 +134,8 @@ extension ConvGeometry {
     /// matrix (C·k·k rows), the copy a pass over the image (Co rows), so the smaller decides.
     func productPerPart(_ y: ChannelParts) -> Bool { y.parts.count == 1 || patch <= outChannels }
 
-    /// Calls `body` with a buffer for one image of the output side, [Co, Ho·Wo], when channel parts are copied
-    /// together (`productPerPart`), else nil.
+    /// Calls `body` with a buffer for one image of the output side, [Co, Ho·Wo], when the channel parts are to be
+    /// copied together (`productPerPart` false), else with nil.
     @inline(__always)
     func withImageBlock(for y: ChannelParts, _ body: (UnsafeMutablePointer<Float>?) -> Void) {
         if productPerPart(y) { return body(nil) }
@@ -332,14 +332,15 @@ extension Tensor {
         convAdjointKeepingInput(parts: [y], w, g)
     }
 
-    /// convAdjoint of the channel concatenation of `parts` ([N, c, Ho, Wo] each, the c adding up to the geometry's
-    /// output channels) without forming it: each part is multiplied by its own rows of w (image by image, one
-    /// product per part added into the image's patch buffer; as a batch, each part transposed into its rows of
-    /// the channel-major copy).
-    static func convAdjointKeepingInput(parts: [Tensor], _ w: Tensor, _ g: ConvGeometry) -> (Tensor, [Float]?) {
+    /// convAdjoint of the channel concatenation of `parts` ([N, c, Ho, Wo] each, c > 0, the c adding up to the
+    /// geometry's output channels) without forming it. Image by image, either each part is multiplied by its own
+    /// rows of w and the products added into the image's patch buffer, or the parts' image is copied into one
+    /// block for one product, whichever moves less (`productPerPart`); as a batch, each part is transposed into
+    /// its rows of the channel-major copy.
+    public static func convAdjointKeepingInput(parts: [Tensor], _ w: Tensor, _ g: ConvGeometry) -> (Tensor, [Float]?) {
         let n = parts[0].shape[0]
         precondition(parts.allSatisfy { $0.rank == 4 && $0.shape[0] == n && Array($0.shape[2...]) == [g.outH, g.outW] }
-                     && parts.reduce(0) { $0 + $1.shape[1] } == g.outChannels,
+                     && parts.allSatisfy { $0.shape[1] > 0 } && parts.reduce(0) { $0 + $1.shape[1] } == g.outChannels,
                      "transposed conv input \(parts.map(\.shape)), geometry expects \(g.outputShape(n))")
         precondition(w.shape == g.weightShape, "conv weight \(w.shape), geometry expects \(g.weightShape)")
         let channels = parts.map { $0.shape[1] }
@@ -389,11 +390,12 @@ extension Tensor {
         dy.scalars.withUnsafeBufferPointer { pd in
             let x = px.baseAddress!, w = pw.baseAddress!, dy = pd.baseAddress!
             if g.byImage(n) {
+                let whole = ChannelParts(whole: dy, g.outChannels)
                 g.withImagePatches { cols in
                     for b in 0..<n {
                         if wantX {
                             dx!.scalars.withUnsafeMutableBufferPointer {
-                                g.adjointOfImage(ChannelParts(whole: dy, g.outChannels), image: b, w, cols, nil,
+                                g.adjointOfImage(whole, image: b, w, cols, nil,
                                                  $0.baseAddress! + b * g.inImage)
                             }
                         }
@@ -427,9 +429,11 @@ extension Tensor {
     }
 
     /// The same for y given as channel parts (`convAdjointKeepingInput(parts:…)`): each part's gradient is its
-    /// rows of conv(dx, w), made by the product with its rows of w (image by image) or transposed out of the
-    /// batch's product, and the weight gradient's rows come from each part in turn.
-    static func convAdjointGradients(parts: [Tensor], w: Tensor, dx: Tensor, _ g: ConvGeometry, channelMajor: [Float]?,
+    /// rows of conv(dx, w) and the weight gradient's rows come from each part. Image by image, either a product
+    /// per part with its rows of w, or (`productPerPart` false) one product copied out to the parts and the
+    /// parts' image copied together for the weight's product; as a batch, each part's rows transposed out of
+    /// the batch's product.
+    public static func convAdjointGradients(parts: [Tensor], w: Tensor, dx: Tensor, _ g: ConvGeometry, channelMajor: [Float]?,
                                      wantY: Bool, wantW: Bool) -> (parts: [Tensor]?, w: Tensor?) {
         let n = dx.shape[0], dxTensor = dx
         let channels = parts.map { $0.shape[1] }
