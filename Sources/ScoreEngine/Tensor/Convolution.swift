@@ -264,18 +264,19 @@ struct ChannelParts {
 
     init(whole y: UnsafePointer<Float>, _ channels: Int) { parts = [(y, 0..<channels)] }
 
-    /// Image b of every part, one after another: the image of the concatenation, [Co, plane].
-    func gather(image b: Int, plane: Int, into block: UnsafeMutablePointer<Float>) {
-        for part in parts {
-            let count = part.rows.count * plane
-            (block + part.rows.lowerBound * plane).update(from: part.pointer + b * count, count: count)
-        }
-    }
     init(_ pointers: [UnsafePointer<Float>], channels: [Int]) {
         var start = 0
         parts = zip(pointers, channels).map { p, c in
             defer { start += c }
             return (p, start..<(start + c))
+        }
+    }
+
+    /// Image b of every part, one after another: the image of the concatenation, [Co, plane].
+    func gather(image b: Int, plane: Int, into block: UnsafeMutablePointer<Float>) {
+        for part in parts {
+            let count = part.rows.count * plane
+            (block + part.rows.lowerBound * plane).update(from: part.pointer + b * count, count: count)
         }
     }
 }
@@ -346,7 +347,7 @@ extension Tensor {
         let channels = parts.map { $0.shape[1] }
         return withScalarPointers(parts[...]) { pointers in
             let y = ChannelParts(pointers, channels: channels)
-            let ycm = g.byImage(n) ? nil : (parts.count == 1 ? g.channelMajor(parts[0]) : g.channelMajor(y, batch: n))
+            let ycm = g.byImage(n) ? nil : g.channelMajor(y, batch: n)
             // Image by image each block is zeroed before its col2im; as a batch, here.
             var out = ycm == nil ? Tensor.unfilled(g.inputShape(n)) : Tensor.zeros(g.inputShape(n))
             w.scalars.withUnsafeBufferPointer { pw in

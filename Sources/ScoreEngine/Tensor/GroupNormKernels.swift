@@ -74,9 +74,10 @@ struct GroupNormGeometry {
 /// padding, so a vector past the last channel reads memory that exists (its lanes are never used).
 struct ChannelLanes {
     var weight: [Float], bias: [Float], shift: [Float]
-    let plane: Int
+    let channels: Int, plane: Int
 
     init(weight w: UnsafePointer<Float>, bias b: UnsafePointer<Float>, channels: Int, plane: Int) {
+        self.channels = channels
         self.plane = plane
         let n = channels * plane + FastMath.V.scalarCount
         weight = [Float](repeating: 0, count: n)
@@ -86,9 +87,21 @@ struct ChannelLanes {
         ChannelLanes.spread(b, channels, plane, into: &bias)
     }
 
-    /// shift[c·P + p] = s[c] for the example whose shifts are `s`.
-    mutating func setShift(_ s: UnsafePointer<Float>, channels: Int) {
-        ChannelLanes.spread(s, channels, plane, into: &shift)
+    /// For each example and each of its `groups` groups in order (the order the kernels' spills rely on): the
+    /// example's shifts s[e, c] spread over their planes, then `body(e, group, shift, weight, bias)` with the three
+    /// arrays' storage at the group's block.
+    mutating func forEachBlock(_ s: UnsafePointer<Float>, examples n: Int, groups: Int,
+                               _ body: (Int, Int, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>) -> Void) {
+        let block = channels / groups * plane
+        for e in 0..<n {
+            ChannelLanes.spread(s + e * channels, channels, plane, into: &shift)
+            shift.withUnsafeBufferPointer { ls in weight.withUnsafeBufferPointer { lw in bias.withUnsafeBufferPointer { lb in
+                for group in 0..<groups {
+                    let local = group * block
+                    body(e, group, ls.baseAddress! + local, lw.baseAddress! + local, lb.baseAddress! + local)
+                }
+            } } }
+        }
     }
 
     private static func spread(_ v: UnsafePointer<Float>, _ channels: Int, _ plane: Int, into out: inout [Float]) {
@@ -118,6 +131,14 @@ private let laneIndices = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
 }
 @inline(__always) private func storePartial(_ v: FastMath.V, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
     for j in 0..<count { p[j] = v[j] }
+}
+/// The vector at p + i, or where fewer than a vector's entries remain before `available`, those (the rest 0).
+@inline(__always) private func load(_ p: UnsafePointer<Float>, _ i: Int, within available: Int) -> FastMath.V {
+    i + FastMath.V.scalarCount <= available ? load(p + i) : loadPartial(p + i, available - i)
+}
+/// v to p + i, or only its lanes before `available`.
+@inline(__always) private func store(_ v: FastMath.V, _ p: UnsafeMutablePointer<Float>, _ i: Int, within available: Int) {
+    if i + FastMath.V.scalarCount <= available { store(v, p + i) } else { storePartial(v, p + i, available - i) }
 }
 /// v with the lanes from k on zeroed: all ones in lanes below k (the sign of lane − k) for a bitwise and (a
 /// mask made by comparison was compiled lane by lane through memory).
@@ -181,50 +202,40 @@ extension Tensor {
         let width = V.scalarCount, total = g.n * g.channels * g.plane
         let block = g.perGroup * g.plane, m = Float(block)
         var lanes = ChannelLanes(weight: w, bias: b, channels: g.channels, plane: g.plane)
-        for e in 0..<g.n {
-            lanes.setShift(s + e * g.channels, channels: g.channels)
-            lanes.shift.withUnsafeBufferPointer { ls in lanes.weight.withUnsafeBufferPointer { lw in
-            lanes.bias.withUnsafeBufferPointer { lb in
-                for group in 0..<g.groups {
-                    let local = group * block, offset = e * g.channels * g.plane + local
-                    let xb = x + offset, zb = z + offset, available = total - offset
-                    let sb = ls.baseAddress! + local, wb = lw.baseAddress! + local, bb = lb.baseAddress! + local
-                    // The mean of x + shift: the block's sum, and each channel's shift P times.
-                    var shifts: Float = 0
-                    for c in (group * g.perGroup)..<((group + 1) * g.perGroup) { shifts += s[e * g.channels + c] }
-                    let mean = (Kernels.sum(xb, block) + Float(g.plane) * shifts) / m
-                    let vm = V(repeating: mean)
-                    @inline(__always) func entries(_ p: UnsafePointer<Float>, _ i: Int) -> V {
-                        i + width <= available ? load(p + i) : loadPartial(p + i, min(available - i, width))
-                    }
-                    // Σ (x + shift − μ)².
-                    var acc = V.zero
-                    var i = 0
-                    while i + width <= block {
-                        let d = load(xb + i) + (load(sb + i) - vm)
-                        acc.addProduct(d, d)
-                        i += width
-                    }
-                    if i < block {
-                        let d = lanesBelow(block - i, entries(xb, i) + (load(sb + i) - vm))
-                        acc.addProduct(d, d)
-                    }
-                    let r = 1 / (acc.sum() / m + g.epsilon).squareRoot()
-                    statistics[2 * (e * g.groups + group)] = mean
-                    statistics[2 * (e * g.groups + group) + 1] = r
-                    let vr = V(repeating: r)
-                    i = 0
-                    while i + width <= block {
-                        store(siluStep(load(xb + i), load(sb + i) - vm, vr * load(wb + i), load(bb + i)), zb + i)
-                        i += width
-                    }
-                    if i < block {
-                        // Past the block, lanes hold the next group's entries, which its own pass writes again.
-                        let v = siluStep(entries(xb, i), load(sb + i) - vm, vr * load(wb + i), load(bb + i))
-                        if i + width <= available { store(v, zb + i) } else { storePartial(v, zb + i, available - i) }
-                    }
-                }
-            } } }
+        lanes.forEachBlock(s, examples: g.n, groups: g.groups) { e, group, sb, wb, bb in
+            let offset = (e * g.groups + group) * block
+            let xb = x + offset, zb = z + offset, available = total - offset
+            // The mean of x + shift: the block's sum, and each channel's shift P times.
+            var shifts: Float = 0
+            for c in (group * g.perGroup)..<((group + 1) * g.perGroup) { shifts += s[e * g.channels + c] }
+            let mean = (Kernels.sum(xb, block) + Float(g.plane) * shifts) / m
+            let vm = V(repeating: mean)
+            // Σ (x + shift − μ)².
+            var acc = V.zero
+            var i = 0
+            while i + width <= block {
+                let d = load(xb + i) + (load(sb + i) - vm)
+                acc.addProduct(d, d)
+                i += width
+            }
+            if i < block {
+                let d = lanesBelow(block - i, load(xb, i, within: available) + (load(sb + i) - vm))
+                acc.addProduct(d, d)
+            }
+            let r = 1 / (acc.sum() / m + g.epsilon).squareRoot()
+            statistics[2 * (e * g.groups + group)] = mean
+            statistics[2 * (e * g.groups + group) + 1] = r
+            let vr = V(repeating: r)
+            i = 0
+            while i + width <= block {
+                store(siluStep(load(xb + i), load(sb + i) - vm, vr * load(wb + i), load(bb + i)), zb + i)
+                i += width
+            }
+            if i < block {
+                // Past the block, lanes hold the next group's entries, which its own pass writes again.
+                store(siluStep(load(xb, i, within: available), load(sb + i) - vm, vr * load(wb + i), load(bb + i)),
+                      zb, i, within: available)
+            }
         }
     }
 
@@ -341,65 +352,52 @@ extension Tensor {
         let block = g.perGroup * plane, m = Float(block)
         let one = V(repeating: 1)
         var lanes = ChannelLanes(weight: w, bias: b, channels: g.channels, plane: plane)
-        for e in 0..<g.n {
-            lanes.setShift(s + e * g.channels, channels: g.channels)
-            lanes.shift.withUnsafeBufferPointer { ls in lanes.weight.withUnsafeBufferPointer { lw in
-            lanes.bias.withUnsafeBufferPointer { lb in
-                for group in 0..<g.groups {
-                    let k = e * g.groups + group
-                    let (mean, r) = statistics.map { ($0[2 * k], $0[2 * k + 1]) }
-                        ?? g.statistics(x, s, example: e, group: group)
-                    let local = group * block, offset = e * g.channels * plane + local
-                    let xb = x + offset, dzb = dz + offset, ob = out + offset, available = total - offset
-                    let sb = ls.baseAddress! + local, wb = lw.baseAddress! + local, bb = lb.baseAddress! + local
-                    let vm = V(repeating: mean), vr = V(repeating: r)
-                    @inline(__always) func entries(_ p: UnsafePointer<Float>, _ i: Int) -> V {
-                        i + width <= available ? load(p + i) : loadPartial(p + i, min(available - i, width))
-                    }
-                    @inline(__always) func write(_ v: V, _ i: Int) {
-                        if i + width <= available { store(v, ob + i) } else { storePartial(v, ob + i, available - i) }
-                    }
-                    // First pass: dy = dz·silu′(y) into out (past the block, lanes write the next group's entries,
-                    // which its own first pass writes again).
-                    var i = 0
-                    while i < block {
-                        let (d, _) = siluBackwardStep(entries(xb, i), entries(dzb, i), load(sb + i) - vm, vr,
-                                                      load(wb + i), load(bb + i), one)
-                        write(d, i)
-                        i += width
-                    }
-                    // Each channel's Σ dy, Σ dy·x̂ and Σ x̂ over its plane.
-                    let c0 = group * g.perGroup
-                    var bigA: Float = 0, bigB: Float = 0
-                    for j in 0..<g.perGroup {
-                        let c = c0 + j, centre = s[e * g.channels + c] - mean
-                        var sdy: Float = 0, sdyx: Float = 0, sx: Float = 0
-                        for q in (j * plane)..<((j + 1) * plane) {
-                            let d = ob[q], xh = (xb[q] + centre) * r
-                            sdy += d; sdyx += d * xh; sx += xh
-                        }
-                        sums[2 * j] = sdy; sums[2 * j + 1] = sx
-                        bigA += w[c] * sdy
-                        bigB += w[c] * sdyx
-                        qb[c] += sdy
-                        qw[c] += sdyx
-                    }
-                    let am = bigA / m, bm = bigB / m
-                    // Second pass: ∂x = α·dy + β·(x + s − μ) + γ₀ with α = r·w per lane.
-                    let vbeta = V(repeating: -r * r * bm), vgamma = V(repeating: -r * am)
-                    i = 0
-                    while i < block {
-                        let d = vgamma.addingProduct(vr * load(wb + i), entries(UnsafePointer(ob), i))
-                            .addingProduct(vbeta, entries(xb, i) + (load(sb + i) - vm))
-                        write(d, i)
-                        i += width
-                    }
-                    for j in 0..<g.perGroup {
-                        let c = c0 + j
-                        qs[e * g.channels + c] = r * w[c] * sums[2 * j] - r * am * Float(plane) - r * bm * sums[2 * j + 1]
-                    }
+        lanes.forEachBlock(s, examples: g.n, groups: g.groups) { e, group, sb, wb, bb in
+            let k = e * g.groups + group
+            let (mean, r) = statistics.map { ($0[2 * k], $0[2 * k + 1]) }
+                ?? g.statistics(x, s, example: e, group: group)
+            let offset = k * block
+            let xb = x + offset, dzb = dz + offset, ob = out + offset, available = total - offset
+            let vm = V(repeating: mean), vr = V(repeating: r)
+            // First pass: dy = dz·silu′(y) into out (past the block, lanes write the next group's entries,
+            // which its own first pass writes again).
+            var i = 0
+            while i < block {
+                let (d, _) = siluBackwardStep(load(xb, i, within: available), load(dzb, i, within: available),
+                                              load(sb + i) - vm, vr, load(wb + i), load(bb + i), one)
+                store(d, ob, i, within: available)
+                i += width
+            }
+            // Each channel's Σ dy, Σ dy·x̂ and Σ x̂ over its plane.
+            let c0 = group * g.perGroup
+            var bigA: Float = 0, bigB: Float = 0
+            for j in 0..<g.perGroup {
+                let c = c0 + j, centre = s[e * g.channels + c] - mean
+                var sdy: Float = 0, sdyx: Float = 0, sx: Float = 0
+                for q in (j * plane)..<((j + 1) * plane) {
+                    let d = ob[q], xh = (xb[q] + centre) * r
+                    sdy += d; sdyx += d * xh; sx += xh
                 }
-            } } }
+                sums[2 * j] = sdy; sums[2 * j + 1] = sx
+                bigA += w[c] * sdy
+                bigB += w[c] * sdyx
+                qb[c] += sdy
+                qw[c] += sdyx
+            }
+            let am = bigA / m, bm = bigB / m
+            // Second pass: ∂x = α·dy + β·(x + s − μ) + γ₀ with α = r·w per lane.
+            let vbeta = V(repeating: -r * r * bm), vgamma = V(repeating: -r * am)
+            i = 0
+            while i < block {
+                let d = vgamma.addingProduct(vr * load(wb + i), load(UnsafePointer(ob), i, within: available))
+                    .addingProduct(vbeta, load(xb, i, within: available) + (load(sb + i) - vm))
+                store(d, ob, i, within: available)
+                i += width
+            }
+            for j in 0..<g.perGroup {
+                let c = c0 + j
+                qs[e * g.channels + c] = r * w[c] * sums[2 * j] - r * am * Float(plane) - r * bm * sums[2 * j + 1]
+            }
         }
     }
 
